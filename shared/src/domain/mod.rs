@@ -1,0 +1,5 @@
+//! Pure domain logic: validated types and decisions from facts and the time. No I/O.
+
+pub mod ids;
+pub mod order;
+pub mod risk;

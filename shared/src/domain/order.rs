@@ -1,0 +1,299 @@
+//! Orders: the validated request, the stored entity and its transitions.
+#![deny(clippy::float_arithmetic)]
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::ids::{CustomerId, OrderId, Sku};
+use super::risk::RiskAssessment;
+use crate::error::{Error, Result};
+use crate::input::Fields;
+use crate::money::{Currency, Money};
+use crate::ports::OutboundMessage;
+use crate::rules::Rules;
+
+/// Ways an order can be paid, matching the refund channels.
+pub const PAYMENT_METHODS: &[&str] =
+    &["PLATFORM_ACCOUNT", "BANK_CARD", "THIRD_PARTY", "LENDING", "WEALTH", "VIRTUAL_COINS"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineItem {
+    pub sku: Sku,
+    pub quantity: u32,
+    pub unit_price: Decimal,
+    pub discount: Decimal,
+    pub tax: Decimal,
+    pub fee: Decimal,
+}
+
+impl LineItem {
+    /// quantity × unit price − discount + tax + fee.
+    pub fn total(&self) -> Decimal {
+        self.unit_price * Decimal::from(self.quantity) - self.discount + self.tax + self.fee
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentSplit {
+    pub channel: String,
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentInfo {
+    pub method: String,
+    pub paid_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub splits: Vec<PaymentSplit>,
+}
+
+/// A `POST /orders` body after validation. Stored with the order, so a retried request
+/// can be recognised as the same one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOrder {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub business_type: String,
+    pub currency: Currency,
+    pub items: Vec<LineItem>,
+    pub shipping_country: Option<String>,
+    pub billing_country: Option<String>,
+    pub shipping_address: Option<String>,
+    pub payment: PaymentInfo,
+    /// Digital goods: what was bought (kept as submitted; the refund calculator reads it).
+    pub product: Option<serde_json::Value>,
+}
+
+impl NewOrder {
+    pub fn parse(body: &serde_json::Value, rules: &Rules) -> Result<NewOrder> {
+        let f = Fields::root(body)?;
+        let order_id = OrderId::parse("order_id", f.str("order_id")?)?;
+        let customer_id = CustomerId::parse("customer_id", f.str("customer_id")?)?;
+        let business_type = f.str("business_type")?.to_string();
+        if !rules.business_types.contains(&business_type) {
+            let known = rules.business_types.join(", ");
+            return Err(Error::validation("business_type", format!("unknown business type {business_type:?}: expected one of {known}")));
+        }
+        let currency = Currency::parse("currency", f.str("currency")?)?;
+        let items = parse_items(&f, currency)?;
+        let payment = parse_payment(&f, currency)?;
+        let product = match f.raw("product") {
+            None => None,
+            Some(p) if p.is_object() => Some(p.clone()),
+            Some(_) => return Err(Error::validation("product", "must be an object")),
+        };
+        Ok(NewOrder {
+            order_id,
+            customer_id,
+            business_type,
+            currency,
+            items,
+            shipping_country: country(&f, "shipping_country")?,
+            billing_country: country(&f, "billing_country")?,
+            shipping_address: f.opt_str("shipping_address")?.map(str::to_string),
+            payment,
+            product,
+        })
+    }
+
+    pub fn total(&self) -> Money {
+        Money::new(self.items.iter().map(LineItem::total).sum(), self.currency)
+    }
+}
+
+fn country(f: &Fields<'_>, name: &str) -> Result<Option<String>> {
+    match f.opt_str(name)? {
+        Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()) => Ok(Some(c.to_string())),
+        Some(c) => Err(Error::validation(f.path(name), format!("{c:?} is not an ISO 3166 alpha-2 code such as \"CN\""))),
+        None => Ok(None),
+    }
+}
+
+fn parse_items(f: &Fields<'_>, currency: Currency) -> Result<Vec<LineItem>> {
+    let nested = f.objects("items")?;
+    if nested.is_empty() {
+        return Err(Error::validation("items", "must list at least one item"));
+    }
+    nested
+        .iter()
+        .map(|n| {
+            let i = n.fields();
+            let quantity = i.u32("quantity")?;
+            if quantity == 0 {
+                return Err(Error::validation(i.path("quantity"), "must be at least 1"));
+            }
+            let amount = |name: &str| -> Result<Decimal> {
+                let text = i.opt_decimal_text(name)?.unwrap_or("0");
+                let value = currency.parse_amount(&i.path(name), text)?;
+                if value < Decimal::ZERO {
+                    return Err(Error::validation(i.path(name), "must not be negative"));
+                }
+                Ok(value)
+            };
+            i.decimal_text("unit_price")?;
+            let item = LineItem {
+                sku: Sku::parse(&i.path("sku"), i.str("sku")?)?,
+                quantity,
+                unit_price: amount("unit_price")?,
+                discount: amount("discount")?,
+                tax: amount("tax")?,
+                fee: amount("fee")?,
+            };
+            if item.total() < Decimal::ZERO {
+                return Err(Error::validation(i.path("discount"), "is larger than the item's price"));
+            }
+            Ok(item)
+        })
+        .collect()
+}
+
+fn parse_payment(f: &Fields<'_>, currency: Currency) -> Result<PaymentInfo> {
+    let nested = f.object("payment")?;
+    let p = nested.fields();
+    let method = payment_method(&p.path("method"), p.str("method")?)?;
+    let splits = p
+        .objects("splits")?
+        .iter()
+        .map(|n| {
+            let s = n.fields();
+            Ok(PaymentSplit {
+                channel: payment_method(&s.path("channel"), s.str("channel")?)?,
+                amount: currency.parse_amount(&s.path("amount"), s.decimal_text("amount")?)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(PaymentInfo { method, paid_at: p.opt_time("paid_at")?, splits })
+}
+
+fn payment_method(field: &str, text: &str) -> Result<String> {
+    if PAYMENT_METHODS.contains(&text) {
+        Ok(text.to_string())
+    } else {
+        Err(Error::validation(field, format!("unknown payment method {text:?}: expected one of {}", PAYMENT_METHODS.join(", "))))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    AwaitingPrepayment,
+    Dispatched,
+    Rejected,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuditStatus {
+    Pending,
+    ProvisionallyAccepted,
+    Approved,
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prepayment {
+    pub amount: Decimal,
+    pub currency: Currency,
+    pub due_at: DateTime<Utc>,
+}
+
+/// A prepayment received against the order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRecord {
+    pub payment_ref: String,
+    pub amount: Decimal,
+    pub currency: Currency,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    pub event: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Fulfilment progress (filled in by the fulfilment dispatcher).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fulfilment {
+    pub status: String,
+    #[serde(default)]
+    pub systems: Vec<String>,
+    #[serde(default)]
+    pub statuses: Vec<serde_json::Value>,
+}
+
+/// The stored order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub request: NewOrder,
+    pub total: Money,
+    pub status: OrderStatus,
+    pub audit_status: Option<AuditStatus>,
+    pub risk: RiskAssessment,
+    pub prepayment: Option<Prepayment>,
+    pub prepayment_paid: Option<PaymentRecord>,
+    pub fulfilment: Fulfilment,
+    pub history: Vec<HistoryEntry>,
+    /// The messages of the latest transition. A retried request or redelivered message
+    /// that finds the transition already made sends these again (same CloudEvent ids),
+    /// so a crash between the write and the publish loses nothing.
+    pub outbox: Vec<OutboundMessage>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Order {
+    pub fn id(&self) -> &OrderId {
+        &self.request.order_id
+    }
+
+    /// Appends a history entry and moves the clock of the order.
+    pub fn record(&mut self, at: DateTime<Utc>, event: &str, detail: Option<String>) {
+        self.history.push(HistoryEntry { at, event: event.to_string(), detail });
+        self.updated_at = at;
+    }
+
+    /// The order as the API shows it.
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "order_id": self.request.order_id,
+            "customer_id": self.request.customer_id,
+            "business_type": self.request.business_type,
+            "status": self.status,
+            "audit_status": self.audit_status,
+            "total": self.total.amount,
+            "currency": self.total.currency,
+            "items": self.request.items,
+            "risk": self.risk,
+            "prepayment": self.prepayment,
+            "payment": {
+                "method": self.request.payment.method,
+                "paid_at": self.request.payment.paid_at,
+                "splits": self.request.payment.splits,
+                "prepayment": self.prepayment_paid,
+            },
+            "fulfilment": self.fulfilment,
+            "history": self.history,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+
+    /// Whether a prepayment request matches what the order asks for.
+    pub fn check_prepayment(&self, amount: &Money) -> Result<()> {
+        let Some(due) = &self.prepayment else {
+            return Err(Error::Conflict(format!("order {} does not await a prepayment", self.id())));
+        };
+        if amount.currency != due.currency {
+            return Err(Error::validation("currency", format!("the prepayment is due in {}", due.currency)));
+        }
+        if amount.amount != due.amount {
+            return Err(Error::validation("amount", format!("the prepayment due is {} {}", due.amount, due.currency)));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,52 @@
+//! The one JSON error shape of the HTTP API and the mapping from [`Error`] to it.
+
+use serde_json::{json, Value};
+
+use crate::error::Error;
+
+/// A response ready to be written by whichever HTTP layer carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl ApiResponse {
+    pub fn new(status: u16, body: Value) -> ApiResponse {
+        ApiResponse { status, body }
+    }
+
+    pub fn error(status: u16, code: &str, message: &str, field: Option<&str>) -> ApiResponse {
+        let mut error = json!({"code": code, "message": message});
+        if let Some(field) = field {
+            error["field"] = json!(field);
+        }
+        ApiResponse { status, body: json!({ "error": error }) }
+    }
+
+    pub fn not_found_route(method: &str, path: &str) -> ApiResponse {
+        ApiResponse::error(404, "not_found", &format!("no route for {method} {path}"), None)
+    }
+
+    pub fn method_not_allowed(method: &str, path: &str) -> ApiResponse {
+        ApiResponse::error(405, "method_not_allowed", &format!("{method} is not allowed on {path}"), None)
+    }
+}
+
+impl From<&Error> for ApiResponse {
+    /// Client errors say what is wrong; server errors are logged and answered without
+    /// internals.
+    fn from(err: &Error) -> ApiResponse {
+        match err {
+            Error::Malformed { field, message } => ApiResponse::error(400, "validation_failed", message, Some(field)),
+            Error::TooLarge { .. } => ApiResponse::error(413, "validation_failed", &err.to_string(), Some("body")),
+            Error::Validation { field, message } => ApiResponse::error(422, "validation_failed", message, Some(field)),
+            Error::NotFound { .. } => ApiResponse::error(404, "not_found", &err.to_string(), None),
+            Error::Conflict(message) => ApiResponse::error(409, "conflict", message, None),
+            Error::Store(_) | Error::Publish(_) | Error::Queue(_) => {
+                tracing::error!(error = %err, "request failed");
+                ApiResponse::error(500, "internal", "internal error; retry the request", None)
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! orderflow's library: the domain, the ports it does I/O through, and the adapters
+//! behind them. Every function crate is a thin binary over this.
+//!
+//! # Layout
+//! - [`error`]: the typed error enum and its retryable / non-retryable split.
+//! - [`money`]: currencies and decimal amounts; no floats, rounding named where it happens.
+//! - [`input`]: reading untrusted JSON with errors that name the field.
+//! - [`domain`]: validated ids, orders and their transitions, risk scoring; pure.
+//! - [`rules`]: the rules file (every preset as data), parsed and checked at start-up.
+//! - [`events`]: CloudEvents envelopes for outbound messages; SNS envelope unwrapping.
+//! - [`repo`]: the single-table key layout and typed entity access over the store port.
+//! - [`http`]: the API's one JSON error shape.
+//! - [`ports`]: narrow async traits: state store, publisher, queues, clock, ids.
+//! - [`topology`]: topics, queues, subscriptions, routes and schedules, described once.
+//! - [`embedded`]: in-process adapters with DynamoDB/SQS/SNS semantics (feature `embedded`).
+//! - [`aws`]: adapters on the `aws-sdk-*` crates (features `dynamodb`, `sqs`, `sns`),
+//!   plus moto provisioning for tests and the local runtime (feature `moto`).
+
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod input;
+pub mod money;
+pub mod repo;
+pub mod rules;
+pub mod ports;
+pub mod topology;
+
+#[cfg(feature = "embedded")]
+pub mod embedded;
+
+#[cfg(any(feature = "dynamodb", feature = "sqs", feature = "sns"))]
+pub mod aws;
+
+pub use error::{Error, Result, StoreError};

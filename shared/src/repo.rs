@@ -1,0 +1,97 @@
+//! Typed access to the entities in the single table: key layout and (de)serialisation
+//! live here and nowhere else. See `docs/storage.md`.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::domain::ids::{CustomerId, OrderId};
+use crate::domain::order::Order;
+use crate::error::{Error, Result, StoreError};
+use crate::ports::{Condition, Index, IndexQuery, Item, Key, StateStore, Write};
+
+/// An entity with the version it was read at, for an optimistic update.
+#[derive(Debug, Clone)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: u64,
+}
+
+pub fn order_key(id: &OrderId) -> Key {
+    Key::new(format!("ORDER#{id}"), "ORDER")
+}
+
+fn customer_index_pk(customer: &CustomerId) -> String {
+    format!("CUSTOMER#{customer}")
+}
+
+/// Sortable timestamp for sort keys: fixed width, UTC, microseconds.
+pub fn sort_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub fn decode<T: DeserializeOwned>(item: &Item) -> Result<T> {
+    serde_json::from_str(&item.body)
+        .map_err(|e| Error::Store(StoreError::Corrupt(format!("{}/{}: {e}", item.key.pk, item.key.sk))))
+}
+
+pub fn encode<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("entities serialise to JSON")
+}
+
+fn order_item(order: &Order) -> Item {
+    Item::new(order_key(order.id()), encode(order)).with_index(
+        Index::Gsi1,
+        customer_index_pk(&order.request.customer_id),
+        format!("{}#{}", sort_time(order.created_at), order.id()),
+    )
+}
+
+pub async fn get_order(store: &dyn StateStore, id: &OrderId) -> Result<Option<Versioned<Order>>> {
+    match store.get(&order_key(id)).await? {
+        None => Ok(None),
+        Some(item) => Ok(Some(Versioned { value: decode(&item)?, version: item.version })),
+    }
+}
+
+/// Creates the order unless one with its id exists ([`StoreError::ConditionFailed`]).
+pub async fn create_order(store: &dyn StateStore, order: &Order) -> Result<()> {
+    store.write(Write::Put { item: order_item(order), condition: Condition::NotExists }).await?;
+    Ok(())
+}
+
+/// Saves the order if nobody changed it since `version` was read.
+pub async fn update_order(store: &dyn StateStore, order: &Order, version: u64) -> Result<u64> {
+    Ok(store.write(Write::Put { item: order_item(order), condition: Condition::VersionIs(version) }).await?)
+}
+
+/// What the velocity and new-customer rules need: whether the customer ordered before,
+/// and the creation times of their orders since `since`.
+pub async fn customer_history(
+    store: &dyn StateStore,
+    customer: &CustomerId,
+    since: Option<DateTime<Utc>>,
+    need_any: bool,
+    cap: usize,
+) -> Result<(bool, Vec<DateTime<Utc>>)> {
+    let pk = customer_index_pk(customer);
+    let mut times = Vec::new();
+    if let Some(since) = since {
+        let page = store
+            .query(IndexQuery { index: Index::Gsi1, pk: pk.clone(), sk_from: Some(sort_time(since)), sk_to: None, limit: cap, after: None })
+            .await?;
+        times = page.items.iter().filter_map(|i| i.index_keys.get(&Index::Gsi1)).filter_map(|k| parse_sort_time(&k.sk)).collect();
+    }
+    let has_history = if !times.is_empty() || !need_any {
+        !times.is_empty()
+    } else {
+        let page = store.query(IndexQuery { index: Index::Gsi1, pk, sk_from: None, sk_to: None, limit: 1, after: None }).await?;
+        !page.items.is_empty()
+    };
+    Ok((has_history, times))
+}
+
+fn parse_sort_time(sk: &str) -> Option<DateTime<Utc>> {
+    let time = sk.split('#').next()?;
+    DateTime::parse_from_rfc3339(time).ok().map(|t| t.with_timezone(&Utc))
+}

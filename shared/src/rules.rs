@@ -1,0 +1,301 @@
+//! The rules file: every preset of the product as data (TOML), parsed into typed structs
+//! and checked once at start-up. Errors name the file, the field and the problem.
+//! `docs/rules.md` documents every field.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use crate::domain::risk::RiskLevel;
+use crate::money::Currency;
+
+/// The rules shipped with the product (`config/rules.toml`).
+pub const DEFAULT_RULES: &str = include_str!("../../config/rules.toml");
+/// Environment variable naming a rules file to use instead of the shipped one.
+pub const RULES_ENV: &str = "ORDERFLOW_RULES";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    pub business_types: Vec<String>,
+    pub risk: RiskRules,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskRules {
+    pub prepayment_above: RiskLevel,
+    pub prepayment_due_minutes: u32,
+    pub bands: BTreeMap<RiskLevel, u32>,
+    #[serde(default)]
+    pub prepayment_share: BTreeMap<RiskLevel, Decimal>,
+    #[serde(default)]
+    pub rules: Vec<RiskRule>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskRule {
+    pub id: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub when: Condition,
+    #[serde(default)]
+    score: Option<u32>,
+    #[serde(default)]
+    force: Option<RiskLevel>,
+}
+
+/// When a risk rule matches.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Condition {
+    /// The order total is above `amount` (in `currency` only, when given).
+    AmountOver { amount: Decimal, currency: Option<Currency> },
+    /// With this order, the customer has more than `max_orders` orders in the last
+    /// `window_minutes`.
+    Velocity { max_orders: u32, window_minutes: u32 },
+    NewCustomer,
+    CustomerBlocklist { customers: Vec<String> },
+    /// Compared ignoring case and spacing.
+    AddressBlocklist { addresses: Vec<String> },
+    CountryMismatch,
+    PaymentMethod { methods: Vec<String> },
+}
+
+/// What a matched rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Score(u32),
+    /// Raises the level to at least this one.
+    Force(RiskLevel),
+}
+
+impl RiskRule {
+    pub fn new(id: &str, when: Condition, effect: Effect) -> RiskRule {
+        let (score, force) = match effect {
+            Effect::Score(s) => (Some(s), None),
+            Effect::Force(l) => (None, Some(l)),
+        };
+        RiskRule { id: id.to_string(), description: None, when, score, force }
+    }
+
+    pub fn effect(&self) -> Effect {
+        // `validate` guarantees exactly one of the two is set.
+        match (self.score, self.force) {
+            (_, Some(level)) => Effect::Force(level),
+            (score, None) => Effect::Score(score.unwrap_or(0)),
+        }
+    }
+}
+
+impl RiskRules {
+    /// The level whose band the score falls in.
+    pub fn band_of(&self, score: u32) -> RiskLevel {
+        self.bands
+            .iter()
+            .filter(|(_, min)| score >= **min)
+            .map(|(level, _)| *level)
+            .max()
+            .unwrap_or(RiskLevel::Low)
+    }
+
+    /// The longest velocity window, which bounds how much history to read.
+    pub fn longest_velocity_window(&self) -> Option<u32> {
+        self.rules
+            .iter()
+            .filter_map(|r| match r.when {
+                Condition::Velocity { window_minutes, .. } => Some(window_minutes),
+                _ => None,
+            })
+            .max()
+    }
+
+    pub fn uses_history(&self) -> bool {
+        self.rules.iter().any(|r| r.when == Condition::NewCustomer)
+    }
+}
+
+/// A rules file that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesError {
+    pub file: String,
+    pub field: String,
+    pub problem: String,
+}
+
+impl fmt::Display for RulesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rules file {}: {}: {}", self.file, self.field, self.problem)
+    }
+}
+
+impl std::error::Error for RulesError {}
+
+impl Rules {
+    /// The shipped defaults.
+    pub fn defaults() -> Rules {
+        Rules::parse("config/rules.toml (built in)", DEFAULT_RULES).expect("the shipped rules file is valid")
+    }
+
+    /// Reads `path`, or the file named by `ORDERFLOW_RULES`, or the shipped defaults.
+    pub fn load(path: Option<&Path>) -> Result<Rules, RulesError> {
+        let from_env = std::env::var_os(RULES_ENV).map(std::path::PathBuf::from);
+        match path.map(Path::to_path_buf).or(from_env) {
+            None => Ok(Rules::defaults()),
+            Some(path) => {
+                let file = path.display().to_string();
+                let text = std::fs::read_to_string(&path).map_err(|e| RulesError {
+                    file: file.clone(),
+                    field: "(file)".into(),
+                    problem: format!("cannot be read: {e}"),
+                })?;
+                Rules::parse(&file, &text)
+            }
+        }
+    }
+
+    pub fn parse(file: &str, text: &str) -> Result<Rules, RulesError> {
+        let error = |field: String, problem: String| RulesError { file: file.to_string(), field, problem };
+        let de = toml::Deserializer::parse(text).map_err(|e| error("(syntax)".into(), e.to_string()))?;
+        let rules: Rules = serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            error(if field == "." { "(top level)".into() } else { field }, e.inner().message().to_string())
+        })?;
+        rules.validate().map_err(|(field, problem)| error(field, problem))?;
+        Ok(rules)
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        if self.business_types.is_empty() {
+            return Err(("business_types".into(), "must name at least one business type".into()));
+        }
+        self.risk.validate()
+    }
+}
+
+impl RiskRules {
+    fn validate(&self) -> Result<(), (String, String)> {
+        let fail = |field: &str, problem: String| Err((field.to_string(), problem));
+        let mut previous = (RiskLevel::Low, 0);
+        for level in [RiskLevel::Medium, RiskLevel::High, RiskLevel::Block] {
+            let field = format!("risk.bands.{}", level.as_str());
+            let Some(&min) = self.bands.get(&level) else { return fail(&field, "is required".into()) };
+            if min <= previous.1 && previous.0 != RiskLevel::Low || min == 0 {
+                return fail(&field, format!("must be above {} ({})", previous.0.as_str(), previous.1));
+            }
+            previous = (level, min);
+        }
+        if self.bands.get(&RiskLevel::Low).is_some_and(|m| *m != 0) {
+            return fail("risk.bands.LOW", "LOW starts at 0; leave it out or set it to 0".into());
+        }
+        if self.prepayment_above == RiskLevel::Block {
+            return fail("risk.prepayment_above", "BLOCK is always rejected; choose LOW, MEDIUM or HIGH".into());
+        }
+        if self.prepayment_due_minutes == 0 {
+            return fail("risk.prepayment_due_minutes", "must be at least 1".into());
+        }
+        for level in [RiskLevel::Medium, RiskLevel::High].into_iter().filter(|l| *l > self.prepayment_above) {
+            let field = format!("risk.prepayment_share.{}", level.as_str());
+            match self.prepayment_share.get(&level) {
+                None => return fail(&field, format!("is required: {} is above prepayment_above", level.as_str())),
+                Some(s) if *s <= Decimal::ZERO || *s > Decimal::ONE => {
+                    return fail(&field, format!("must be a share above 0 and at most 1, got {s}"))
+                }
+                Some(_) => {}
+            }
+        }
+        let mut ids = BTreeSet::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            rule.validate(&format!("risk.rules[{i}]"))?;
+            if !ids.insert(rule.id.as_str()) {
+                return fail(&format!("risk.rules[{i}].id"), format!("{:?} is used by an earlier rule", rule.id));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RiskRule {
+    fn validate(&self, at: &str) -> Result<(), (String, String)> {
+        let fail = |field: &str, problem: &str| Err((format!("{at}.{field}"), problem.to_string()));
+        if self.id.trim().is_empty() {
+            return fail("id", "must not be empty");
+        }
+        match (self.score, self.force) {
+            (Some(_), Some(_)) => return fail("score", "give either score or force, not both"),
+            (None, None) => return fail("score", "give score (points to add) or force (a level)"),
+            _ => {}
+        }
+        match &self.when {
+            Condition::AmountOver { amount, .. } if *amount < Decimal::ZERO => fail("when.amount", "must not be negative"),
+            Condition::Velocity { window_minutes: 0, .. } => fail("when.window_minutes", "must be at least 1"),
+            Condition::CustomerBlocklist { customers: l }
+            | Condition::AddressBlocklist { addresses: l }
+            | Condition::PaymentMethod { methods: l }
+                if l.iter().any(|s| s.trim().is_empty()) =>
+            {
+                fail("when", "list entries must not be empty")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_rules_parse() {
+        let rules = Rules::defaults();
+        assert!(rules.business_types.contains(&"retail".to_string()));
+        assert_eq!(rules.risk.band_of(0), RiskLevel::Low);
+        assert_eq!(rules.risk.band_of(60), RiskLevel::High);
+        assert_eq!(rules.risk.longest_velocity_window(), Some(60));
+    }
+
+    fn parse_err(text: &str) -> RulesError {
+        Rules::parse("bad.toml", text).unwrap_err()
+    }
+
+    #[test]
+    fn unknown_condition_kind_names_the_rule() {
+        let text = DEFAULT_RULES.replacen("kind = \"new_customer\"", "kind = \"new_custmer\"", 1);
+        let err = parse_err(&text);
+        assert_eq!(err.file, "bad.toml");
+        assert!(err.field.starts_with("risk.rules[2]"), "{err}");
+        assert!(err.problem.contains("new_custmer"), "{err}");
+    }
+
+    #[test]
+    fn rule_with_both_effects_is_refused() {
+        let text = DEFAULT_RULES.replacen("score = 10", "score = 10\nforce = \"HIGH\"", 1);
+        let err = parse_err(&text);
+        assert_eq!(err.field, "risk.rules[2].score");
+    }
+
+    #[test]
+    fn bands_must_increase() {
+        let err = parse_err(&DEFAULT_RULES.replacen("HIGH = 60", "HIGH = 20", 1));
+        assert_eq!(err.field, "risk.bands.HIGH");
+        assert!(err.to_string().starts_with("rules file bad.toml: risk.bands.HIGH: must be above MEDIUM (30)"), "{err}");
+    }
+
+    #[test]
+    fn missing_prepayment_share_is_named() {
+        let err = parse_err(&DEFAULT_RULES.replacen("HIGH = \"0.30\"", "", 1));
+        assert_eq!(err.field, "risk.prepayment_share.HIGH");
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let err = parse_err(&DEFAULT_RULES.replacen("prepayment_due_minutes = 1440", "prepayment_due_minutes = \"a day\"", 1));
+        assert_eq!(err.field, "risk.prepayment_due_minutes");
+        let err = parse_err("business_types = [\"retail\"]\n[risk\n");
+        assert_eq!(err.field, "(syntax)");
+    }
+}

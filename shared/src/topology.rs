@@ -1,0 +1,195 @@
+//! The system's wiring, described once: topics, queues with their dead-letter queues,
+//! subscriptions with filter policies, HTTP routes and schedules. The local runtime
+//! builds exactly this; `template.yaml` mirrors it and `tests/e2e/topology.rs` fails when
+//! the two disagree.
+
+/// An SNS topic. `env` is the variable through which a function on AWS learns its ARN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Topic {
+    pub name: &'static str,
+    pub logical_id: &'static str,
+    pub env: &'static str,
+}
+
+/// An SQS queue feeding one function, with its dead-letter queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Queue {
+    pub name: &'static str,
+    pub logical_id: &'static str,
+    pub dlq_logical_id: &'static str,
+    /// Receives before a message moves to the dead-letter queue.
+    pub max_receive_count: u32,
+    pub visibility_timeout_secs: u32,
+    pub batch_size: u32,
+    /// The function its event source mapping invokes.
+    pub consumer: &'static str,
+    /// For functions that send to it directly rather than through a topic.
+    pub env: &'static str,
+}
+
+/// A topic → queue subscription. `filter_policy` is an SNS filter policy over message
+/// attributes, as JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subscription {
+    pub topic: &'static str,
+    pub queue: &'static str,
+    pub filter_policy: Option<&'static str>,
+    pub raw_delivery: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    /// API Gateway path syntax: `/orders/{order_id}`.
+    pub path: &'static str,
+    pub function: &'static str,
+    /// Every route but the health check requires IAM-signed requests on AWS.
+    pub authorized: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub name: &'static str,
+    pub expression: &'static str,
+    pub function: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Function {
+    pub name: &'static str,
+    pub logical_id: &'static str,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Topology {
+    pub table_env: &'static str,
+    pub functions: &'static [Function],
+    pub topics: &'static [Topic],
+    pub queues: &'static [Queue],
+    pub subscriptions: &'static [Subscription],
+    pub routes: &'static [Route],
+    pub schedules: &'static [Schedule],
+}
+
+pub const RISK_CHECK: &str = "risk-check";
+
+pub const AUDIT_RESULTS: &str = "audit-results";
+pub const AUDIT_REQUESTS: &str = "audit-requests";
+pub const ORDER_EVENTS: &str = "order-events";
+pub const HANDLER_NOTIFICATIONS: &str = "handler-notifications";
+pub const FULFILMENT_COMMANDS: &str = "fulfilment-commands";
+
+pub const TOPOLOGY: Topology = Topology {
+    table_env: "TABLE_NAME",
+    functions: &[Function { name: RISK_CHECK, logical_id: "RiskCheckFunction" }],
+    topics: &[
+        Topic { name: AUDIT_RESULTS, logical_id: "AuditResultsTopic", env: "AUDIT_RESULTS_TOPIC_ARN" },
+        Topic { name: AUDIT_REQUESTS, logical_id: "AuditRequestsTopic", env: "AUDIT_REQUESTS_TOPIC_ARN" },
+        Topic { name: ORDER_EVENTS, logical_id: "OrderEventsTopic", env: "ORDER_EVENTS_TOPIC_ARN" },
+        Topic {
+            name: HANDLER_NOTIFICATIONS,
+            logical_id: "HandlerNotificationsTopic",
+            env: "HANDLER_NOTIFICATIONS_TOPIC_ARN",
+        },
+        Topic {
+            name: FULFILMENT_COMMANDS,
+            logical_id: "FulfilmentCommandsTopic",
+            env: "FULFILMENT_COMMANDS_TOPIC_ARN",
+        },
+    ],
+    queues: &[],
+    subscriptions: &[],
+    routes: &[
+        Route { method: "GET", path: "/health", function: RISK_CHECK, authorized: false },
+        Route { method: "POST", path: "/orders", function: RISK_CHECK, authorized: true },
+        Route { method: "GET", path: "/orders/{order_id}", function: RISK_CHECK, authorized: true },
+        Route { method: "POST", path: "/orders/{order_id}/prepayment", function: RISK_CHECK, authorized: true },
+    ],
+    schedules: &[],
+};
+
+impl Topology {
+    pub fn topic(&self, name: &str) -> Option<&'static Topic> {
+        self.topics.iter().find(|t| t.name == name)
+    }
+
+    pub fn queue(&self, name: &str) -> Option<&'static Queue> {
+        self.queues.iter().find(|q| q.name == name)
+    }
+
+    /// The dead-letter queue's name for a queue: `<name>-dlq`.
+    pub fn dlq_name(queue: &str) -> String {
+        format!("{queue}-dlq")
+    }
+
+    /// Finds the route a request matches, with its path parameters.
+    pub fn route(&self, method: &str, path: &str) -> RouteMatch {
+        let mut path_known = false;
+        for route in self.routes {
+            if let Some(params) = match_path(route.path, path) {
+                path_known = true;
+                if route.method.eq_ignore_ascii_case(method) {
+                    return RouteMatch::Found(route, params);
+                }
+            }
+        }
+        if path_known {
+            RouteMatch::MethodNotAllowed
+        } else {
+            RouteMatch::NotFound
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum RouteMatch {
+    Found(&'static Route, Vec<(&'static str, String)>),
+    MethodNotAllowed,
+    NotFound,
+}
+
+fn match_path(pattern: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+    let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    let mut pattern_parts = pattern.split('/');
+    let mut path_parts = path.split('/');
+    let mut params = Vec::new();
+    loop {
+        match (pattern_parts.next(), path_parts.next()) {
+            (None, None) => return Some(params),
+            (Some(p), Some(s)) => {
+                if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    if s.is_empty() {
+                        return None;
+                    }
+                    params.push((name, s.to_string()));
+                } else if p != s {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_with_path_parameters() {
+        match TOPOLOGY.route("POST", "/orders/o-1/prepayment") {
+            RouteMatch::Found(route, params) => {
+                assert_eq!(route.path, "/orders/{order_id}/prepayment");
+                assert_eq!(params, vec![("order_id", "o-1".to_string())]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_paths_and_methods_are_told_apart() {
+        assert_eq!(TOPOLOGY.route("GET", "/nope"), RouteMatch::NotFound);
+        assert_eq!(TOPOLOGY.route("DELETE", "/orders"), RouteMatch::MethodNotAllowed);
+        assert_eq!(TOPOLOGY.route("GET", "/orders/"), RouteMatch::MethodNotAllowed);
+    }
+}
