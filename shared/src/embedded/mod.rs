@@ -1,1 +1,20 @@
-//! In-process adapters.
+//! In-process adapters with the semantics of the AWS services they stand in for: the
+//! default backend of the local runtime and of most tests.
+//!
+//! - [`store`]: DynamoDB-like table (conditional writes, transactions, index queries).
+//! - [`bus`]: SNS-like topics fanning out through filter policies into SQS-like queues
+//!   (at-least-once, visibility timeout, redrive to a dead-letter queue).
+//! - [`filter`]: SNS filter policy matching.
+//! - [`clock`]: system and manual clocks; id generators.
+//! - [`faults`]: the seam for injecting duplicates, delays and crashes.
+
+pub mod bus;
+pub mod clock;
+pub mod faults;
+pub mod filter;
+pub mod store;
+
+pub use bus::EmbeddedBus;
+pub use clock::{ManualClock, SequentialIds, SystemClock, UuidIds};
+pub use faults::{Faults, NoFaults};
+pub use store::EmbeddedStore;

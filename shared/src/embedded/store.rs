@@ -1,0 +1,170 @@
+//! An in-memory table with DynamoDB's write semantics: conditional puts and deletes,
+//! versioned updates, all-or-nothing transactions and ordered index queries.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::faults::{Faults, NoFaults};
+use crate::error::StoreError;
+use crate::ports::{Condition, Index, IndexQuery, Item, Key, Page, StateStore, Write};
+
+#[derive(Default)]
+struct Table {
+    items: BTreeMap<Key, Item>,
+    /// Per index: (index pk, index sk, table key).
+    indexes: BTreeMap<Index, BTreeSet<(String, String, Key)>>,
+}
+
+pub struct EmbeddedStore {
+    table: Mutex<Table>,
+    faults: Arc<dyn Faults>,
+}
+
+impl Default for EmbeddedStore {
+    fn default() -> Self {
+        EmbeddedStore::new(Arc::new(NoFaults))
+    }
+}
+
+impl EmbeddedStore {
+    pub fn new(faults: Arc<dyn Faults>) -> EmbeddedStore {
+        EmbeddedStore { table: Mutex::new(Table::default()), faults }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every item, for inspection in tests and benchmarks.
+    pub fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Table {
+    fn check(&self, key: &Key, condition: Condition) -> Result<Option<u64>, StoreError> {
+        let current = self.items.get(key).map(|i| i.version);
+        let ok = match condition {
+            Condition::Always => true,
+            Condition::NotExists => current.is_none(),
+            Condition::VersionIs(v) => current == Some(v),
+        };
+        if ok {
+            Ok(current)
+        } else {
+            Err(StoreError::ConditionFailed)
+        }
+    }
+
+    fn remove(&mut self, key: &Key) {
+        if let Some(old) = self.items.remove(key) {
+            for (index, ik) in &old.index_keys {
+                if let Some(set) = self.indexes.get_mut(index) {
+                    set.remove(&(ik.pk.clone(), ik.sk.clone(), key.clone()));
+                }
+            }
+        }
+    }
+
+    /// Applies a write whose condition has been checked; returns the new version.
+    fn apply(&mut self, write: Write, current: Option<u64>) -> u64 {
+        match write {
+            Write::Put { mut item, .. } => {
+                self.remove(&item.key);
+                item.version = current.unwrap_or(0) + 1;
+                for (index, ik) in &item.index_keys {
+                    self.indexes.entry(*index).or_default().insert((ik.pk.clone(), ik.sk.clone(), item.key.clone()));
+                }
+                let version = item.version;
+                self.items.insert(item.key.clone(), item);
+                version
+            }
+            Write::Delete { key, .. } => {
+                self.remove(&key);
+                0
+            }
+        }
+    }
+}
+
+fn target(write: &Write) -> (&Key, Condition) {
+    match write {
+        Write::Put { item, condition } => (&item.key, *condition),
+        Write::Delete { key, condition } => (key, *condition),
+    }
+}
+
+#[async_trait]
+impl StateStore for EmbeddedStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        Ok(self.lock().items.get(key).cloned())
+    }
+
+    async fn write(&self, write: Write) -> Result<u64, StoreError> {
+        self.faults.before_write(&write)?;
+        let mut table = self.lock();
+        let (key, condition) = target(&write);
+        let current = table.check(key, condition)?;
+        Ok(table.apply(write, current))
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        for write in &writes {
+            self.faults.before_write(write)?;
+        }
+        let mut table = self.lock();
+        let mut seen = BTreeSet::new();
+        let mut currents = Vec::with_capacity(writes.len());
+        for write in &writes {
+            let (key, condition) = target(write);
+            if !seen.insert(key.clone()) {
+                return Err(StoreError::Backend(format!("transaction writes {}/{} twice", key.pk, key.sk)));
+            }
+            currents.push(table.check(key, condition)?);
+        }
+        for (write, current) in writes.into_iter().zip(currents) {
+            table.apply(write, current);
+        }
+        Ok(())
+    }
+
+    async fn query(&self, query: IndexQuery) -> Result<Page, StoreError> {
+        let table = self.lock();
+        let Some(index) = table.indexes.get(&query.index) else { return Ok(Page::default()) };
+        // Resume after the previous page's last item; if it has since left the index,
+        // start from the range's beginning (callers of due-work queries re-read anyway).
+        let after = query
+            .after
+            .as_ref()
+            .and_then(|k| table.items.get(k))
+            .and_then(|item| item.index_keys.get(&query.index).map(|ik| (ik.sk.clone(), item.key.clone())));
+        let from = query.sk_from.clone().unwrap_or_default();
+        let mut items = Vec::new();
+        let mut more = false;
+        for (pk, sk, key) in index.range((query.pk.clone(), from, Key::new("", ""))..) {
+            if *pk != query.pk || query.sk_to.as_ref().is_some_and(|to| sk > to) {
+                break;
+            }
+            if after.as_ref().is_some_and(|(a_sk, a_key)| (sk, key) <= (a_sk, a_key)) {
+                continue;
+            }
+            if items.len() == query.limit {
+                more = true;
+                break;
+            }
+            items.extend(table.items.get(key).cloned());
+        }
+        let next = if more { items.last().map(|i: &Item| i.key.clone()) } else { None };
+        Ok(Page { items, next })
+    }
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

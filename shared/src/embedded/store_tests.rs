@@ -1,0 +1,92 @@
+use super::*;
+
+fn item(pk: &str, body: &str) -> Item {
+    Item::new(Key::new(pk, "A"), body.to_string())
+}
+
+fn put(item: Item, condition: Condition) -> Write {
+    Write::Put { item, condition }
+}
+
+#[tokio::test]
+async fn creating_twice_fails_the_second_time() {
+    let s = EmbeddedStore::default();
+    assert_eq!(s.write(put(item("p", "1"), Condition::NotExists)).await, Ok(1));
+    assert_eq!(s.write(put(item("p", "2"), Condition::NotExists)).await, Err(StoreError::ConditionFailed));
+    assert_eq!(s.get(&Key::new("p", "A")).await.unwrap().unwrap().body, "1");
+}
+
+#[tokio::test]
+async fn versioned_update_refuses_a_stale_version() {
+    let s = EmbeddedStore::default();
+    s.write(put(item("p", "1"), Condition::NotExists)).await.unwrap();
+    assert_eq!(s.write(put(item("p", "2"), Condition::VersionIs(1))).await, Ok(2));
+    assert_eq!(s.write(put(item("p", "3"), Condition::VersionIs(1))).await, Err(StoreError::ConditionFailed));
+    assert_eq!(s.write(put(item("p", "4"), Condition::Always)).await, Ok(3));
+}
+
+#[tokio::test]
+async fn a_transaction_with_one_failed_condition_writes_nothing() {
+    let s = EmbeddedStore::default();
+    s.write(put(item("a", "1"), Condition::NotExists)).await.unwrap();
+    let writes = vec![put(item("b", "1"), Condition::NotExists), put(item("a", "2"), Condition::NotExists)];
+    assert_eq!(s.transact(writes).await, Err(StoreError::ConditionFailed));
+    assert!(s.get(&Key::new("b", "A")).await.unwrap().is_none());
+    let ok = vec![
+        put(item("b", "1"), Condition::NotExists),
+        Write::Delete { key: Key::new("a", "A"), condition: Condition::VersionIs(1) },
+    ];
+    s.transact(ok).await.unwrap();
+    assert!(s.get(&Key::new("a", "A")).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn index_queries_are_ordered_bounded_and_paged() {
+    let s = EmbeddedStore::default();
+    for (pk, sk) in [("x3", "03"), ("x1", "01"), ("x2", "02"), ("x4", "04"), ("y", "00")] {
+        let i = item(pk, pk).with_index(Index::Gsi2, if pk == "y" { "other" } else { "due" }, sk);
+        s.write(put(i, Condition::Always)).await.unwrap();
+    }
+    let q = |after, limit| IndexQuery {
+        index: Index::Gsi2,
+        pk: "due".into(),
+        sk_from: Some("01".into()),
+        sk_to: Some("03".into()),
+        limit,
+        after,
+    };
+    let first = s.query(q(None, 2)).await.unwrap();
+    let bodies: Vec<_> = first.items.iter().map(|i| i.body.as_str()).collect();
+    assert_eq!(bodies, ["x1", "x2"]);
+    let second = s.query(q(first.next.clone(), 2)).await.unwrap();
+    assert_eq!(second.items.iter().map(|i| i.body.as_str()).collect::<Vec<_>>(), ["x3"]);
+    assert!(second.next.is_none());
+}
+
+#[tokio::test]
+async fn moving_an_item_in_an_index_drops_its_old_entry() {
+    let s = EmbeddedStore::default();
+    s.write(put(item("r", "1").with_index(Index::Gsi2, "due", "01"), Condition::NotExists)).await.unwrap();
+    s.write(put(item("r", "2").with_index(Index::Gsi2, "due", "09"), Condition::VersionIs(1))).await.unwrap();
+    let q = IndexQuery { index: Index::Gsi2, pk: "due".into(), sk_from: None, sk_to: Some("05".into()), limit: 10, after: None };
+    assert!(s.query(q).await.unwrap().items.is_empty());
+}
+
+struct CrashOnSecondWrite(std::sync::atomic::AtomicU32);
+
+impl Faults for CrashOnSecondWrite {
+    fn before_write(&self, _: &Write) -> Result<(), StoreError> {
+        if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            return Err(StoreError::Backend("injected crash".into()));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn injected_crash_applies_nothing_of_that_write() {
+    let s = EmbeddedStore::new(Arc::new(CrashOnSecondWrite(0.into())));
+    s.write(put(item("a", "1"), Condition::NotExists)).await.unwrap();
+    assert!(s.write(put(item("b", "1"), Condition::NotExists)).await.is_err());
+    assert!(s.get(&Key::new("b", "A")).await.unwrap().is_none());
+}
