@@ -2,6 +2,8 @@
 //! behind them. Every function crate is a thin binary over this.
 //!
 //! # Layout
+//! - [`app`]: `Deps`, the ports and rules a handler is given at cold start.
+//! - [`clock`]: system and manual clocks; id generators.
 //! - [`error`]: the typed error enum and its retryable / non-retryable split.
 //! - [`money`]: currencies and decimal amounts; no floats, rounding named where it happens.
 //! - [`input`]: reading untrusted JSON with errors that name the field.
@@ -10,12 +12,16 @@
 //! - [`events`]: CloudEvents envelopes for outbound messages; SNS envelope unwrapping.
 //! - [`repo`]: the single-table key layout and typed entity access over the store port.
 //! - [`http`]: the API's one JSON error shape.
+//! - [`telemetry`]: tracing set-up (JSON logs on Lambda).
+//! - [`lambda_env`]: table and topic/queue names a function reads from its environment.
 //! - [`ports`]: narrow async traits: state store, publisher, queues, clock, ids.
 //! - [`topology`]: topics, queues, subscriptions, routes and schedules, described once.
 //! - [`embedded`]: in-process adapters with DynamoDB/SQS/SNS semantics (feature `embedded`).
 //! - [`aws`]: adapters on the `aws-sdk-*` crates (features `dynamodb`, `sqs`, `sns`),
 //!   plus moto provisioning for tests and the local runtime (feature `moto`).
 
+pub mod app;
+pub mod clock;
 pub mod domain;
 pub mod error;
 pub mod events;
@@ -24,6 +30,8 @@ pub mod input;
 pub mod money;
 pub mod repo;
 pub mod rules;
+pub mod telemetry;
+pub mod lambda_env;
 pub mod ports;
 pub mod topology;
 

@@ -5,16 +5,14 @@
 //! - [`bus`]: SNS-like topics fanning out through filter policies into SQS-like queues
 //!   (at-least-once, visibility timeout, redrive to a dead-letter queue).
 //! - [`filter`]: SNS filter policy matching.
-//! - [`clock`]: system and manual clocks; id generators.
 //! - [`faults`]: the seam for injecting duplicates, delays and crashes.
 
 pub mod bus;
-pub mod clock;
 pub mod faults;
 pub mod filter;
 pub mod store;
 
 pub use bus::EmbeddedBus;
-pub use clock::{ManualClock, SequentialIds, SystemClock, UuidIds};
+pub use crate::clock::{ManualClock, SequentialIds, SystemClock, UuidIds};
 pub use faults::{Faults, NoFaults};
 pub use store::EmbeddedStore;

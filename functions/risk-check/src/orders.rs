@@ -1,0 +1,222 @@
+//! The flows behind the risk check's routes. Every write is conditional, so concurrent
+//! or retried requests converge on one outcome; a request that finds its transition
+//! already made answers with the stored outcome and re-sends the transition's outbox.
+
+use chrono::Duration;
+use orderflow_shared::app::Deps;
+use orderflow_shared::domain::ids::OrderId;
+use orderflow_shared::domain::order::{AuditStatus, Fulfilment, NewOrder, Order, OrderStatus, PaymentRecord, Prepayment};
+use orderflow_shared::domain::risk::{assess, decide, RiskDecision, RiskFacts};
+use orderflow_shared::error::{Error, Result, StoreError};
+use orderflow_shared::input::Fields;
+use orderflow_shared::money::{Currency, Money};
+use orderflow_shared::repo::{self, Versioned};
+use serde_json::{json, Value};
+use tracing::{info, instrument};
+
+use crate::outbox;
+
+/// Attempts of a read-decide-write cycle before giving up on a hot order.
+const ATTEMPTS: usize = 5;
+/// Upper bound on the history read for velocity rules.
+const VELOCITY_CAP: usize = 1000;
+
+/// `POST /orders`: `(status, body)`.
+#[instrument(skip_all)]
+pub async fn place(deps: &Deps, body: &Value) -> Result<(u16, Value)> {
+    let request = NewOrder::parse(body, &deps.rules)?;
+    for _ in 0..ATTEMPTS {
+        if let Some(existing) = repo::get_order(deps.store.as_ref(), &request.order_id).await? {
+            return replay_creation(deps, existing.value, &request).await;
+        }
+        let order = assess_new(deps, request.clone()).await?;
+        match repo::create_order(deps.store.as_ref(), &order).await {
+            Ok(()) => {
+                info!(order_id = %order.id(), status = ?order.status, level = ?order.risk.level, "order placed");
+                deps.publish_all(&order.outbox).await?;
+                return Ok((201, creation_view(&order)));
+            }
+            // Someone created it meanwhile: the next round answers from their order.
+            Err(Error::Store(StoreError::ConditionFailed)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Store(StoreError::Backend("order kept changing under concurrent writes".into())))
+}
+
+async fn replay_creation(deps: &Deps, existing: Order, request: &NewOrder) -> Result<(u16, Value)> {
+    if existing.request != *request {
+        return Err(Error::Conflict(format!("order_id {} was already used for a different order", request.order_id)));
+    }
+    if existing.history.len() == 1 {
+        deps.publish_all(&existing.outbox).await?;
+    }
+    Ok((200, creation_view(&existing)))
+}
+
+/// Scores the order and decides its first state and messages.
+async fn assess_new(deps: &Deps, request: NewOrder) -> Result<Order> {
+    let now = deps.clock.now();
+    let risk_rules = &deps.rules.risk;
+    let since = risk_rules.longest_velocity_window().map(|m| now - Duration::minutes(i64::from(m)));
+    let (has_history, recent) = repo::customer_history(
+        deps.store.as_ref(),
+        &request.customer_id,
+        since,
+        risk_rules.uses_history(),
+        VELOCITY_CAP,
+    )
+    .await?;
+    let total = request.total();
+    let facts = RiskFacts {
+        total,
+        customer_id: request.customer_id.as_str(),
+        shipping_country: request.shipping_country.as_deref(),
+        billing_country: request.billing_country.as_deref(),
+        shipping_address: request.shipping_address.as_deref(),
+        payment_method: &request.payment.method,
+        has_history,
+        recent_orders: &recent,
+    };
+    let risk = assess(risk_rules, &facts, now);
+    let decision = decide(risk_rules, risk.level, total, now);
+    let mut order = Order {
+        request,
+        total,
+        status: OrderStatus::Dispatched,
+        audit_status: None,
+        risk,
+        prepayment: None,
+        prepayment_paid: None,
+        fulfilment: Fulfilment { status: "NOT_STARTED".into(), ..Fulfilment::default() },
+        history: Vec::new(),
+        outbox: Vec::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    let detail = Some(format!("risk {} (score {})", order.risk.level.as_str(), order.risk.score));
+    match decision {
+        RiskDecision::Dispatch => dispatch(&mut order, now, detail),
+        RiskDecision::RequirePrepayment { amount, due_at } => {
+            order.status = OrderStatus::AwaitingPrepayment;
+            order.prepayment = Some(Prepayment { amount: amount.amount, currency: amount.currency, due_at });
+            order.record(now, "PREPAYMENT_REQUESTED", detail);
+            order.outbox = outbox::prepayment_requested(&order);
+        }
+        RiskDecision::Reject => {
+            order.status = OrderStatus::Rejected;
+            order.record(now, "REJECTED", detail);
+            order.outbox = outbox::rejected(&order, "RISK_BLOCKED");
+        }
+    }
+    Ok(order)
+}
+
+fn dispatch(order: &mut Order, now: chrono::DateTime<chrono::Utc>, detail: Option<String>) {
+    order.status = OrderStatus::Dispatched;
+    order.audit_status = Some(AuditStatus::Pending);
+    order.record(now, "DISPATCHED", detail);
+    order.outbox = outbox::dispatched(order);
+}
+
+fn creation_view(order: &Order) -> Value {
+    let mut body = json!({
+        "order_id": order.id(),
+        "status": order.status,
+        "risk": order.risk,
+    });
+    if let Some(p) = &order.prepayment {
+        body["prepayment"] = json!(p);
+    }
+    body
+}
+
+/// `GET /orders/{order_id}`.
+pub async fn show(deps: &Deps, order_id: &str) -> Result<Value> {
+    Ok(load(deps, order_id).await?.value.view())
+}
+
+async fn load(deps: &Deps, order_id: &str) -> Result<Versioned<Order>> {
+    let id = OrderId::parse("order_id", order_id)?;
+    repo::get_order(deps.store.as_ref(), &id)
+        .await?
+        .ok_or_else(|| Error::NotFound { what: "order", id: order_id.to_string() })
+}
+
+struct PrepaymentRequest {
+    payment_ref: String,
+    amount: Money,
+}
+
+fn parse_prepayment(body: &Value) -> Result<PrepaymentRequest> {
+    let f = Fields::root(body)?;
+    let payment_ref = OrderId::parse("payment_ref", f.str("payment_ref")?)?.to_string();
+    let currency = Currency::parse("currency", f.str("currency")?)?;
+    let amount = currency.parse_amount("amount", f.decimal_text("amount")?)?;
+    Ok(PrepaymentRequest { payment_ref, amount: Money::new(amount, currency) })
+}
+
+/// `POST /orders/{order_id}/prepayment`: idempotent on `payment_ref`.
+#[instrument(skip_all, fields(order_id = %order_id))]
+pub async fn pay(deps: &Deps, order_id: &str, body: &Value) -> Result<(u16, Value)> {
+    let paid = parse_prepayment(body)?;
+    for _ in 0..ATTEMPTS {
+        let Versioned { value: mut order, version } = load(deps, order_id).await?;
+        if let Some(done) = &order.prepayment_paid {
+            return replay_payment(deps, &order, done, &paid).await;
+        }
+        let now = deps.clock.now();
+        let due = order.prepayment.clone().filter(|_| order.status == OrderStatus::AwaitingPrepayment);
+        let Some(due) = due else {
+            return Err(Error::Conflict(format!("order {order_id} is {:?}, not awaiting a prepayment", order.status)));
+        };
+        let overdue = now > due.due_at;
+        if overdue {
+            order.status = OrderStatus::Cancelled;
+            order.record(now, "CANCELLED", Some(format!("prepayment {} arrived after due_at", paid.payment_ref)));
+            order.outbox = outbox::rejected(&order, "PREPAYMENT_OVERDUE");
+        } else {
+            order.check_prepayment(&paid.amount)?;
+            order.prepayment_paid = Some(PaymentRecord {
+                payment_ref: paid.payment_ref.clone(),
+                amount: paid.amount.amount,
+                currency: paid.amount.currency,
+                received_at: now,
+            });
+            dispatch(&mut order, now, Some(format!("prepayment {} received", paid.payment_ref)));
+        }
+        match repo::update_order(deps.store.as_ref(), &order, version).await {
+            Ok(_) => {
+                deps.publish_all(&order.outbox).await?;
+                if overdue {
+                    return Err(overdue_error(order_id, &due));
+                }
+                info!(order_id, "prepayment received, order dispatched");
+                return Ok((200, json!({"order_id": order.id(), "status": order.status})));
+            }
+            Err(Error::Store(StoreError::ConditionFailed)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Store(StoreError::Backend("order kept changing under concurrent writes".into())))
+}
+
+fn overdue_error(order_id: &str, due: &Prepayment) -> Error {
+    Error::Conflict(format!("the prepayment of order {order_id} was due at {}; the order is cancelled", due.due_at.to_rfc3339()))
+}
+
+async fn replay_payment(deps: &Deps, order: &Order, done: &PaymentRecord, paid: &PrepaymentRequest) -> Result<(u16, Value)> {
+    let same = done.payment_ref == paid.payment_ref && done.amount == paid.amount.amount && done.currency == paid.amount.currency;
+    if !same {
+        return Err(Error::Conflict(format!(
+            "order {} was already paid with payment_ref {}; payment_ref {} with this body is refused",
+            order.id(),
+            done.payment_ref,
+            paid.payment_ref
+        )));
+    }
+    if order.history.last().is_some_and(|h| h.event == "DISPATCHED") {
+        deps.publish_all(&order.outbox).await?;
+    }
+    Ok((200, json!({"order_id": order.id(), "status": order.status})))
+}

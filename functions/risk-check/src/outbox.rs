@@ -1,0 +1,61 @@
+//! The messages each order transition publishes. Ids derive from the order and the
+//! position of the transition in its history, so a re-sent outbox carries the same ids.
+
+use orderflow_shared::domain::order::Order;
+use orderflow_shared::events::EventBuilder;
+use orderflow_shared::ports::OutboundMessage;
+use orderflow_shared::topology::{AUDIT_REQUESTS, ORDER_EVENTS};
+use serde_json::{json, Value};
+
+const SOURCE: &str = "orderflow/risk-check";
+
+fn order_event(order: &Order, kind: &str, data: Value) -> OutboundMessage {
+    let builder = EventBuilder { topic: ORDER_EVENTS, source: SOURCE, time: order.updated_at };
+    let id = format!("{}:{kind}:{}", order.id(), order.history.len());
+    builder
+        .event(id, kind, order.id().as_str(), data)
+        .with_attribute("business_type", &order.request.business_type)
+}
+
+/// `order.dispatched` for the order receivers and `audit.requested` (attempt 1) for the
+/// middle office.
+pub fn dispatched(order: &Order) -> Vec<OutboundMessage> {
+    let data = json!({
+        "order_id": order.id(),
+        "customer_id": order.request.customer_id,
+        "business_type": order.request.business_type,
+        "total": order.total.amount,
+        "currency": order.total.currency,
+        "items": order.request.items,
+        "risk_level": order.risk.level,
+    });
+    let audit = EventBuilder { topic: AUDIT_REQUESTS, source: SOURCE, time: order.updated_at }.event(
+        format!("{}:audit.requested:1", order.id()),
+        "audit.requested",
+        order.id().as_str(),
+        json!({"order_id": order.id(), "attempt": 1}),
+    );
+    vec![order_event(order, "order.dispatched", data), audit]
+}
+
+pub fn prepayment_requested(order: &Order) -> Vec<OutboundMessage> {
+    let data = json!({
+        "order_id": order.id(),
+        "customer_id": order.request.customer_id,
+        "prepayment": order.prepayment,
+        "risk_level": order.risk.level,
+    });
+    vec![order_event(order, "order.prepayment_requested", data)]
+}
+
+/// `order.rejected`: blocked by the risk rules, or cancelled for an overdue prepayment.
+pub fn rejected(order: &Order, reason: &str) -> Vec<OutboundMessage> {
+    let data = json!({
+        "order_id": order.id(),
+        "customer_id": order.request.customer_id,
+        "status": order.status,
+        "reason": reason,
+        "matched_rules": order.risk.matched_rules,
+    });
+    vec![order_event(order, "order.rejected", data)]
+}

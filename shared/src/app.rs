@@ -1,0 +1,29 @@
+//! What a handler needs from the outside world, built once at cold start.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::ports::{Clock, IdGenerator, OutboundMessage, Publisher, Queues, StateStore};
+use crate::rules::Rules;
+
+#[derive(Clone)]
+pub struct Deps {
+    pub store: Arc<dyn StateStore>,
+    pub publisher: Arc<dyn Publisher>,
+    /// Only for functions that send to a queue directly.
+    pub queues: Option<Arc<dyn Queues>>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+    pub rules: Arc<Rules>,
+}
+
+impl Deps {
+    /// Publishes a transition's messages in order; the first failure stops (the caller
+    /// fails, its retry re-sends the whole outbox with the same ids).
+    pub async fn publish_all(&self, messages: &[OutboundMessage]) -> Result<()> {
+        for message in messages {
+            self.publisher.publish(message).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,482 @@
+//! `template.yaml` against `orderflow_shared::topology::TOPOLOGY`: the deployed wiring
+//! must be exactly the wiring the local runtime builds. Each test checks one kind of
+//! thing both ways: everything the topology lists is in the template, and the template
+//! has nothing of that kind the topology lacks.
+//!
+//! CloudFormation short tags (`!Ref X`, `!GetAtt X.Arn`) parse as `Value::Tagged`; the
+//! long forms (`{Ref: X}`, `{Fn::GetAtt: [X, Arn]}`) are understood too.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use orderflow_shared::topology::{Topology, TOPOLOGY};
+use serde_yaml::{Mapping, Value};
+
+fn template() -> &'static Value {
+    static TEMPLATE: OnceLock<Value> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml");
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("parsing {path}: {e}"))
+    })
+}
+
+// ---------------------------------------------------------------------------------
+// Reading the template
+// ---------------------------------------------------------------------------------
+
+fn resources() -> &'static Mapping {
+    template().get("Resources").and_then(Value::as_mapping).expect("template.yaml has a Resources mapping")
+}
+
+fn resource(logical_id: &str) -> Option<&'static Value> {
+    resources().get(logical_id)
+}
+
+fn type_of(resource: &Value) -> Option<&str> {
+    resource.get("Type").and_then(Value::as_str)
+}
+
+/// Logical ids of every resource of a CloudFormation type.
+fn ids_of_type(ty: &str) -> BTreeSet<String> {
+    resources()
+        .iter()
+        .filter(|(_, r)| type_of(r) == Some(ty))
+        .filter_map(|(id, _)| id.as_str().map(str::to_owned))
+        .collect()
+}
+
+fn props(resource: &Value) -> &Value {
+    static EMPTY: Value = Value::Null;
+    resource.get("Properties").unwrap_or(&EMPTY)
+}
+
+/// Follows a path of mapping keys.
+fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |v, key| v.get(*key))
+}
+
+fn tag_name(tagged: &serde_yaml::value::TaggedValue) -> String {
+    tagged.tag.to_string().trim_start_matches('!').to_owned()
+}
+
+/// `!Ref X` or `{Ref: X}` → `X`.
+fn ref_target(value: &Value) -> Option<&str> {
+    match value {
+        Value::Tagged(t) if tag_name(t) == "Ref" => t.value.as_str(),
+        Value::Mapping(m) if m.len() == 1 => m.get("Ref").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+/// `!GetAtt X.Attr`, `!GetAtt [X, Attr]`, `{Fn::GetAtt: [X, Attr]}` or
+/// `{Fn::GetAtt: X.Attr}` → `(X, Attr)`.
+fn getatt_target(value: &Value) -> Option<(String, String)> {
+    let args = match value {
+        Value::Tagged(t) if tag_name(t) == "GetAtt" => &t.value,
+        Value::Mapping(m) if m.len() == 1 => m.get("Fn::GetAtt")?,
+        _ => return None,
+    };
+    match args {
+        Value::String(s) => {
+            let (id, attr) = s.split_once('.')?;
+            Some((id.to_owned(), attr.to_owned()))
+        }
+        Value::Sequence(parts) if parts.len() == 2 => {
+            Some((parts[0].as_str()?.to_owned(), parts[1].as_str()?.to_owned()))
+        }
+        _ => None,
+    }
+}
+
+fn is_arn_of(value: &Value, logical_id: &str) -> bool {
+    getatt_target(value).is_some_and(|(id, attr)| id == logical_id && attr == "Arn")
+}
+
+/// A number written as a YAML number or as a string (CloudFormation accepts both).
+fn as_u64(value: &Value) -> Option<u64> {
+    value.as_u64().or_else(|| value.as_str()?.trim().parse().ok())
+}
+
+/// A boolean written as a YAML bool or as `"true"`/`"false"`.
+fn as_bool(value: &Value) -> Option<bool> {
+    value.as_bool().or_else(|| value.as_str()?.parse().ok())
+}
+
+/// Whether `needle` occurs anywhere inside `value` (through tags too).
+fn contains(value: &Value, needle: &Value) -> bool {
+    value == needle
+        || match value {
+            Value::Sequence(items) => items.iter().any(|v| contains(v, needle)),
+            Value::Mapping(m) => m.iter().any(|(k, v)| contains(k, needle) || contains(v, needle)),
+            Value::Tagged(t) => contains(&t.value, needle),
+            _ => false,
+        }
+}
+
+fn function_logical_id(topology: &Topology, name: &str) -> &'static str {
+    topology
+        .functions
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("topology names function {name:?} but does not list it"))
+        .logical_id
+}
+
+/// A function's environment: Globals.Function's variables, overridden by its own.
+fn function_env(function: &Value) -> Mapping {
+    let mut env = at(template(), &["Globals", "Function", "Environment", "Variables"])
+        .and_then(Value::as_mapping)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(own) = at(props(function), &["Environment", "Variables"]).and_then(Value::as_mapping) {
+        for (k, v) in own {
+            env.insert(k.clone(), v.clone());
+        }
+    }
+    env
+}
+
+/// One event of a function in the template.
+struct Event {
+    function: String,
+    name: String,
+    kind: String,
+    props: &'static Value,
+}
+
+/// Every event of every `AWS::Serverless::Function`.
+fn events() -> Vec<Event> {
+    let mut out = Vec::new();
+    for (id, function) in resources() {
+        if type_of(function) != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let Some(events) = props(function).get("Events").and_then(Value::as_mapping) else {
+            continue;
+        };
+        for (name, event) in events {
+            out.push(Event {
+                function: id.as_str().unwrap_or_default().to_owned(),
+                name: name.as_str().unwrap_or_default().to_owned(),
+                kind: event.get("Type").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                props: props(event),
+            });
+        }
+    }
+    out
+}
+
+fn events_of_kind(kinds: &[&str]) -> Vec<Event> {
+    events().into_iter().filter(|e| kinds.contains(&e.kind.as_str())).collect()
+}
+
+fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut v: Vec<T> = items.into_iter().collect();
+    v.sort();
+    v
+}
+
+// ---------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn template_topics_match_topology() {
+    let expected: BTreeSet<String> = TOPOLOGY.topics.iter().map(|t| t.logical_id.to_owned()).collect();
+    let actual = ids_of_type("AWS::SNS::Topic");
+    assert_eq!(actual, expected, "AWS::SNS::Topic resources differ from TOPOLOGY.topics");
+}
+
+#[test]
+fn template_functions_match_topology() {
+    let expected: BTreeSet<String> = TOPOLOGY.functions.iter().map(|f| f.logical_id.to_owned()).collect();
+    let actual = ids_of_type("AWS::Serverless::Function");
+    assert_eq!(actual, expected, "AWS::Serverless::Function resources differ from TOPOLOGY.functions");
+
+    for f in TOPOLOGY.functions {
+        let function = resource(f.logical_id).unwrap();
+        let binary = at(function, &["Metadata", "BuildProperties", "Binary"]).and_then(Value::as_str);
+        assert_eq!(binary, Some(f.name), "{}: Metadata.BuildProperties.Binary", f.logical_id);
+    }
+}
+
+#[test]
+fn every_function_learns_the_table_and_every_topic_from_its_environment() {
+    for f in TOPOLOGY.functions {
+        let env = function_env(resource(f.logical_id).unwrap());
+
+        let table = env
+            .get(TOPOLOGY.table_env)
+            .unwrap_or_else(|| panic!("{}: no {} variable", f.logical_id, TOPOLOGY.table_env));
+        let table_id = ref_target(table)
+            .unwrap_or_else(|| panic!("{}: {} is not a !Ref: {table:?}", f.logical_id, TOPOLOGY.table_env));
+        assert_eq!(
+            resource(table_id).and_then(type_of),
+            Some("AWS::DynamoDB::Table"),
+            "{}: {} must !Ref the DynamoDB table",
+            f.logical_id,
+            TOPOLOGY.table_env
+        );
+
+        for topic in TOPOLOGY.topics {
+            let value = env.get(topic.env).unwrap_or_else(|| panic!("{}: no {} variable", f.logical_id, topic.env));
+            assert_eq!(
+                ref_target(value),
+                Some(topic.logical_id),
+                "{}: {} must be !Ref {}",
+                f.logical_id,
+                topic.env,
+                topic.logical_id
+            );
+        }
+    }
+
+    // A queue that functions send to directly is named by a variable too.
+    for q in TOPOLOGY.queues.iter().filter(|q| !q.env.is_empty()) {
+        let found = TOPOLOGY.functions.iter().any(|f| {
+            let env = function_env(resource(f.logical_id).unwrap());
+            env.get(q.env).and_then(ref_target) == Some(q.logical_id)
+        });
+        assert!(found, "no function has {} = !Ref {}", q.env, q.logical_id);
+    }
+}
+
+#[test]
+fn template_routes_match_topology() {
+    let api_events = events_of_kind(&["HttpApi"]);
+
+    for route in TOPOLOGY.routes {
+        let matching: Vec<&Event> = api_events
+            .iter()
+            .filter(|e| {
+                e.props.get("Method").and_then(Value::as_str).is_some_and(|m| m.eq_ignore_ascii_case(route.method))
+                    && e.props.get("Path").and_then(Value::as_str) == Some(route.path)
+            })
+            .collect();
+        assert_eq!(matching.len(), 1, "{} {}: expected exactly one HttpApi event", route.method, route.path);
+        let event = matching[0];
+
+        let function = function_logical_id(&TOPOLOGY, route.function);
+        assert_eq!(event.function, function, "{} {}: on the wrong function", route.method, route.path);
+
+        let unauthenticated = at(event.props, &["Auth", "Authorizer"]).and_then(Value::as_str) == Some("NONE");
+        assert_eq!(
+            unauthenticated, !route.authorized,
+            "{} {} ({}): `Auth: {{Authorizer: NONE}}` must be set exactly when the route is not authorized",
+            route.method, route.path, event.name
+        );
+    }
+
+    let expected = sorted(TOPOLOGY.routes.iter().map(|r| (r.method.to_ascii_uppercase(), r.path.to_owned())));
+    let actual = sorted(api_events.iter().map(|e| {
+        let method = e.props.get("Method").and_then(Value::as_str).unwrap_or_default();
+        let path = e.props.get("Path").and_then(Value::as_str).unwrap_or_default();
+        (method.to_ascii_uppercase(), path.to_owned())
+    }));
+    assert_eq!(actual, expected, "HttpApi events differ from TOPOLOGY.routes");
+}
+
+#[test]
+fn authorized_routes_require_iam_signed_requests() {
+    for event in events_of_kind(&["HttpApi"]) {
+        let api_id = event
+            .props
+            .get("ApiId")
+            .and_then(ref_target)
+            .unwrap_or_else(|| panic!("{}.{}: ApiId must !Ref the HttpApi", event.function, event.name));
+        let api = resource(api_id).unwrap_or_else(|| panic!("{}.{}: no resource {api_id}", event.function, event.name));
+        assert_eq!(type_of(api), Some("AWS::Serverless::HttpApi"), "{api_id}");
+        let default = at(props(api), &["Auth", "DefaultAuthorizer"]).and_then(Value::as_str);
+        assert_eq!(default, Some("AWS_IAM"), "{api_id}: Auth.DefaultAuthorizer");
+        let enabled = at(props(api), &["Auth", "EnableIamAuthorizer"]).and_then(as_bool);
+        assert_eq!(enabled, Some(true), "{api_id}: Auth.EnableIamAuthorizer");
+    }
+}
+
+#[test]
+fn template_queues_match_topology_with_dead_letter_queues_and_batch_failures() {
+    let sqs_events = events_of_kind(&["SQS"]);
+
+    for q in TOPOLOGY.queues {
+        let queue = resource(q.logical_id).unwrap_or_else(|| panic!("queue {} missing", q.logical_id));
+        assert_eq!(type_of(queue), Some("AWS::SQS::Queue"), "{}", q.logical_id);
+        let dlq =
+            resource(q.dlq_logical_id).unwrap_or_else(|| panic!("dead-letter queue {} missing", q.dlq_logical_id));
+        assert_eq!(type_of(dlq), Some("AWS::SQS::Queue"), "{}", q.dlq_logical_id);
+
+        let redrive = props(queue).get("RedrivePolicy").unwrap_or_else(|| panic!("{}: no RedrivePolicy", q.logical_id));
+        assert!(
+            redrive.get("deadLetterTargetArn").is_some_and(|v| is_arn_of(v, q.dlq_logical_id)),
+            "{}: RedrivePolicy.deadLetterTargetArn must be !GetAtt {}.Arn",
+            q.logical_id,
+            q.dlq_logical_id
+        );
+        assert_eq!(
+            redrive.get("maxReceiveCount").and_then(as_u64),
+            Some(u64::from(q.max_receive_count)),
+            "{}: RedrivePolicy.maxReceiveCount",
+            q.logical_id
+        );
+        assert_eq!(
+            props(queue).get("VisibilityTimeout").and_then(as_u64),
+            Some(u64::from(q.visibility_timeout_secs)),
+            "{}: VisibilityTimeout",
+            q.logical_id
+        );
+
+        let consumer = function_logical_id(&TOPOLOGY, q.consumer);
+        let feeding: Vec<&Event> =
+            sqs_events.iter().filter(|e| e.props.get("Queue").is_some_and(|v| is_arn_of(v, q.logical_id))).collect();
+        assert_eq!(feeding.len(), 1, "{}: expected exactly one SQS event", q.logical_id);
+        let event = feeding[0];
+        assert_eq!(event.function, consumer, "{}: SQS event on the wrong function", q.logical_id);
+        assert_eq!(
+            event.props.get("BatchSize").and_then(as_u64),
+            Some(u64::from(q.batch_size)),
+            "{}.{}: BatchSize",
+            event.function,
+            event.name
+        );
+        let response_types: Vec<&str> = event
+            .props
+            .get("FunctionResponseTypes")
+            .and_then(Value::as_sequence)
+            .map(|s| s.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            response_types,
+            ["ReportBatchItemFailures"],
+            "{}.{}: FunctionResponseTypes",
+            event.function,
+            event.name
+        );
+    }
+
+    let expected: BTreeSet<String> =
+        TOPOLOGY.queues.iter().flat_map(|q| [q.logical_id.to_owned(), q.dlq_logical_id.to_owned()]).collect();
+    assert_eq!(
+        ids_of_type("AWS::SQS::Queue"),
+        expected,
+        "AWS::SQS::Queue resources differ from TOPOLOGY.queues and their dead-letter queues"
+    );
+    for event in &sqs_events {
+        let known =
+            TOPOLOGY.queues.iter().any(|q| event.props.get("Queue").is_some_and(|v| is_arn_of(v, q.logical_id)));
+        assert!(known, "{}.{}: SQS event on a queue the topology lacks", event.function, event.name);
+    }
+}
+
+#[test]
+fn template_subscriptions_match_topology() {
+    let subscriptions: Vec<(String, &Value)> = resources()
+        .iter()
+        .filter(|(_, r)| type_of(r) == Some("AWS::SNS::Subscription"))
+        .map(|(id, r)| (id.as_str().unwrap_or_default().to_owned(), props(r)))
+        .collect();
+
+    for s in TOPOLOGY.subscriptions {
+        let topic = TOPOLOGY.topic(s.topic).unwrap_or_else(|| panic!("subscription to unknown topic {}", s.topic));
+        let queue = TOPOLOGY.queue(s.queue).unwrap_or_else(|| panic!("subscription of unknown queue {}", s.queue));
+        let what = format!("subscription {} -> {}", s.topic, s.queue);
+
+        let matching: Vec<&(String, &Value)> = subscriptions
+            .iter()
+            .filter(|(_, p)| {
+                p.get("TopicArn").and_then(ref_target) == Some(topic.logical_id)
+                    && p.get("Endpoint").is_some_and(|v| is_arn_of(v, queue.logical_id))
+            })
+            .collect();
+        assert_eq!(matching.len(), 1, "{what}: expected exactly one AWS::SNS::Subscription");
+        let (id, p) = matching[0];
+
+        assert_eq!(p.get("Protocol").and_then(Value::as_str), Some("sqs"), "{what} ({id}): Protocol");
+        let raw = p.get("RawMessageDelivery").and_then(as_bool).unwrap_or(false);
+        assert_eq!(raw, s.raw_delivery, "{what} ({id}): RawMessageDelivery");
+
+        let expected_filter: Option<Value> = s.filter_policy.map(|json| {
+            serde_yaml::from_str(json).unwrap_or_else(|e| panic!("{what}: topology filter policy is not JSON: {e}"))
+        });
+        let actual_filter: Option<Value> = p.get("FilterPolicy").map(|v| match v {
+            Value::String(json) => {
+                serde_yaml::from_str(json).unwrap_or_else(|e| panic!("{what} ({id}): FilterPolicy: {e}"))
+            }
+            other => other.clone(),
+        });
+        assert_eq!(actual_filter, expected_filter, "{what} ({id}): FilterPolicy");
+
+        // Without a queue policy letting the topic send, SNS drops every delivery.
+        let allowed = resources().values().any(|r| {
+            type_of(r) == Some("AWS::SQS::QueuePolicy")
+                && props(r)
+                    .get("Queues")
+                    .and_then(Value::as_sequence)
+                    .is_some_and(|qs| qs.iter().any(|v| ref_target(v) == Some(queue.logical_id)))
+                && props(r).get("PolicyDocument").is_some_and(|doc| {
+                    contains(doc, &Value::String("sns.amazonaws.com".into()))
+                        && doc
+                            .get("Statement")
+                            .and_then(Value::as_sequence)
+                            .is_some_and(|st| st.iter().any(|st| statement_refs(st, topic.logical_id)))
+                })
+        });
+        assert!(allowed, "{what}: no AWS::SQS::QueuePolicy lets {} send to {}", topic.logical_id, queue.logical_id);
+    }
+
+    assert_eq!(
+        subscriptions.len(),
+        TOPOLOGY.subscriptions.len(),
+        "AWS::SNS::Subscription resources differ from TOPOLOGY.subscriptions: {:?}",
+        subscriptions.iter().map(|(id, _)| id).collect::<Vec<_>>()
+    );
+    assert!(
+        events_of_kind(&["SNS"]).is_empty(),
+        "subscriptions are AWS::SNS::Subscription resources into queues, not SNS events on functions"
+    );
+}
+
+/// Whether a policy statement mentions `!Ref <logical_id>` anywhere (its condition).
+fn statement_refs(statement: &Value, logical_id: &str) -> bool {
+    match statement {
+        v if ref_target(v) == Some(logical_id) => true,
+        Value::Sequence(items) => items.iter().any(|v| statement_refs(v, logical_id)),
+        Value::Mapping(m) => m.values().any(|v| statement_refs(v, logical_id)),
+        _ => false,
+    }
+}
+
+#[test]
+fn template_schedules_match_topology() {
+    let schedule_events = events_of_kind(&["Schedule", "ScheduleV2"]);
+    let expression = |e: &Event| {
+        let key = if e.kind == "ScheduleV2" { "ScheduleExpression" } else { "Schedule" };
+        e.props.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
+    };
+
+    for s in TOPOLOGY.schedules {
+        let function = function_logical_id(&TOPOLOGY, s.function);
+        let matching =
+            schedule_events.iter().filter(|e| e.function == function && expression(e) == s.expression).count();
+        assert_eq!(
+            matching, 1,
+            "schedule {} ({}): expected exactly one Schedule/ScheduleV2 event on {function}",
+            s.name, s.expression
+        );
+    }
+
+    let expected = sorted(
+        TOPOLOGY
+            .schedules
+            .iter()
+            .map(|s| (function_logical_id(&TOPOLOGY, s.function).to_owned(), s.expression.to_owned())),
+    );
+    let actual = sorted(schedule_events.iter().map(|e| (e.function.clone(), expression(e))));
+    assert_eq!(actual, expected, "schedule events differ from TOPOLOGY.schedules");
+
+    for ty in ["AWS::Scheduler::Schedule", "AWS::Events::Rule"] {
+        assert!(
+            ids_of_type(ty).is_empty(),
+            "schedules are events on their function; the template has {ty} resources the topology lacks"
+        );
+    }
+}
