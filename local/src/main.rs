@@ -1,1 +1,117 @@
-fn main(){}
+//! `orderflow-local`: run orderflow on this machine. See `orderflow-local --help`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::{SubsecRound, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use orderflow_local::demo::Demo;
+use orderflow_local::{server, Backend, ClockMode, Options, Runtime};
+
+#[derive(Parser)]
+#[command(version, about = "Run orderflow locally: the HTTP API, queues, topics and schedules in one process")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API and the /_local control routes on 127.0.0.1.
+    Serve {
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+        #[arg(long, value_enum, default_value_t = BackendArg::Embedded)]
+        backend: BackendArg,
+        /// AWS-compatible endpoint for --backend aws, e.g. a moto_server.
+        #[arg(long, required_if_eq("backend", "aws"))]
+        endpoint_url: Option<String>,
+        /// Rules file to use instead of the shipped config/rules.toml.
+        #[arg(long, env = "ORDERFLOW_RULES")]
+        rules: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = ClockArg::System)]
+        clock: ClockArg,
+    },
+    /// Run the scripted scenario on the embedded backend and print every hop.
+    Demo {
+        #[arg(long, env = "ORDERFLOW_RULES")]
+        rules: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    Embedded,
+    Aws,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ClockArg {
+    System,
+    Manual,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The demo prints its own story; its logs only speak up when something is wrong.
+    let quiet = matches!(cli.command, Command::Demo { .. });
+    orderflow_shared::telemetry::init_with_default(if quiet { "warn" } else { "info" });
+    match cli.command {
+        Command::Serve { port, backend, endpoint_url, rules, clock } => {
+            let backend = match (backend, endpoint_url) {
+                (BackendArg::Aws, Some(endpoint_url)) => Backend::Aws { endpoint_url },
+                _ => Backend::Embedded,
+            };
+            let clock = match clock {
+                ClockArg::System => ClockMode::System,
+                ClockArg::Manual => ClockMode::Manual { start: Utc::now().trunc_subsecs(0) },
+            };
+            let prefix = format!("orderflow-local-{}-", std::process::id());
+            serve(Options { backend, rules, clock, resource_prefix: prefix }, port).await
+        }
+        Command::Demo { rules } => demo(Options { rules, ..Options::embedded() }).await,
+    }
+}
+
+async fn serve(options: Options, port: u16) -> ExitCode {
+    let rt = match Runtime::start(&options).await {
+        Ok(rt) => Arc::new(rt),
+        Err(e) => return fail(&e),
+    };
+    let (address, serving) = match server::bind(rt, port).await {
+        Ok(bound) => bound,
+        Err(e) => return fail(&format!("cannot listen on 127.0.0.1:{port}: {e}")),
+    };
+    println!("listening on http://{address}");
+    tokio::select! {
+        _ = serving => {}
+        _ = tokio::signal::ctrl_c() => println!("stopped"),
+    }
+    ExitCode::SUCCESS
+}
+
+async fn demo(options: Options) -> ExitCode {
+    let rt = match Runtime::start(&options).await {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e),
+    };
+    println!("orderflow demo on the embedded backend (clock starts at {})", rt.now());
+    match Demo::new(&rt).run().await {
+        Ok(hops) => {
+            println!("\nall {hops} expected hops happened");
+            ExitCode::SUCCESS
+        }
+        Err(failures) => {
+            println!("\n{} expected hops did not happen:", failures.len());
+            failures.iter().for_each(|f| println!("  - {f}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("orderflow-local: {message}");
+    ExitCode::from(2)
+}

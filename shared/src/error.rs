@@ -46,7 +46,11 @@ impl Error {
             Error::Store(StoreError::ConditionFailed) => true,
             Error::Store(StoreError::Backend(_)) | Error::Publish(_) | Error::Queue(_) => true,
             Error::Store(StoreError::Corrupt(_)) => false,
-            Error::Validation { .. } | Error::Malformed { .. } | Error::TooLarge { .. } | Error::NotFound { .. } | Error::Conflict(_) => false,
+            Error::Validation { .. }
+            | Error::Malformed { .. }
+            | Error::TooLarge { .. }
+            | Error::NotFound { .. }
+            | Error::Conflict(_) => false,
         }
     }
 }

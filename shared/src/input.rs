@@ -68,7 +68,9 @@ impl<'a> Fields<'a> {
     pub fn opt_str(&self, name: &str) -> Result<Option<&'a str>> {
         match self.present(name) {
             None => Ok(None),
-            Some(Value::String(s)) if s.trim().is_empty() => Err(Error::validation(self.path(name), "must not be empty")),
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                Err(Error::validation(self.path(name), "must not be empty"))
+            }
             Some(Value::String(s)) => Ok(Some(s.as_str())),
             Some(other) => Err(type_error(self.path(name), "a string", other)),
         }
@@ -97,11 +99,9 @@ impl<'a> Fields<'a> {
     pub fn opt_u32(&self, name: &str) -> Result<Option<u32>> {
         match self.present(name) {
             None => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .map(Some)
-                .ok_or_else(|| Error::validation(self.path(name), format!("must be a whole number from 0 to {}, got {n}", u32::MAX))),
+            Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()).map(Some).ok_or_else(|| {
+                Error::validation(self.path(name), format!("must be a whole number from 0 to {}, got {n}", u32::MAX))
+            }),
             Some(other) => Err(type_error(self.path(name), "a whole number", other)),
         }
     }

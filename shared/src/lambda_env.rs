@@ -21,8 +21,12 @@ impl LambdaEnv {
     }
 
     pub fn read(topology: &Topology, var: impl Fn(&str) -> Option<String>) -> LambdaEnv {
-        let table = var(topology.table_env)
-            .unwrap_or_else(|| panic!("{} is not set: the function needs the DynamoDB table name (template.yaml sets it)", topology.table_env));
+        let table = var(topology.table_env).unwrap_or_else(|| {
+            panic!(
+                "{} is not set: the function needs the DynamoDB table name (template.yaml sets it)",
+                topology.table_env
+            )
+        });
         let topic_arns = topology.topics.iter().filter_map(|t| Some((t.name.to_string(), var(t.env)?))).collect();
         let queue_urls = topology.queues.iter().filter_map(|q| Some((q.name.to_string(), var(q.env)?))).collect();
         LambdaEnv { table, topic_arns, queue_urls }

@@ -27,12 +27,12 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod input;
+pub mod lambda_env;
 pub mod money;
+pub mod ports;
 pub mod repo;
 pub mod rules;
 pub mod telemetry;
-pub mod lambda_env;
-pub mod ports;
 pub mod topology;
 
 #[cfg(feature = "embedded")]

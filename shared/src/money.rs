@@ -34,11 +34,9 @@ pub struct Currency(&'static str, u32);
 
 impl Currency {
     pub fn parse(field: &str, code: &str) -> Result<Currency> {
-        CURRENCIES
-            .iter()
-            .find(|(c, _)| *c == code)
-            .map(|&(c, minor)| Currency(c, minor))
-            .ok_or_else(|| Error::validation(field, format!("unknown currency {code:?}: expected an ISO 4217 code such as \"CNY\"")))
+        CURRENCIES.iter().find(|(c, _)| *c == code).map(|&(c, minor)| Currency(c, minor)).ok_or_else(|| {
+            Error::validation(field, format!("unknown currency {code:?}: expected an ISO 4217 code such as \"CNY\""))
+        })
     }
 
     pub fn code(self) -> &'static str {

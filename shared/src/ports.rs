@@ -78,8 +78,14 @@ pub enum Condition {
 pub enum Write {
     /// Stores the item; the stored version becomes 1 (`NotExists`, `Always` on a new
     /// key) or the previous version + 1.
-    Put { item: Item, condition: Condition },
-    Delete { key: Key, condition: Condition },
+    Put {
+        item: Item,
+        condition: Condition,
+    },
+    Delete {
+        key: Key,
+        condition: Condition,
+    },
 }
 
 /// A page of an index query, in ascending sort-key order.

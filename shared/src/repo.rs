@@ -78,14 +78,28 @@ pub async fn customer_history(
     let mut times = Vec::new();
     if let Some(since) = since {
         let page = store
-            .query(IndexQuery { index: Index::Gsi1, pk: pk.clone(), sk_from: Some(sort_time(since)), sk_to: None, limit: cap, after: None })
+            .query(IndexQuery {
+                index: Index::Gsi1,
+                pk: pk.clone(),
+                sk_from: Some(sort_time(since)),
+                sk_to: None,
+                limit: cap,
+                after: None,
+            })
             .await?;
-        times = page.items.iter().filter_map(|i| i.index_keys.get(&Index::Gsi1)).filter_map(|k| parse_sort_time(&k.sk)).collect();
+        times = page
+            .items
+            .iter()
+            .filter_map(|i| i.index_keys.get(&Index::Gsi1))
+            .filter_map(|k| parse_sort_time(&k.sk))
+            .collect();
     }
     let has_history = if !times.is_empty() || !need_any {
         !times.is_empty()
     } else {
-        let page = store.query(IndexQuery { index: Index::Gsi1, pk, sk_from: None, sk_to: None, limit: 1, after: None }).await?;
+        let page = store
+            .query(IndexQuery { index: Index::Gsi1, pk, sk_from: None, sk_to: None, limit: 1, after: None })
+            .await?;
         !page.items.is_empty()
     };
     Ok((has_history, times))

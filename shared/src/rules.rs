@@ -54,16 +54,28 @@ pub struct RiskRule {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Condition {
     /// The order total is above `amount` (in `currency` only, when given).
-    AmountOver { amount: Decimal, currency: Option<Currency> },
+    AmountOver {
+        amount: Decimal,
+        currency: Option<Currency>,
+    },
     /// With this order, the customer has more than `max_orders` orders in the last
     /// `window_minutes`.
-    Velocity { max_orders: u32, window_minutes: u32 },
+    Velocity {
+        max_orders: u32,
+        window_minutes: u32,
+    },
     NewCustomer,
-    CustomerBlocklist { customers: Vec<String> },
+    CustomerBlocklist {
+        customers: Vec<String>,
+    },
     /// Compared ignoring case and spacing.
-    AddressBlocklist { addresses: Vec<String> },
+    AddressBlocklist {
+        addresses: Vec<String>,
+    },
     CountryMismatch,
-    PaymentMethod { methods: Vec<String> },
+    PaymentMethod {
+        methods: Vec<String>,
+    },
 }
 
 /// What a matched rule does.
@@ -95,12 +107,7 @@ impl RiskRule {
 impl RiskRules {
     /// The level whose band the score falls in.
     pub fn band_of(&self, score: u32) -> RiskLevel {
-        self.bands
-            .iter()
-            .filter(|(_, min)| score >= **min)
-            .map(|(level, _)| *level)
-            .max()
-            .unwrap_or(RiskLevel::Low)
+        self.bands.iter().filter(|(_, min)| score >= **min).map(|(level, _)| *level).max().unwrap_or(RiskLevel::Low)
     }
 
     /// The longest velocity window, which bounds how much history to read.
@@ -231,7 +238,9 @@ impl RiskRule {
             _ => {}
         }
         match &self.when {
-            Condition::AmountOver { amount, .. } if *amount < Decimal::ZERO => fail("when.amount", "must not be negative"),
+            Condition::AmountOver { amount, .. } if *amount < Decimal::ZERO => {
+                fail("when.amount", "must not be negative")
+            }
             Condition::Velocity { window_minutes: 0, .. } => fail("when.window_minutes", "must be at least 1"),
             Condition::CustomerBlocklist { customers: l }
             | Condition::AddressBlocklist { addresses: l }
@@ -282,7 +291,10 @@ mod tests {
     fn bands_must_increase() {
         let err = parse_err(&DEFAULT_RULES.replacen("HIGH = 60", "HIGH = 20", 1));
         assert_eq!(err.field, "risk.bands.HIGH");
-        assert!(err.to_string().starts_with("rules file bad.toml: risk.bands.HIGH: must be above MEDIUM (30)"), "{err}");
+        assert!(
+            err.to_string().starts_with("rules file bad.toml: risk.bands.HIGH: must be above MEDIUM (30)"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -293,7 +305,11 @@ mod tests {
 
     #[test]
     fn wrong_type_names_the_field() {
-        let err = parse_err(&DEFAULT_RULES.replacen("prepayment_due_minutes = 1440", "prepayment_due_minutes = \"a day\"", 1));
+        let err = parse_err(&DEFAULT_RULES.replacen(
+            "prepayment_due_minutes = 1440",
+            "prepayment_due_minutes = \"a day\"",
+            1,
+        ));
         assert_eq!(err.field, "risk.prepayment_due_minutes");
         let err = parse_err("business_types = [\"retail\"]\n[risk\n");
         assert_eq!(err.field, "(syntax)");

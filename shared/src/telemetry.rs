@@ -3,10 +3,14 @@
 use tracing_subscriber::EnvFilter;
 
 /// Structured logs: JSON when Lambda asks for it (`AWS_LAMBDA_LOG_FORMAT=JSON`), human
-/// readable otherwise; the level comes from `RUST_LOG` (default `info`). Lambda adds
-/// the timestamp and request id, so neither is printed here.
+/// readable otherwise; the level comes from `RUST_LOG` (default `info`).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with_default("info");
+}
+
+/// As [`init`], with another level when `RUST_LOG` is unset.
+pub fn init_with_default(level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     let result = if json {

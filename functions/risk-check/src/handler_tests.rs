@@ -94,7 +94,10 @@ async fn high_risk_order_waits_for_its_prepayment_then_dispatches() {
 async fn prepayment_with_the_wrong_amount_is_refused_naming_the_field() {
     let w = world();
     invoke(&w, &fixture("api-post-order-high-risk.json")).await;
-    let event = with_body(fixture("api-post-prepayment.json"), json!({"payment_ref": "p-1", "amount": "1.00", "currency": "CNY"}));
+    let event = with_body(
+        fixture("api-post-prepayment.json"),
+        json!({"payment_ref": "p-1", "amount": "1.00", "currency": "CNY"}),
+    );
     let (status, body) = invoke(&w, &event).await;
     assert_eq!(status, 422);
     assert_eq!(body["error"]["field"], "amount");

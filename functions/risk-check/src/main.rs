@@ -24,8 +24,6 @@ async fn main() -> Result<(), Error> {
         rules: Arc::new(rules),
     };
     let deps = &deps;
-    run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(risk_check::handle(deps, request).await)
-    }))
-    .await
+    run(service_fn(move |request: Request| async move { Ok::<_, Error>(risk_check::handle(deps, request).await) }))
+        .await
 }

@@ -5,7 +5,9 @@
 use chrono::Duration;
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::ids::OrderId;
-use orderflow_shared::domain::order::{AuditStatus, Fulfilment, NewOrder, Order, OrderStatus, PaymentRecord, Prepayment};
+use orderflow_shared::domain::order::{
+    AuditStatus, Fulfilment, NewOrder, Order, OrderStatus, PaymentRecord, Prepayment,
+};
 use orderflow_shared::domain::risk::{assess, decide, RiskDecision, RiskFacts};
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::input::Fields;
@@ -202,11 +204,21 @@ pub async fn pay(deps: &Deps, order_id: &str, body: &Value) -> Result<(u16, Valu
 }
 
 fn overdue_error(order_id: &str, due: &Prepayment) -> Error {
-    Error::Conflict(format!("the prepayment of order {order_id} was due at {}; the order is cancelled", due.due_at.to_rfc3339()))
+    Error::Conflict(format!(
+        "the prepayment of order {order_id} was due at {}; the order is cancelled",
+        due.due_at.to_rfc3339()
+    ))
 }
 
-async fn replay_payment(deps: &Deps, order: &Order, done: &PaymentRecord, paid: &PrepaymentRequest) -> Result<(u16, Value)> {
-    let same = done.payment_ref == paid.payment_ref && done.amount == paid.amount.amount && done.currency == paid.amount.currency;
+async fn replay_payment(
+    deps: &Deps,
+    order: &Order,
+    done: &PaymentRecord,
+    paid: &PrepaymentRequest,
+) -> Result<(u16, Value)> {
+    let same = done.payment_ref == paid.payment_ref
+        && done.amount == paid.amount.amount
+        && done.currency == paid.amount.currency;
     if !same {
         return Err(Error::Conflict(format!(
             "order {} was already paid with payment_ref {}; payment_ref {} with this body is refused",

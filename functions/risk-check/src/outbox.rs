@@ -12,9 +12,7 @@ const SOURCE: &str = "orderflow/risk-check";
 fn order_event(order: &Order, kind: &str, data: Value) -> OutboundMessage {
     let builder = EventBuilder { topic: ORDER_EVENTS, source: SOURCE, time: order.updated_at };
     let id = format!("{}:{kind}:{}", order.id(), order.history.len());
-    builder
-        .event(id, kind, order.id().as_str(), data)
-        .with_attribute("business_type", &order.request.business_type)
+    builder.event(id, kind, order.id().as_str(), data).with_attribute("business_type", &order.request.business_type)
 }
 
 /// `order.dispatched` for the order receivers and `audit.requested` (attempt 1) for the

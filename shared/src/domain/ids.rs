@@ -9,9 +9,8 @@ use crate::error::{Error, Result};
 /// Identifiers are 1–64 characters of letters, digits and `-_.:`: safe in keys, paths
 /// and logs.
 fn check(field: &str, text: &str) -> Result<()> {
-    let ok = !text.is_empty()
-        && text.len() <= 64
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    let ok =
+        !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
     if ok {
         Ok(())
     } else {

@@ -73,7 +73,10 @@ impl NewOrder {
         let business_type = f.str("business_type")?.to_string();
         if !rules.business_types.contains(&business_type) {
             let known = rules.business_types.join(", ");
-            return Err(Error::validation("business_type", format!("unknown business type {business_type:?}: expected one of {known}")));
+            return Err(Error::validation(
+                "business_type",
+                format!("unknown business type {business_type:?}: expected one of {known}"),
+            ));
         }
         let currency = Currency::parse("currency", f.str("currency")?)?;
         let items = parse_items(&f, currency)?;
@@ -105,7 +108,9 @@ impl NewOrder {
 fn country(f: &Fields<'_>, name: &str) -> Result<Option<String>> {
     match f.opt_str(name)? {
         Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()) => Ok(Some(c.to_string())),
-        Some(c) => Err(Error::validation(f.path(name), format!("{c:?} is not an ISO 3166 alpha-2 code such as \"CN\""))),
+        Some(c) => {
+            Err(Error::validation(f.path(name), format!("{c:?} is not an ISO 3166 alpha-2 code such as \"CN\"")))
+        }
         None => Ok(None),
     }
 }
@@ -170,7 +175,10 @@ fn payment_method(field: &str, text: &str) -> Result<String> {
     if PAYMENT_METHODS.contains(&text) {
         Ok(text.to_string())
     } else {
-        Err(Error::validation(field, format!("unknown payment method {text:?}: expected one of {}", PAYMENT_METHODS.join(", "))))
+        Err(Error::validation(
+            field,
+            format!("unknown payment method {text:?}: expected one of {}", PAYMENT_METHODS.join(", ")),
+        ))
     }
 }
 

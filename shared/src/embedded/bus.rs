@@ -76,7 +76,9 @@ impl EmbeddedBus {
             state.topics.insert(topic.name.to_string(), Vec::new());
         }
         for spec in topology.queues {
-            state.queues.insert(spec.name.to_string(), QueueState { spec: *spec, messages: VecDeque::new(), dead: Vec::new() });
+            state
+                .queues
+                .insert(spec.name.to_string(), QueueState { spec: *spec, messages: VecDeque::new(), dead: Vec::new() });
         }
         EmbeddedBus { topology, clock, faults, state: Mutex::new(state) }
     }
@@ -90,14 +92,27 @@ impl EmbeddedBus {
         self.lock().topics.get(topic).cloned()
     }
 
-    fn enqueue(&self, state: &mut State, queue: &str, body: String, attributes: BTreeMap<String, String>) -> Result<(), Error> {
+    fn enqueue(
+        &self,
+        state: &mut State,
+        queue: &str,
+        body: String,
+        attributes: BTreeMap<String, String>,
+    ) -> Result<(), Error> {
         let copies = 1 + self.faults.extra_copies(queue);
         let visible_at = self.clock.now() + Duration::seconds(i64::from(self.faults.delivery_delay_secs(queue)));
         let id = state.fresh_id("msg");
         let q = state.queues.get_mut(queue).ok_or_else(|| Error::Queue(format!("unknown queue {queue}")))?;
         for _ in 0..copies {
             let (body, attributes) = (body.clone(), attributes.clone());
-            q.messages.push_back(Message { id: id.clone(), body, attributes, receive_count: 0, visible_at, receipt: None });
+            q.messages.push_back(Message {
+                id: id.clone(),
+                body,
+                attributes,
+                receive_count: 0,
+                visible_at,
+                receipt: None,
+            });
         }
         Ok(())
     }
@@ -128,7 +143,12 @@ impl Publisher for EmbeddedBus {
         }
         let message_id = state.fresh_id("pub");
         let parsed = serde_json::from_str(&message.body).unwrap_or_else(|_| json!(message.body));
-        let record = Published { message_id: message_id.clone(), message: parsed, attributes: message.attributes.clone(), published_at: now };
+        let record = Published {
+            message_id: message_id.clone(),
+            message: parsed,
+            attributes: message.attributes.clone(),
+            published_at: now,
+        };
         state.topics.entry(message.topic.clone()).or_default().push(record);
         for sub in self.topology.subscriptions.iter().filter(|s| s.topic == message.topic) {
             if sub.filter_policy.is_some_and(|p| !filter::matches(p, &message.attributes)) {
@@ -183,7 +203,13 @@ impl Queues for EmbeddedBus {
             if let Some(q) = state.queues.get_mut(queue) {
                 q.messages[i].receipt = Some(receipt.clone());
             }
-            received.push(ReceivedMessage { message_id: m.id, receipt, body: m.body, attributes: m.attributes, receive_count: m.receive_count });
+            received.push(ReceivedMessage {
+                message_id: m.id,
+                receipt,
+                body: m.body,
+                attributes: m.attributes,
+                receive_count: m.receive_count,
+            });
         }
         Ok(received)
     }
@@ -210,7 +236,12 @@ impl Queues for EmbeddedBus {
         let state = self.lock();
         let q = state.queues.get(queue).ok_or_else(|| Error::Queue(format!("unknown queue {queue}")))?;
         let visible = q.messages.iter().filter(|m| m.visible_at <= now).count();
-        Ok(QueueStats { name: queue.to_string(), visible, in_flight: q.messages.len() - visible, dead_letters: q.dead.len() })
+        Ok(QueueStats {
+            name: queue.to_string(),
+            visible,
+            in_flight: q.messages.len() - visible,
+            dead_letters: q.dead.len(),
+        })
     }
 
     async fn dead_letters(&self, queue: &str) -> Result<Vec<ReceivedMessage>, Error> {

@@ -12,7 +12,7 @@ pub mod faults;
 pub mod filter;
 pub mod store;
 
-pub use bus::EmbeddedBus;
 pub use crate::clock::{ManualClock, SequentialIds, SystemClock, UuidIds};
+pub use bus::{EmbeddedBus, Published};
 pub use faults::{Faults, NoFaults};
 pub use store::EmbeddedStore;

@@ -68,7 +68,14 @@ async fn moving_an_item_in_an_index_drops_its_old_entry() {
     let s = EmbeddedStore::default();
     s.write(put(item("r", "1").with_index(Index::Gsi2, "due", "01"), Condition::NotExists)).await.unwrap();
     s.write(put(item("r", "2").with_index(Index::Gsi2, "due", "09"), Condition::VersionIs(1))).await.unwrap();
-    let q = IndexQuery { index: Index::Gsi2, pk: "due".into(), sk_from: None, sk_to: Some("05".into()), limit: 10, after: None };
+    let q = IndexQuery {
+        index: Index::Gsi2,
+        pk: "due".into(),
+        sk_from: None,
+        sk_to: Some("05".into()),
+        limit: 10,
+        after: None,
+    };
     assert!(s.query(q).await.unwrap().items.is_empty());
 }
 

@@ -1,0 +1,115 @@
+//! `orderflow-local demo`: a scripted scenario through the running system, printing
+//! every hop and checking that each expected hop happened.
+
+use serde_json::{json, Value};
+
+use crate::router;
+use crate::runtime::Runtime;
+
+pub struct Demo<'a> {
+    rt: &'a Runtime,
+    failures: Vec<String>,
+    hops: usize,
+}
+
+impl<'a> Demo<'a> {
+    pub fn new(rt: &'a Runtime) -> Demo<'a> {
+        Demo { rt, failures: Vec::new(), hops: 0 }
+    }
+
+    /// Runs every chapter; `Ok(hops)` only if every expected hop happened.
+    pub async fn run(mut self) -> Result<usize, Vec<String>> {
+        self.risk_check().await;
+        if self.failures.is_empty() {
+            Ok(self.hops)
+        } else {
+            Err(self.failures)
+        }
+    }
+
+    async fn request(&mut self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let text = body.as_ref().map(Value::to_string).unwrap_or_default();
+        println!("  → {method} {path}");
+        let reply = router::handle(self.rt, method, path, text.as_bytes()).await;
+        let value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
+        (reply.status, value)
+    }
+
+    fn check(&mut self, ok: bool, what: String) {
+        self.hops += 1;
+        if ok {
+            println!("    ✓ {what}");
+        } else {
+            println!("    ✗ {what}");
+            self.failures.push(what);
+        }
+    }
+
+    /// Checks that `topic` carries a message of `kind` about `subject`.
+    async fn expect_published(&mut self, topic: &str, kind: &str, subject: &str) {
+        let messages = self.rt.published(topic).await.ok().flatten().unwrap_or_default();
+        let found = messages
+            .iter()
+            .find(|m| m.attributes.get("type").map(String::as_str) == Some(kind) && m.message["subject"] == subject);
+        let detail = found.map(|m| format!(" {}", m.message["data"])).unwrap_or_default();
+        self.check(found.is_some(), format!("{topic}: {kind} for {subject}{detail}"));
+    }
+
+    async fn risk_check(&mut self) {
+        println!("\n== Risk check (DOMAIN §2)");
+        let low = order("demo-low", "c-demo-1", "10.00");
+        let (status, body) = self.request("POST", "/orders", Some(low.clone())).await;
+        self.check(
+            status == 201 && body["status"] == "DISPATCHED",
+            format!("{status} {} risk {}", body["status"], body["risk"]),
+        );
+        self.expect_published("order-events", "order.dispatched", "demo-low").await;
+        self.expect_published("audit-requests", "audit.requested", "demo-low").await;
+
+        let (again, replay) = self.request("POST", "/orders", Some(low)).await;
+        self.check(again == 200 && replay == body, format!("duplicate POST answers {again} with the first result"));
+
+        let high = order("demo-high", "c-demo-2", "200000.00");
+        let (status, body) = self.request("POST", "/orders", Some(high)).await;
+        let prepayment = body["prepayment"].clone();
+        self.check(
+            status == 201 && body["status"] == "AWAITING_PREPAYMENT",
+            format!("{status} {} prepayment {prepayment}", body["status"]),
+        );
+        self.expect_published("order-events", "order.prepayment_requested", "demo-high").await;
+        let pay =
+            json!({"payment_ref": "pay-demo-1", "amount": prepayment["amount"], "currency": prepayment["currency"]});
+        let (status, body) = self.request("POST", "/orders/demo-high/prepayment", Some(pay)).await;
+        self.check(status == 200 && body["status"] == "DISPATCHED", format!("{status} {}", body["status"]));
+        self.expect_published("order-events", "order.dispatched", "demo-high").await;
+
+        let blocked = order("demo-blocked", "c-blocked", "10.00");
+        let (status, body) = self.request("POST", "/orders", Some(blocked)).await;
+        self.check(
+            status == 201 && body["status"] == "REJECTED",
+            format!("{status} {} risk {}", body["status"], body["risk"]),
+        );
+        self.expect_published("order-events", "order.rejected", "demo-blocked").await;
+
+        let mut bad = order("demo-bad", "c-demo-3", "10.00");
+        bad["items"][0]["unit_price"] = json!(10.0);
+        let (status, body) = self.request("POST", "/orders", Some(bad)).await;
+        self.check(
+            status == 422 && body["error"]["field"] == "items[0].unit_price",
+            format!("{status} {}", body["error"]),
+        );
+
+        let (status, body) = self.request("GET", "/orders/demo-high", None).await;
+        let events: Vec<&str> =
+            body["history"].as_array().into_iter().flatten().filter_map(|h| h["event"].as_str()).collect();
+        self.check(status == 200 && events == ["PREPAYMENT_REQUESTED", "DISPATCHED"], format!("history {events:?}"));
+    }
+}
+
+fn order(id: &str, customer: &str, price: &str) -> Value {
+    json!({
+        "order_id": id, "customer_id": customer, "business_type": "retail", "currency": "CNY",
+        "items": [{"sku": "A-1", "quantity": 1, "unit_price": price}],
+        "shipping_country": "CN", "billing_country": "CN", "payment": {"method": "BANK_CARD"}
+    })
+}

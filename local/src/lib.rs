@@ -1,0 +1,25 @@
+//! `orderflow-local`: the whole system on a laptop. It plays what AWS plays in
+//! production: API Gateway (routes HTTP requests to the functions), the Lambda event
+//! source mappings (polls the queues, hands batches to the functions, honours partial
+//! batch failures), EventBridge (fires the schedules) and, on the embedded backend,
+//! DynamoDB, SNS and SQS themselves.
+//!
+//! - [`runtime`]: builds the backend (embedded, or aws against an endpoint) and the
+//!   functions' dependencies; inspection of topics, queues and the clock.
+//! - [`taps`]: on the aws backend, a raw-delivery queue per topic that records what was
+//!   published, for `GET /_local/topics/{topic}/messages`.
+//! - [`functions`]: which handler serves which route, queue and schedule.
+//! - [`pump`]: the event source mapping emulation and `settle`.
+//! - [`router`]: the HTTP API plus the `/_local` control routes.
+//! - [`server`]: binds 127.0.0.1 and serves the router.
+//! - [`demo`]: the scripted scenario of `orderflow-local demo`.
+
+pub mod demo;
+pub mod functions;
+pub mod pump;
+pub mod router;
+pub mod runtime;
+pub mod server;
+pub mod taps;
+
+pub use runtime::{Backend, ClockMode, Options, Runtime};

@@ -1,0 +1,135 @@
+//! The Lambda event source mapping, played locally: receive a batch from each queue,
+//! invoke its consumer, delete what succeeded and make the reported failures visible
+//! again at once (rather than after the visibility timeout, so a poison message reaches
+//! its dead-letter queue in moments instead of minutes).
+
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use orderflow_shared::ports::{Queues, ReceivedMessage};
+use orderflow_shared::topology::Queue;
+use serde_json::{json, Map, Value};
+use tracing::warn;
+
+use crate::functions;
+use crate::runtime::Runtime;
+
+/// One pass over every queue; returns how many records were handed to a function.
+pub async fn pump_once(rt: &Runtime) -> Result<usize, String> {
+    let mut handled = 0;
+    for queue in rt.topology.queues {
+        let batch = rt.queues().receive(queue.name, queue.batch_size as usize).await.map_err(|e| e.to_string())?;
+        if batch.is_empty() {
+            continue;
+        }
+        handled += batch.len();
+        deliver(rt, queue, batch).await?;
+    }
+    Ok(handled)
+}
+
+async fn deliver(rt: &Runtime, queue: &Queue, batch: Vec<ReceivedMessage>) -> Result<(), String> {
+    let event = sqs_event(queue, &batch)?;
+    let failed: Vec<String> = match functions::sqs(&rt.deps, queue.consumer, event).await {
+        Ok(response) => response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect(),
+        // A crashed invocation fails the whole batch, as on Lambda.
+        Err(e) => {
+            warn!(queue = queue.name, function = queue.consumer, error = %e, "invocation failed");
+            batch.iter().map(|m| m.message_id.clone()).collect()
+        }
+    };
+    let queues: &dyn Queues = rt.queues();
+    for message in &batch {
+        let result = if failed.contains(&message.message_id) {
+            queues.release(queue.name, &message.receipt, 0).await
+        } else {
+            queues.delete(queue.name, &message.receipt).await
+        };
+        result.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// The event Lambda would hand the function for this batch.
+fn sqs_event(queue: &Queue, batch: &[ReceivedMessage]) -> Result<SqsEvent, String> {
+    let records: Vec<Value> = batch
+        .iter()
+        .map(|m| {
+            let attributes: Map<String, Value> = m
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), json!({"stringValue": v, "dataType": "String"})))
+                .collect();
+            json!({
+                "messageId": m.message_id,
+                "receiptHandle": m.receipt,
+                "body": m.body,
+                "attributes": {"ApproximateReceiveCount": m.receive_count.to_string()},
+                "messageAttributes": attributes,
+                "eventSource": "aws:sqs",
+                "eventSourceARN": format!("arn:aws:sqs:local:000000000000:{}", queue.name),
+                "awsRegion": "local",
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).map_err(|e| format!("building the SQS event: {e}"))
+}
+
+/// Pumps until no queue has a visible or in-flight message. Gives up after `timeout`,
+/// naming the queues that are still busy.
+pub async fn settle(rt: &Runtime, timeout: Duration) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let handled = pump_once(rt).await?;
+        if handled == 0 {
+            let busy: Vec<String> = rt
+                .queue_stats()
+                .await?
+                .into_iter()
+                .filter(|s| s.visible + s.in_flight > 0)
+                .map(|s| format!("{} ({} visible, {} in flight)", s.name, s.visible, s.in_flight))
+                .collect();
+            if busy.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!("not settled after {timeout:?}: {}", busy.join(", ")));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Fires every schedule once (the scheduled functions decide what is due).
+pub async fn fire_schedules(rt: &Runtime) -> Result<(), String> {
+    for schedule in rt.topology.schedules {
+        functions::schedule(&rt.deps, schedule.function).await?;
+    }
+    Ok(())
+}
+
+/// Seconds between ticks of a `rate(N unit)` expression.
+pub fn rate_seconds(expression: &str) -> Option<i64> {
+    let inner = expression.strip_prefix("rate(")?.strip_suffix(')')?;
+    let (n, unit) = inner.split_once(' ')?;
+    let n: i64 = n.parse().ok()?;
+    let unit_secs = match unit.trim_end_matches('s') {
+        "minute" => 60,
+        "hour" => 3600,
+        "day" => 86_400,
+        _ => return None,
+    };
+    Some(n * unit_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate_seconds;
+
+    #[test]
+    fn rate_expressions_convert_to_seconds() {
+        assert_eq!(rate_seconds("rate(1 minute)"), Some(60));
+        assert_eq!(rate_seconds("rate(5 minutes)"), Some(300));
+        assert_eq!(rate_seconds("cron(0 * * * ? *)"), None);
+    }
+}

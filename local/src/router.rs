@@ -1,0 +1,170 @@
+//! Routes a request either to the `/_local` control API or, by the topology, to the
+//! function that serves it on API Gateway.
+
+use std::collections::BTreeMap;
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use lambda_http::Body;
+use orderflow_shared::events::EventBuilder;
+use orderflow_shared::http::ApiResponse;
+use orderflow_shared::input::{parse_body, Fields};
+use orderflow_shared::ports::OutboundMessage;
+use orderflow_shared::topology::RouteMatch;
+use orderflow_shared::Error;
+use serde_json::{json, Value};
+
+use crate::functions;
+use crate::pump;
+use crate::runtime::Runtime;
+
+/// How long `settle` waits for the queues to drain.
+pub const SETTLE_TIMEOUT: StdDuration = StdDuration::from_secs(60);
+
+/// A response: status and JSON text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+impl From<ApiResponse> for Reply {
+    fn from(r: ApiResponse) -> Reply {
+        Reply { status: r.status, body: r.body.to_string() }
+    }
+}
+
+pub async fn handle(rt: &Runtime, method: &str, path: &str, body: &[u8]) -> Reply {
+    if path == "/_local" || path.starts_with("/_local/") {
+        return control(rt, method, path, body).await.unwrap_or_else(|e| (&e).into()).into();
+    }
+    match rt.topology.route(method, path) {
+        RouteMatch::Found(route, _) => invoke(rt, route.function, method, path, body).await,
+        RouteMatch::MethodNotAllowed => ApiResponse::method_not_allowed(method, path).into(),
+        RouteMatch::NotFound => ApiResponse::not_found_route(method, path).into(),
+    }
+}
+
+async fn invoke(rt: &Runtime, function: &str, method: &str, path: &str, body: &[u8]) -> Reply {
+    let body = match std::str::from_utf8(body) {
+        _ if body.is_empty() => Body::Empty,
+        Ok(text) => Body::Text(text.to_string()),
+        Err(_) => Body::Binary(body.to_vec()),
+    };
+    let request = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(body);
+    let Ok(request) = request else {
+        return ApiResponse::error(400, "validation_failed", "malformed request line", None).into();
+    };
+    let response = functions::http(&rt.deps, function, request).await;
+    let text = match response.body() {
+        Body::Text(t) => t.clone(),
+        Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    };
+    Reply { status: response.status().as_u16(), body: text }
+}
+
+fn internal(e: String) -> Error {
+    Error::Queue(e)
+}
+
+async fn control(rt: &Runtime, method: &str, path: &str, body: &[u8]) -> Result<ApiResponse, Error> {
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
+    let ok = |v: Value| Ok(ApiResponse::new(200, v));
+    match (method, parts.as_slice()) {
+        ("POST", ["topics", topic]) => publish(rt, topic, body).await,
+        ("GET", ["topics", topic, "messages"]) => match rt.published(topic).await.map_err(internal)? {
+            Some(messages) => ok(json!(messages)),
+            None => Err(Error::NotFound { what: "topic", id: topic.to_string() }),
+        },
+        ("GET", ["queues"]) => ok(json!(rt.queue_stats().await.map_err(internal)?)),
+        ("GET", ["queues", queue, "dead-letters"]) => match rt.dead_letters(queue).await.map_err(internal)? {
+            Some(messages) => ok(json!(messages
+                .iter()
+                .map(|m| json!({
+                    "message_id": m.message_id,
+                    "body": serde_json::from_str::<Value>(&m.body).unwrap_or_else(|_| json!(m.body)),
+                    "attributes": m.attributes,
+                    "receive_count": m.receive_count,
+                }))
+                .collect::<Vec<_>>())),
+            None => Err(Error::NotFound { what: "queue", id: queue.to_string() }),
+        },
+        ("POST", ["settle"]) => {
+            pump::settle(rt, SETTLE_TIMEOUT).await.map_err(internal)?;
+            ok(json!({"settled": true}))
+        }
+        ("GET", ["clock"]) => ok(clock_view(rt)),
+        ("POST", ["clock", "advance"]) => advance(rt, body).await,
+        _ => Ok(ApiResponse::not_found_route(method, path)),
+    }
+}
+
+fn clock_view(rt: &Runtime) -> Value {
+    let mode = if rt.manual_clock().is_some() { "manual" } else { "system" };
+    json!({"now": rt.now(), "mode": mode})
+}
+
+/// `POST /_local/topics/{topic}` `{message, attributes}`: publish as an outside system
+/// would. A message without a `type` attribute gets one from its body's `type` field.
+async fn publish(rt: &Runtime, topic: &str, body: &[u8]) -> Result<ApiResponse, Error> {
+    if rt.topology.topic(topic).is_none() {
+        return Err(Error::NotFound { what: "topic", id: topic.to_string() });
+    }
+    let value = parse_body(body)?;
+    let fields = Fields::root(&value)?;
+    let message = fields.raw("message").ok_or_else(|| Error::validation("message", "is required"))?;
+    let text = match message {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut attributes = BTreeMap::new();
+    if let Some(attrs) = fields.opt_object("attributes")? {
+        let attrs = attrs.fields();
+        for (name, value) in value["attributes"].as_object().into_iter().flatten() {
+            let text = value.as_str().ok_or_else(|| Error::validation(attrs.path(name), "must be a string"))?;
+            attributes.insert(name.clone(), text.to_string());
+        }
+    }
+    if let Some(kind) = message.get("type").and_then(Value::as_str) {
+        attributes.entry("type".to_string()).or_insert_with(|| kind.to_string());
+    }
+    let outbound = OutboundMessage { topic: topic.to_string(), body: text, attributes };
+    rt.deps.publisher.publish(&outbound).await?;
+    Ok(ApiResponse::new(202, json!({"published": true})))
+}
+
+/// Advances a manual clock in steps no longer than the shortest schedule period,
+/// firing the schedules and settling after each step, so a day of retries replays as
+/// it would have happened.
+async fn advance(rt: &Runtime, body: &[u8]) -> Result<ApiResponse, Error> {
+    let Some(clock) = rt.manual_clock() else {
+        return Err(Error::Conflict("the clock is the system clock; start with --clock manual to advance it".into()));
+    };
+    let value = parse_body(body)?;
+    let seconds = Fields::root(&value)?.u32("seconds")?;
+    let step = rt.topology.schedules.iter().filter_map(|s| pump::rate_seconds(s.expression)).min();
+    let mut left = i64::from(seconds);
+    pump::settle(rt, SETTLE_TIMEOUT).await.map_err(internal)?;
+    while left > 0 {
+        let by = step.map_or(left, |s| s.min(left));
+        clock.advance(Duration::seconds(by));
+        left -= by;
+        if step.is_some() {
+            pump::fire_schedules(rt).await.map_err(internal)?;
+        }
+        pump::settle(rt, SETTLE_TIMEOUT).await.map_err(internal)?;
+    }
+    Ok(ApiResponse::new(200, clock_view(rt)))
+}
+
+/// Builds a CloudEvent as an outside system would publish it; used by the demo.
+pub fn outside_event(topic: &str, id: &str, kind: &str, subject: &str, data: Value, rt: &Runtime) -> Value {
+    let builder = EventBuilder { topic, source: "orderflow-local", time: rt.now() };
+    let message = builder.event(id.to_string(), kind, subject, data);
+    json!({"message": serde_json::from_str::<Value>(&message.body).unwrap_or_default(), "attributes": message.attributes})
+}

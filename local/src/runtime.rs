@@ -1,0 +1,157 @@
+//! The backend and the functions' dependencies, built once per run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use orderflow_shared::app::Deps;
+use orderflow_shared::aws::moto::sdk_config_for;
+use orderflow_shared::aws::provision::provision;
+use orderflow_shared::clock::{ManualClock, SystemClock, UuidIds};
+use orderflow_shared::embedded::{EmbeddedBus, EmbeddedStore, Published};
+use orderflow_shared::ports::{Clock, QueueStats, Queues, ReceivedMessage};
+use orderflow_shared::rules::Rules;
+use orderflow_shared::topology::{Topology, TOPOLOGY};
+
+use crate::taps::Taps;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// Everything in this process.
+    Embedded,
+    /// The aws-sdk adapters against an AWS-compatible endpoint (moto_server), on which
+    /// the runtime first creates the table, topics, queues and subscriptions.
+    Aws { endpoint_url: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockMode {
+    System,
+    /// Starts at `start` and moves only on `POST /_local/clock/advance`.
+    Manual {
+        start: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub backend: Backend,
+    pub rules: Option<PathBuf>,
+    pub clock: ClockMode,
+    /// Prepended to every resource name on the aws backend.
+    pub resource_prefix: String,
+}
+
+impl Options {
+    pub fn embedded() -> Options {
+        Options {
+            backend: Backend::Embedded,
+            rules: None,
+            clock: ClockMode::Manual { start: Utc::now().trunc_subsecs(0) },
+            resource_prefix: String::new(),
+        }
+    }
+}
+
+/// Where published messages can be read back.
+enum TopicLog {
+    Embedded(Arc<EmbeddedBus>),
+    Aws(Taps),
+}
+
+pub struct Runtime {
+    pub deps: Deps,
+    pub topology: Topology,
+    queues: Arc<dyn Queues>,
+    topics: TopicLog,
+    manual_clock: Option<Arc<ManualClock>>,
+}
+
+impl Runtime {
+    /// Loads the rules (a bad rules file stops here, naming the field) and builds the
+    /// backend.
+    pub async fn start(options: &Options) -> Result<Runtime, String> {
+        let rules = Arc::new(Rules::load(options.rules.as_deref()).map_err(|e| e.to_string())?);
+        let manual_clock = match options.clock {
+            ClockMode::Manual { start } => Some(Arc::new(ManualClock::new(start))),
+            ClockMode::System => None,
+        };
+        let clock: Arc<dyn Clock> = match &manual_clock {
+            Some(c) => c.clone(),
+            None => Arc::new(SystemClock),
+        };
+        let topology = TOPOLOGY;
+        let (deps, queues, topics) = match &options.backend {
+            Backend::Embedded => {
+                let bus = Arc::new(EmbeddedBus::new(topology, clock.clone()));
+                let deps = Deps {
+                    store: Arc::new(EmbeddedStore::default()),
+                    publisher: bus.clone(),
+                    queues: Some(bus.clone()),
+                    clock,
+                    ids: Arc::new(UuidIds),
+                    rules,
+                };
+                (deps, bus.clone() as Arc<dyn Queues>, TopicLog::Embedded(bus))
+            }
+            Backend::Aws { endpoint_url } => {
+                let config = sdk_config_for(endpoint_url).await;
+                let made = provision(&config, &topology, &options.resource_prefix)
+                    .await
+                    .map_err(|e| format!("cannot create the topology at {endpoint_url}: {e}"))?;
+                let taps = Taps::create(&config, &made.topic_arns, &options.resource_prefix).await?;
+                let (store, publisher, sqs) = made.adapters(&config);
+                let queues: Arc<dyn Queues> = Arc::new(sqs);
+                let deps = Deps {
+                    store: Arc::new(store),
+                    publisher: Arc::new(publisher),
+                    queues: Some(queues.clone()),
+                    clock,
+                    ids: Arc::new(UuidIds),
+                    rules,
+                };
+                (deps, queues, TopicLog::Aws(taps))
+            }
+        };
+        Ok(Runtime { deps, topology, queues, topics, manual_clock })
+    }
+
+    pub fn queues(&self) -> &dyn Queues {
+        self.queues.as_ref()
+    }
+
+    /// Everything published to `topic`, oldest first; `None` for a topic the topology
+    /// does not have.
+    pub async fn published(&self, topic: &str) -> Result<Option<Vec<Published>>, String> {
+        if self.topology.topic(topic).is_none() {
+            return Ok(None);
+        }
+        match &self.topics {
+            TopicLog::Embedded(bus) => Ok(bus.published(topic)),
+            TopicLog::Aws(taps) => taps.published(topic).await.map(Some),
+        }
+    }
+
+    pub async fn queue_stats(&self) -> Result<Vec<QueueStats>, String> {
+        let mut all = Vec::new();
+        for queue in self.topology.queues {
+            all.push(self.queues.stats(queue.name).await.map_err(|e| e.to_string())?);
+        }
+        Ok(all)
+    }
+
+    pub async fn dead_letters(&self, queue: &str) -> Result<Option<Vec<ReceivedMessage>>, String> {
+        if self.topology.queue(queue).is_none() {
+            return Ok(None);
+        }
+        self.queues.dead_letters(queue).await.map(Some).map_err(|e| e.to_string())
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.deps.clock.now()
+    }
+
+    pub fn manual_clock(&self) -> Option<&ManualClock> {
+        self.manual_clock.as_deref()
+    }
+}

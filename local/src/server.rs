@@ -1,0 +1,83 @@
+//! Serves the router on 127.0.0.1 over HTTP/1.1, with the queues pumped in the
+//! background as Lambda's event source mappings would.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use orderflow_shared::http::ApiResponse;
+use orderflow_shared::input::MAX_BODY_BYTES;
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+use crate::pump;
+use crate::router::{self, Reply};
+use crate::runtime::Runtime;
+
+/// Binds `127.0.0.1:port` (0 picks a free port) and returns the bound address with a
+/// future that serves until dropped.
+pub async fn bind(rt: Arc<Runtime>, port: u16) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = ()>)> {
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    let address = listener.local_addr()?;
+    let serve = async move {
+        tokio::spawn(pump_forever(rt.clone()));
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    continue;
+                }
+            };
+            let rt = rt.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request| answer(rt.clone(), request));
+                if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                    info!(error = %e, "connection closed");
+                }
+            });
+        }
+    };
+    Ok((address, serve))
+}
+
+async fn pump_forever(rt: Arc<Runtime>) {
+    loop {
+        match pump::pump_once(&rt).await {
+            Ok(0) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Ok(_) => {}
+            Err(e) => {
+                warn!(error = %e, "polling the queues failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn answer(rt: Arc<Runtime>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let method = request.method().as_str().to_string();
+    let path = request.uri().path().to_string();
+    let reply = match Limited::new(request.into_body(), MAX_BODY_BYTES).collect().await {
+        Ok(body) => router::handle(&rt, &method, &path, &body.to_bytes()).await,
+        Err(_) => Reply::from(ApiResponse::error(
+            413,
+            "validation_failed",
+            &format!("body: larger than the {MAX_BODY_BYTES} byte limit"),
+            Some("body"),
+        )),
+    };
+    info!(%method, %path, status = reply.status, "request");
+    let response = Response::builder()
+        .status(reply.status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(reply.body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())));
+    Ok(response)
+}

@@ -1,0 +1,609 @@
+//! [`StateStore`] on one DynamoDB table.
+//!
+//! Item layout: string `pk`/`sk` (table key), number `version`, string `body` (the
+//! entity's JSON), strings `gsiNpk`/`gsiNsk` only when the item is in index `gsiN`, and
+//! number `ttl` (epoch seconds, the table's TTL attribute) only when it expires.
+//!
+//! Every `Put` is an UpdateItem that sets `version = if_not_exists(version, 0) + 1`: the
+//! store numbers versions itself, with no read, whatever the condition (`Always` too),
+//! and absent optional attributes are removed so the result equals a whole-item put.
+//!
+//! Pagination: `Page.next` is the table key of the last item (the port's contract), but
+//! a GSI's ExclusiveStartKey also needs that item's index key. The store remembers the
+//! index position of every `next` it hands out (from DynamoDB's LastEvaluatedKey), so a
+//! continuation is exact even when the anchor item was moved in or removed from the index
+//! meanwhile (the scheduler reschedules what it just read). An `after` the store did not
+//! hand out (another process, or the bounded memory was cleared) falls back to a
+//! consistent GetItem of the anchor's current index key; if the anchor has left the
+//! queried partition by then, the query fails with [`StoreError::Backend`] and the
+//! caller starts over.
+
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::operation::create_table::CreateTableError;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    Projection, ProjectionType, ReturnValue, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+
+use crate::error::StoreError;
+use crate::ports::{Condition, Index, IndexQuery, Item, Key, Page, StateStore, Write};
+
+type Attrs = HashMap<String, AttributeValue>;
+
+const PK: &str = "pk";
+const SK: &str = "sk";
+const VERSION: &str = "version";
+const BODY: &str = "body";
+const TTL: &str = "ttl";
+/// Remembered page cursors; past this the memory is cleared (continuations then fall
+/// back to a GetItem), so abandoned paginations cannot grow it without bound.
+const MAX_CURSORS: usize = 1024;
+
+/// The state store on the table named by the topology's `table_env`.
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    /// Index position (`gsiNpk`, `gsiNsk`) of each `Page.next` handed out.
+    cursors: Mutex<HashMap<(Index, Key), (String, String)>>,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: String) -> Self {
+        DynamoStore { client, table, cursors: Mutex::new(HashMap::new()) }
+    }
+
+    async fn update_item(&self, op: Op, update: String) -> Result<u64, StoreError> {
+        let out = (self.client.update_item().table_name(&self.table).set_key(Some(op.key)))
+            .update_expression(update)
+            .set_condition_expression(op.condition)
+            .set_expression_attribute_names(op.names)
+            .set_expression_attribute_values(op.values)
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| {
+                let failed = e.as_service_error().is_some_and(UpdateItemError::is_conditional_check_failed_exception);
+                condition_or_backend(failed, &e)
+            })?;
+        let attrs = out.attributes().ok_or_else(|| StoreError::Backend("UpdateItem returned no attributes".into()))?;
+        number(attrs, VERSION)
+    }
+
+    async fn delete_item(&self, op: Op) -> Result<u64, StoreError> {
+        (self.client.delete_item().table_name(&self.table).set_key(Some(op.key)))
+            .set_condition_expression(op.condition)
+            .set_expression_attribute_names(op.names)
+            .set_expression_attribute_values(op.values)
+            .send()
+            .await
+            .map_err(|e| {
+                let failed = e.as_service_error().is_some_and(DeleteItemError::is_conditional_check_failed_exception);
+                condition_or_backend(failed, &e)
+            })?;
+        Ok(0)
+    }
+
+    fn transact_item(&self, mut op: Op) -> Result<TransactWriteItem, StoreError> {
+        let item = match op.update.take() {
+            Some(update) => TransactWriteItem::builder().update(
+                (Update::builder().table_name(&self.table).set_key(Some(op.key)).update_expression(update))
+                    .set_condition_expression(op.condition)
+                    .set_expression_attribute_names(op.names)
+                    .set_expression_attribute_values(op.values)
+                    .build()
+                    .map_err(|e| backend(&e))?,
+            ),
+            None => TransactWriteItem::builder().delete(
+                (Delete::builder().table_name(&self.table).set_key(Some(op.key)))
+                    .set_condition_expression(op.condition)
+                    .set_expression_attribute_names(op.names)
+                    .set_expression_attribute_values(op.values)
+                    .build()
+                    .map_err(|e| backend(&e))?,
+            ),
+        };
+        Ok(item.build())
+    }
+
+    /// Reads `Page.next` from a LastEvaluatedKey and remembers its index position.
+    fn remember_cursor(&self, index: Index, last: &Attrs) -> Result<Key, StoreError> {
+        let (ipk, isk) = index_attrs(index);
+        let key = Key::new(string(last, PK)?, string(last, SK)?);
+        let position = (string(last, &ipk)?, string(last, &isk)?);
+        let mut cursors = self.cursors.lock().unwrap_or_else(PoisonError::into_inner);
+        if cursors.len() >= MAX_CURSORS {
+            cursors.clear();
+        }
+        cursors.insert((index, key.clone()), position);
+        Ok(key)
+    }
+
+    /// The ExclusiveStartKey that continues a query of `index` partition `pk` after `after`.
+    async fn start_key(&self, index: Index, pk: &str, after: &Key) -> Result<Attrs, StoreError> {
+        let remembered =
+            self.cursors.lock().unwrap_or_else(PoisonError::into_inner).get(&(index, after.clone())).cloned();
+        let position = match remembered.filter(|(p, _)| p == pk) {
+            Some(position) => Some(position),
+            None => self.current_position(index, after).await?.filter(|(p, _)| p == pk),
+        };
+        let (gpk, gsk) = position.ok_or_else(|| {
+            let (name, key) = (index.name(), format!("{}/{}", after.pk, after.sk));
+            StoreError::Backend(format!("cannot continue the {name} query after {key}: it left partition {pk}"))
+        })?;
+        let (ipk, isk) = index_attrs(index);
+        let mut start = key_attrs(after);
+        start.insert(ipk, AttributeValue::S(gpk));
+        start.insert(isk, AttributeValue::S(gsk));
+        Ok(start)
+    }
+
+    /// The stored item's current index key, if it is in that index.
+    async fn current_position(&self, index: Index, key: &Key) -> Result<Option<(String, String)>, StoreError> {
+        let (ipk, isk) = index_attrs(index);
+        let out = (self.client.get_item().table_name(&self.table).set_key(Some(key_attrs(key))))
+            .consistent_read(true)
+            .projection_expression("#p, #s")
+            .expression_attribute_names("#p", &ipk)
+            .expression_attribute_names("#s", &isk)
+            .send()
+            .await
+            .map_err(|e| backend(&e))?;
+        match out.item() {
+            Some(attrs) if attrs.contains_key(&ipk) => Ok(Some((string(attrs, &ipk)?, string(attrs, &isk)?))),
+            _ => Ok(None),
+        }
+    }
+}
+
+#[async_trait]
+impl StateStore for DynamoStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let out = (self.client.get_item().table_name(&self.table).set_key(Some(key_attrs(key))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| backend(&e))?;
+        out.item().map(decode).transpose()
+    }
+
+    async fn write(&self, write: Write) -> Result<u64, StoreError> {
+        let mut op = op(write);
+        match op.update.take() {
+            Some(update) => self.update_item(op, update).await,
+            None => self.delete_item(op).await,
+        }
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let items = writes.into_iter().map(|w| self.transact_item(op(w))).collect::<Result<Vec<_>, _>>()?;
+        self.client.transact_write_items().set_transact_items(Some(items)).send().await.map_err(|e| {
+            let failed = match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                    c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+                }
+                _ => false,
+            };
+            condition_or_backend(failed, &e)
+        })?;
+        Ok(())
+    }
+
+    /// `limit` 0 asks for nothing and gets an empty page; so does an empty sk range.
+    async fn query(&self, query: IndexQuery) -> Result<Page, StoreError> {
+        let empty_range = matches!((&query.sk_from, &query.sk_to), (Some(from), Some(to)) if from > to);
+        if query.limit == 0 || empty_range {
+            return Ok(Page::default());
+        }
+        let start = match &query.after {
+            Some(after) => Some(self.start_key(query.index, &query.pk, after).await?),
+            None => None,
+        };
+        let (condition, expr) = key_condition(query.index, query.pk, query.sk_from, query.sk_to);
+        let out = (self.client.query().table_name(&self.table).index_name(query.index.name()))
+            .key_condition_expression(condition)
+            .set_expression_attribute_names(Some(expr.names))
+            .set_expression_attribute_values(Some(expr.values))
+            .limit(i32::try_from(query.limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| backend(&e))?;
+        let items = out.items().iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        let next = out.last_evaluated_key().map(|last| self.remember_cursor(query.index, last)).transpose()?;
+        Ok(Page { items, next })
+    }
+}
+
+/// The key condition of an index query (partition, optional inclusive sk bounds).
+fn key_condition(index: Index, pk: String, from: Option<String>, to: Option<String>) -> (String, Expr) {
+    let (ipk, isk) = index_attrs(index);
+    let mut expr = Expr::default();
+    let partition = format!("{} = {}", expr.name(&ipk), expr.value("pk", AttributeValue::S(pk)));
+    let range = match (from, to) {
+        (None, None) => return (partition, expr),
+        (Some(from), Some(to)) => {
+            let from = expr.value("from", AttributeValue::S(from));
+            format!("BETWEEN {from} AND {}", expr.value("to", AttributeValue::S(to)))
+        }
+        (Some(from), None) => format!(">= {}", expr.value("from", AttributeValue::S(from))),
+        (None, Some(to)) => format!("<= {}", expr.value("to", AttributeValue::S(to))),
+    };
+    let condition = format!("{partition} AND {} {range}", expr.name(&isk));
+    (condition, expr)
+}
+
+/// Creates the table: `pk`/`sk` key, on-demand billing, both GSIs projecting everything,
+/// TTL on `ttl`. An existing table is left as it is, so provisioning can run again.
+pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    let mut request = (client.create_table().table_name(table).billing_mode(BillingMode::PayPerRequest))
+        .key_schema(key_element(PK, KeyType::Hash)?)
+        .key_schema(key_element(SK, KeyType::Range)?)
+        .attribute_definitions(string_attr(PK)?)
+        .attribute_definitions(string_attr(SK)?);
+    for index in Index::ALL {
+        let (ipk, isk) = index_attrs(index);
+        let gsi = (GlobalSecondaryIndex::builder().index_name(index.name()))
+            .key_schema(key_element(&ipk, KeyType::Hash)?)
+            .key_schema(key_element(&isk, KeyType::Range)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(|e| backend(&e))?;
+        request = request.attribute_definitions(string_attr(&ipk)?).attribute_definitions(string_attr(&isk)?);
+        request = request.global_secondary_indexes(gsi);
+    }
+    match request.send().await {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(CreateTableError::is_resource_in_use_exception) => return Ok(()),
+        Err(e) => return Err(backend(&e)),
+    }
+    let waiter = client.wait_until_table_exists().table_name(table);
+    waiter.wait(Duration::from_secs(120)).await.map_err(|e| backend(&e))?;
+    let ttl = TimeToLiveSpecification::builder().enabled(true).attribute_name(TTL).build().map_err(|e| backend(&e))?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(|e| backend(&e))?;
+    Ok(())
+}
+
+fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
+    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().map_err(|e| backend(&e))
+}
+
+fn string_attr(name: &str) -> Result<AttributeDefinition, StoreError> {
+    let definition = AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S);
+    definition.build().map_err(|e| backend(&e))
+}
+
+/// The key attribute names of an index: `gsi1pk`/`gsi1sk` for `gsi1`.
+fn index_attrs(index: Index) -> (String, String) {
+    (format!("{}pk", index.name()), format!("{}sk", index.name()))
+}
+
+fn key_attrs(key: &Key) -> Attrs {
+    HashMap::from([
+        (PK.to_string(), AttributeValue::S(key.pk.clone())),
+        (SK.to_string(), AttributeValue::S(key.sk.clone())),
+    ])
+}
+
+fn backend(e: &impl std::error::Error) -> StoreError {
+    StoreError::Backend(DisplayErrorContext(e).to_string())
+}
+
+fn condition_or_backend(condition_failed: bool, e: &impl std::error::Error) -> StoreError {
+    if condition_failed {
+        StoreError::ConditionFailed
+    } else {
+        backend(e)
+    }
+}
+
+fn string(attrs: &Attrs, name: &str) -> Result<String, StoreError> {
+    let value = attrs.get(name).and_then(|v| v.as_s().ok());
+    value.cloned().ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing or not a string")))
+}
+
+fn number<T: FromStr>(attrs: &Attrs, name: &str) -> Result<T, StoreError> {
+    let value = attrs.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
+    value.ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing or not a valid number")))
+}
+
+fn decode(attrs: &Attrs) -> Result<Item, StoreError> {
+    let mut index_keys = BTreeMap::new();
+    for index in Index::ALL {
+        let (ipk, isk) = index_attrs(index);
+        if attrs.contains_key(&ipk) {
+            index_keys.insert(index, Key::new(string(attrs, &ipk)?, string(attrs, &isk)?));
+        }
+    }
+    Ok(Item {
+        key: Key::new(string(attrs, PK)?, string(attrs, SK)?),
+        version: number(attrs, VERSION)?,
+        body: string(attrs, BODY)?,
+        index_keys,
+        expires_at: if attrs.contains_key(TTL) { Some(number(attrs, TTL)?) } else { None },
+    })
+}
+
+/// Expression attribute names and values. Every attribute goes through a `#name` alias
+/// (`ttl` is a DynamoDB reserved word; aliasing all of them keeps the rule simple).
+#[derive(Default)]
+struct Expr {
+    names: HashMap<String, String>,
+    values: Attrs,
+}
+
+impl Expr {
+    fn name(&mut self, attr: &str) -> String {
+        let alias = format!("#{attr}");
+        self.names.insert(alias.clone(), attr.to_string());
+        alias
+    }
+
+    fn value(&mut self, tag: &str, value: AttributeValue) -> String {
+        let placeholder = format!(":{tag}");
+        self.values.insert(placeholder.clone(), value);
+        placeholder
+    }
+
+    fn condition(&mut self, condition: Condition) -> Option<String> {
+        match condition {
+            Condition::Always => None,
+            Condition::NotExists => Some(format!("attribute_not_exists({})", self.name(PK))),
+            Condition::VersionIs(v) => {
+                let version = self.name(VERSION);
+                Some(format!("{version} = {}", self.value("expected", AttributeValue::N(v.to_string()))))
+            }
+        }
+    }
+}
+
+/// One [`Write`] as DynamoDB expressions: an UpdateItem when `update` is set, else a
+/// DeleteItem; single writes and transactions share this translation.
+struct Op {
+    key: Attrs,
+    update: Option<String>,
+    condition: Option<String>,
+    names: Option<HashMap<String, String>>,
+    values: Option<Attrs>,
+}
+
+fn op(write: Write) -> Op {
+    let mut expr = Expr::default();
+    let (key, update, condition) = match write {
+        Write::Put { item, condition } => {
+            (key_attrs(&item.key), Some(put_update(&mut expr, &item)), expr.condition(condition))
+        }
+        Write::Delete { key, condition } => (key_attrs(&key), None, expr.condition(condition)),
+    };
+    // DynamoDB rejects empty name/value maps (an unconditional delete has neither).
+    let names = (!expr.names.is_empty()).then_some(expr.names);
+    let values = (!expr.values.is_empty()).then_some(expr.values);
+    Op { key, update, condition, names, values }
+}
+
+/// The update expression of a put (see the module docs).
+fn put_update(expr: &mut Expr, item: &Item) -> String {
+    let version = expr.name(VERSION);
+    let (zero, one) =
+        (expr.value("zero", AttributeValue::N("0".into())), expr.value("one", AttributeValue::N("1".into())));
+    let mut set = vec![format!("{version} = if_not_exists({version}, {zero}) + {one}")];
+    set.push(format!("{} = {}", expr.name(BODY), expr.value(BODY, AttributeValue::S(item.body.clone()))));
+    let mut remove = Vec::new();
+    for index in Index::ALL {
+        let (ipk, isk) = index_attrs(index);
+        match item.index_keys.get(&index) {
+            Some(k) => {
+                set.push(format!("{} = {}", expr.name(&ipk), expr.value(&ipk, AttributeValue::S(k.pk.clone()))));
+                set.push(format!("{} = {}", expr.name(&isk), expr.value(&isk, AttributeValue::S(k.sk.clone()))));
+            }
+            None => remove.extend([expr.name(&ipk), expr.name(&isk)]),
+        }
+    }
+    match item.expires_at {
+        Some(at) => set.push(format!("{} = {}", expr.name(TTL), expr.value(TTL, AttributeValue::N(at.to_string())))),
+        None => remove.push(expr.name(TTL)),
+    }
+    let mut update = format!("SET {}", set.join(", "));
+    if !remove.is_empty() {
+        update.push_str(&format!(" REMOVE {}", remove.join(", ")));
+    }
+    update
+}
+
+#[cfg(all(test, feature = "moto"))]
+mod tests {
+    use super::*;
+    use crate::aws::moto::{unique_name, MotoServer};
+
+    async fn store() -> DynamoStore {
+        let config = MotoServer::shared().sdk_config().await;
+        let (client, table) = (Client::new(&config), unique_name("store"));
+        create_table(&client, &table).await.expect("create table");
+        DynamoStore::new(client, table)
+    }
+
+    fn put(item: Item, condition: Condition) -> Write {
+        Write::Put { item, condition }
+    }
+
+    fn item(sk: &str, body: &str) -> Item {
+        Item::new(Key::new("order#1", sk), body.to_string())
+    }
+
+    fn in_gsi1(customer: &str, at: &str) -> Item {
+        item(at, &format!("{{\"at\":\"{at}\"}}")).with_index(Index::Gsi1, customer, at)
+    }
+
+    fn gsi1(pk: &str, from: Option<&str>, to: Option<&str>, limit: usize, after: Option<Key>) -> IndexQuery {
+        let (sk_from, sk_to) = (from.map(String::from), to.map(String::from));
+        IndexQuery { index: Index::Gsi1, pk: pk.into(), sk_from, sk_to, limit, after }
+    }
+
+    fn sks(page: &Page) -> Vec<&str> {
+        page.items.iter().map(|i| i.key.sk.as_str()).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn creating_twice_fails_the_second_time() {
+        let store = store().await;
+        assert_eq!(store.write(put(item("a", "1"), Condition::NotExists)).await, Ok(1));
+        assert_eq!(store.write(put(item("a", "2"), Condition::NotExists)).await, Err(StoreError::ConditionFailed));
+        let stored = store.get(&Key::new("order#1", "a")).await.expect("get").expect("exists");
+        assert_eq!((stored.version, stored.body.as_str()), (1, "1"));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn versioned_updates_succeed_once_per_version() {
+        let store = store().await;
+        store.write(put(item("a", "1"), Condition::NotExists)).await.expect("create");
+        assert_eq!(store.write(put(item("a", "2"), Condition::VersionIs(1))).await, Ok(2));
+        assert_eq!(
+            store.write(put(item("a", "stale"), Condition::VersionIs(1))).await,
+            Err(StoreError::ConditionFailed)
+        );
+        assert_eq!(store.write(put(item("b", "x"), Condition::VersionIs(1))).await, Err(StoreError::ConditionFailed));
+        let stored = store.get(&Key::new("order#1", "a")).await.expect("get").expect("exists");
+        assert_eq!((stored.version, stored.body.as_str()), (2, "2"));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn unconditional_puts_still_count_versions_and_replace_the_item() {
+        let store = store().await;
+        let first = item("a", "1").with_index(Index::Gsi2, "due#0", "2026-01-01");
+        assert_eq!(store.write(put(first, Condition::Always)).await, Ok(1));
+        assert_eq!(store.write(put(item("a", "2"), Condition::Always)).await, Ok(2));
+        let stored = store.get(&Key::new("order#1", "a")).await.expect("get").expect("exists");
+        assert_eq!((stored.version, stored.body.as_str()), (2, "2"));
+        assert!(stored.index_keys.is_empty(), "index keys of the old item removed");
+        let query =
+            IndexQuery { index: Index::Gsi2, pk: "due#0".into(), sk_from: None, sk_to: None, limit: 10, after: None };
+        assert!(store.query(query).await.expect("query").items.is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn deletes_honour_their_condition() {
+        let store = store().await;
+        let key = Key::new("order#1", "a");
+        store.write(put(item("a", "1"), Condition::NotExists)).await.expect("create");
+        let stale = Write::Delete { key: key.clone(), condition: Condition::VersionIs(7) };
+        assert_eq!(store.write(stale).await, Err(StoreError::ConditionFailed));
+        assert!(store.get(&key).await.expect("get").is_some());
+        assert_eq!(store.write(Write::Delete { key: key.clone(), condition: Condition::VersionIs(1) }).await, Ok(0));
+        assert_eq!(store.get(&key).await.expect("get"), None);
+        assert_eq!(store.write(Write::Delete { key, condition: Condition::Always }).await, Ok(0));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn transactions_are_all_or_nothing() {
+        let store = store().await;
+        store.write(put(item("existing", "0"), Condition::NotExists)).await.expect("create");
+        let failing =
+            vec![put(item("new", "1"), Condition::NotExists), put(item("existing", "2"), Condition::VersionIs(9))];
+        assert_eq!(store.transact(failing).await, Err(StoreError::ConditionFailed));
+        assert_eq!(store.get(&Key::new("order#1", "new")).await.expect("get"), None);
+
+        let passing = vec![
+            put(item("new", "1"), Condition::NotExists),
+            put(item("existing", "1"), Condition::VersionIs(1)),
+            Write::Delete { key: Key::new("order#1", "gone"), condition: Condition::Always },
+        ];
+        store.transact(passing).await.expect("transact");
+        let existing = store.get(&Key::new("order#1", "existing")).await.expect("get").expect("exists");
+        assert_eq!((existing.version, existing.body.as_str()), (2, "1"));
+        assert!(store.get(&Key::new("order#1", "new")).await.expect("get").is_some());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn index_queries_are_ordered_and_bounded() {
+        let store = store().await;
+        for at in ["2026-01-03", "2026-01-01", "2026-01-05", "2026-01-02", "2026-01-04"] {
+            store.write(put(in_gsi1("customer#7", at), Condition::NotExists)).await.expect("put");
+        }
+        let elsewhere = item("x", "{}").with_index(Index::Gsi1, "customer#8", "2026-01-03");
+        store.write(put(elsewhere, Condition::NotExists)).await.expect("put");
+
+        let all = store.query(gsi1("customer#7", None, None, 10, None)).await.expect("all");
+        assert_eq!(sks(&all), ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04", "2026-01-05"]);
+        assert_eq!(all.next, None);
+        assert_eq!(all.items[0].index_keys[&Index::Gsi1], Key::new("customer#7", "2026-01-01"));
+        let between = store.query(gsi1("customer#7", Some("2026-01-02"), Some("2026-01-04"), 10, None)).await;
+        assert_eq!(sks(&between.expect("between")), ["2026-01-02", "2026-01-03", "2026-01-04"]);
+        let from = store.query(gsi1("customer#7", Some("2026-01-04"), None, 10, None)).await.expect("from");
+        assert_eq!(sks(&from), ["2026-01-04", "2026-01-05"]);
+        let to = store.query(gsi1("customer#7", None, Some("2026-01-01"), 10, None)).await.expect("to");
+        assert_eq!(sks(&to), ["2026-01-01"]);
+        let empty = store.query(gsi1("customer#7", Some("2026-02"), Some("2026-01"), 10, None)).await.expect("empty");
+        assert!(empty.items.is_empty() && empty.next.is_none());
+    }
+
+    /// Pages of two until `next` is `None`, optionally moving each page's last item to
+    /// the end of the index (as the scheduler does with what it just processed).
+    async fn page_through(store: &DynamoStore, move_anchor: bool) -> Vec<String> {
+        let (mut seen, mut after) = (Vec::new(), None);
+        for _ in 0..10 {
+            let page = store.query(gsi1("customer#7", None, Some("2026-12"), 2, after)).await.expect("page");
+            assert!(page.items.len() <= 2);
+            seen.extend(page.items.iter().map(|i| i.key.sk.clone()));
+            if move_anchor && page.next.is_some() {
+                let last = page.items.last().expect("a page with next has items").clone();
+                let moved = last.clone().with_index(Index::Gsi1, "customer#7", "2027-01-01");
+                store.write(put(moved, Condition::VersionIs(last.version))).await.expect("move");
+            }
+            after = page.next;
+            if after.is_none() {
+                return seen;
+            }
+        }
+        panic!("pagination did not end");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn pagination_continues_after_the_last_item() {
+        let store = store().await;
+        let days = ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04", "2026-01-05"];
+        for at in days {
+            store.write(put(in_gsi1("customer#7", at), Condition::NotExists)).await.expect("put");
+        }
+        assert_eq!(page_through(&store, false).await, days);
+        // A store that did not hand out the cursor reads the anchor's index key instead.
+        let fresh = DynamoStore::new(store.client.clone(), store.table.clone());
+        let page = fresh.query(gsi1("customer#7", None, None, 2, Some(Key::new("order#1", "2026-01-02")))).await;
+        assert_eq!(sks(&page.expect("continued")), ["2026-01-03", "2026-01-04"]);
+        // Moving each page's anchor out of the range skips nothing.
+        assert_eq!(page_through(&store, true).await, days);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn expiry_is_stored_in_the_ttl_attribute() {
+        let store = store().await;
+        let mut expiring = item("a", "1");
+        expiring.expires_at = Some(1_900_000_000);
+        store.write(put(expiring, Condition::NotExists)).await.expect("put");
+        let key = Key::new("order#1", "a");
+        assert_eq!(store.get(&key).await.expect("get").expect("exists").expires_at, Some(1_900_000_000));
+        let raw = store.client.get_item().table_name(&store.table).set_key(Some(key_attrs(&key))).send().await;
+        let raw = raw.expect("raw get");
+        assert_eq!(raw.item().and_then(|i| i.get(TTL)), Some(&AttributeValue::N("1900000000".into())));
+        store.write(put(item("a", "2"), Condition::VersionIs(1))).await.expect("update");
+        assert_eq!(store.get(&key).await.expect("get").expect("exists").expires_at, None);
+    }
+}
