@@ -1,3 +1,7 @@
-//! End-to-end scenarios.
+//! End-to-end scenarios. Each runs on the embedded backend and on the aws backend
+//! against a moto_server the harness starts (see `support`).
 
+mod local;
+mod risk_check;
+mod support;
 mod topology;

@@ -1,0 +1,96 @@
+//! Shared helpers: a runtime on either backend, driven in-process through the same
+//! router `orderflow-local serve` uses.
+
+use chrono::{TimeZone, Utc};
+use orderflow_local::router;
+use orderflow_local::{Backend, ClockMode, Options, Runtime};
+use orderflow_shared::aws::moto::{unique_name, MotoServer};
+use orderflow_shared::embedded::Published;
+use serde_json::{json, Value};
+
+/// Runs a scenario once per backend: `scenario!(name, |h| async move { ... })` makes
+/// `name::embedded` and `name::aws` (against moto_server).
+#[macro_export]
+macro_rules! scenario {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                let h = $crate::support::Harness::embedded().await;
+                ($body)(h).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn aws() {
+                let h = $crate::support::Harness::aws().await;
+                ($body)(h).await;
+            }
+        }
+    };
+}
+
+pub struct Harness {
+    pub rt: Runtime,
+}
+
+fn options(backend: Backend) -> Options {
+    Options {
+        backend,
+        rules: None,
+        clock: ClockMode::Manual { start: Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap() },
+        resource_prefix: format!("{}-", unique_name("e2e")),
+    }
+}
+
+impl Harness {
+    pub async fn embedded() -> Harness {
+        Harness { rt: Runtime::start(&options(Backend::Embedded)).await.expect("embedded runtime starts") }
+    }
+
+    pub async fn aws() -> Harness {
+        let endpoint_url = MotoServer::shared().endpoint.clone();
+        Harness {
+            rt: Runtime::start(&options(Backend::Aws { endpoint_url })).await.expect("aws runtime starts on moto"),
+        }
+    }
+
+    pub async fn send(&self, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
+        let reply = router::handle(&self.rt, method, path, body).await;
+        let value = serde_json::from_str(&reply.body).unwrap_or_else(|_| panic!("JSON reply, got {:?}", reply.body));
+        (reply.status, value)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send("POST", path, body.to_string().as_bytes()).await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send("GET", path, b"").await
+    }
+
+    pub async fn published(&self, topic: &str) -> Vec<Published> {
+        self.rt.published(topic).await.expect("topic log readable").expect("known topic")
+    }
+
+    /// The `type` of every message on `topic`, oldest first.
+    pub async fn kinds(&self, topic: &str) -> Vec<String> {
+        self.published(topic).await.iter().map(|m| m.attributes["type"].clone()).collect()
+    }
+
+    pub async fn advance(&self, seconds: u32) {
+        let (status, body) = self.post("/_local/clock/advance", &json!({ "seconds": seconds })).await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+/// A retail order of one item at `price`, paid by bank card, same countries.
+pub fn retail_order(id: &str, customer: &str, price: &str) -> Value {
+    json!({
+        "order_id": id, "customer_id": customer, "business_type": "retail", "currency": "CNY",
+        "items": [{"sku": "A-1", "quantity": 1, "unit_price": price}],
+        "shipping_country": "CN", "billing_country": "CN", "payment": {"method": "BANK_CARD"}
+    })
+}
