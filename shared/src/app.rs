@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::error::Result;
-use crate::ports::{Clock, IdGenerator, OutboundMessage, Publisher, Queues, StateStore};
+use crate::error::{Error, Result};
+use crate::ports::{Clock, IdGenerator, OutboundMessage, Publisher, Queues, StateStore, Via};
 use crate::rules::Rules;
 
 #[derive(Clone)]
@@ -22,7 +22,13 @@ impl Deps {
     /// fails, its retry re-sends the whole outbox with the same ids).
     pub async fn publish_all(&self, messages: &[OutboundMessage]) -> Result<()> {
         for message in messages {
-            self.publisher.publish(message).await?;
+            match message.via {
+                Via::Topic => self.publisher.publish(message).await?,
+                Via::Queue => {
+                    let queues = self.queues.as_ref().ok_or_else(|| Error::Queue(format!("no queue client to send to {}", message.topic)))?;
+                    queues.send(&message.topic, &message.body, &message.attributes).await?
+                }
+            }
         }
         Ok(())
     }

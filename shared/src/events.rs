@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use crate::ports::OutboundMessage;
+use crate::ports::{OutboundMessage, Via};
 
 /// Builds one outbound message.
 pub struct EventBuilder<'a> {
@@ -31,13 +31,20 @@ impl EventBuilder<'_> {
         });
         let mut attributes = BTreeMap::new();
         attributes.insert("type".to_string(), kind.to_string());
-        OutboundMessage { topic: self.topic.to_string(), body: body.to_string(), attributes }
+        OutboundMessage { topic: self.topic.to_string(), body: body.to_string(), attributes, via: Via::Topic }
     }
 }
 
 impl OutboundMessage {
     pub fn with_attribute(mut self, name: &str, value: &str) -> Self {
         self.attributes.insert(name.to_string(), value.to_string());
+        self
+    }
+
+    /// Sends the message straight to a queue instead of a topic.
+    pub fn via_queue(mut self, queue: &str) -> Self {
+        self.topic = queue.to_string();
+        self.via = Via::Queue;
         self
     }
 

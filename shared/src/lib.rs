@@ -9,6 +9,7 @@
 //! - [`input`]: reading untrusted JSON with errors that name the field.
 //! - [`domain`]: validated ids, orders and their transitions, risk scoring; pure.
 //! - [`rules`]: the rules file (every preset as data), parsed and checked at start-up.
+//! - [`rules_audit`]: its `[audit]` section: reasons, teams, templates, attempt schedule.
 //! - [`events`]: CloudEvents envelopes for outbound messages; SNS envelope unwrapping.
 //! - [`repo`]: the single-table key layout and typed entity access over the store port.
 //! - [`http`]: the API's one JSON error shape.
@@ -32,6 +33,7 @@ pub mod money;
 pub mod ports;
 pub mod repo;
 pub mod rules;
+pub mod rules_audit;
 pub mod telemetry;
 pub mod topology;
 

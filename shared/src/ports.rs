@@ -121,13 +121,26 @@ pub trait StateStore: Send + Sync {
     async fn query(&self, query: IndexQuery) -> Result<Page, StoreError>;
 }
 
-/// A message for a topic: the body (a CloudEvents JSON envelope for everything leaving
-/// the system) and the message attributes subscribers filter on.
+/// A message for a topic (or, with [`Via::Queue`], straight onto a queue): the body (a
+/// CloudEvents JSON envelope for everything leaving the system) and the message
+/// attributes subscribers filter on.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OutboundMessage {
+    /// The topology name of the topic (or queue) it goes to.
     pub topic: String,
     pub body: String,
     pub attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    pub via: Via,
+}
+
+/// How an outbound message travels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    #[default]
+    Topic,
+    Queue,
 }
 
 /// Publishes to named topics (the topology's names; adapters resolve them to ARNs).

@@ -5,6 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::domain::audit::{due_at, shard_of};
 use crate::domain::ids::{CustomerId, OrderId};
 use crate::domain::order::Order;
 use crate::error::{Error, Result, StoreError};
@@ -39,12 +40,45 @@ pub fn encode<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("entities serialise to JSON")
 }
 
+/// Partitions of the due-rule index (gsi2). Due rules spread over them by a stable
+/// hash of the order id, so a burst of rules due at one moment is read and written
+/// across many partitions rather than one hot key.
+pub const DUE_SHARDS: u32 = 16;
+
+pub fn due_index_pk(shard: u32) -> String {
+    format!("DUE#{shard:02}")
+}
+
 fn order_item(order: &Order) -> Item {
-    Item::new(order_key(order.id()), encode(order)).with_index(
+    let item = Item::new(order_key(order.id()), encode(order)).with_index(
         Index::Gsi1,
         customer_index_pk(&order.request.customer_id),
         format!("{}#{}", sort_time(order.created_at), order.id()),
-    )
+    );
+    // Only orders with a re-audit rule are in the due index (a sparse index).
+    match &order.audit.rule {
+        Some(rule) => item.with_index(
+            Index::Gsi2,
+            due_index_pk(shard_of(order.id().as_str(), DUE_SHARDS)),
+            format!("{}#{}", sort_time(due_at(rule)), order.id()),
+        ),
+        None => item,
+    }
+}
+
+/// Orders in `shard` whose rule is due at or before `now`, earliest first.
+pub async fn due_orders(store: &dyn StateStore, shard: u32, now: DateTime<Utc>, limit: usize) -> Result<Vec<Versioned<Order>>> {
+    let query = IndexQuery {
+        index: Index::Gsi2,
+        pk: due_index_pk(shard),
+        sk_from: None,
+        // Every sort key of a time up to `now` sorts below `now` followed by '~'.
+        sk_to: Some(format!("{}~", sort_time(now))),
+        limit,
+        after: None,
+    };
+    let page = store.query(query).await?;
+    page.items.iter().map(|item| Ok(Versioned { value: decode(item)?, version: item.version })).collect()
 }
 
 pub async fn get_order(store: &dyn StateStore, id: &OrderId) -> Result<Option<Versioned<Order>>> {

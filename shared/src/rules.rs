@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::domain::risk::RiskLevel;
 use crate::money::Currency;
+pub use crate::rules_audit::{AuditRules, Backoff, ReasonRule, Template, UnknownReason};
 
 /// The rules shipped with the product (`config/rules.toml`).
 pub const DEFAULT_RULES: &str = include_str!("../../config/rules.toml");
@@ -22,6 +23,7 @@ pub const RULES_ENV: &str = "ORDERFLOW_RULES";
 pub struct Rules {
     pub business_types: Vec<String>,
     pub risk: RiskRules,
+    pub audit: AuditRules,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,7 +182,8 @@ impl Rules {
         if self.business_types.is_empty() {
             return Err(("business_types".into(), "must name at least one business type".into()));
         }
-        self.risk.validate()
+        self.risk.validate()?;
+        self.audit.validate()
     }
 }
 

@@ -72,6 +72,12 @@ pub struct Topology {
 }
 
 pub const RISK_CHECK: &str = "risk-check";
+pub const AUDIT_FAILURE: &str = "audit-failure";
+pub const NOTIFIER: &str = "notifier";
+pub const SCHEDULED_RETRY: &str = "scheduled-retry";
+
+pub const AUDIT_RESULTS_QUEUE: &str = "audit-results-queue";
+pub const NOTIFICATIONS_QUEUE: &str = "notifications-queue";
 
 pub const AUDIT_RESULTS: &str = "audit-results";
 pub const AUDIT_REQUESTS: &str = "audit-requests";
@@ -81,7 +87,12 @@ pub const FULFILMENT_COMMANDS: &str = "fulfilment-commands";
 
 pub const TOPOLOGY: Topology = Topology {
     table_env: "TABLE_NAME",
-    functions: &[Function { name: RISK_CHECK, logical_id: "RiskCheckFunction" }],
+    functions: &[
+        Function { name: RISK_CHECK, logical_id: "RiskCheckFunction" },
+        Function { name: AUDIT_FAILURE, logical_id: "AuditFailureFunction" },
+        Function { name: NOTIFIER, logical_id: "NotifierFunction" },
+        Function { name: SCHEDULED_RETRY, logical_id: "ScheduledRetryFunction" },
+    ],
     topics: &[
         Topic { name: AUDIT_RESULTS, logical_id: "AuditResultsTopic", env: "AUDIT_RESULTS_TOPIC_ARN" },
         Topic { name: AUDIT_REQUESTS, logical_id: "AuditRequestsTopic", env: "AUDIT_REQUESTS_TOPIC_ARN" },
@@ -97,15 +108,45 @@ pub const TOPOLOGY: Topology = Topology {
             env: "FULFILMENT_COMMANDS_TOPIC_ARN",
         },
     ],
-    queues: &[],
-    subscriptions: &[],
+    // Visibility timeouts are 6 × the consumer's 10 s timeout, as AWS advises for
+    // event source mappings.
+    queues: &[
+        Queue {
+            name: AUDIT_RESULTS_QUEUE,
+            logical_id: "AuditResultsQueue",
+            dlq_logical_id: "AuditResultsDeadLetterQueue",
+            max_receive_count: 5,
+            visibility_timeout_secs: 60,
+            batch_size: 10,
+            consumer: AUDIT_FAILURE,
+            env: "AUDIT_RESULTS_QUEUE_URL",
+        },
+        Queue {
+            name: NOTIFICATIONS_QUEUE,
+            logical_id: "NotificationsQueue",
+            dlq_logical_id: "NotificationsDeadLetterQueue",
+            max_receive_count: 5,
+            visibility_timeout_secs: 60,
+            batch_size: 10,
+            consumer: NOTIFIER,
+            env: "NOTIFICATIONS_QUEUE_URL",
+        },
+    ],
+    // No filter on audit results: a message of an unknown type must reach the handler
+    // and end in the dead-letter queue where a person sees it, not vanish at SNS.
+    subscriptions: &[Subscription {
+        topic: AUDIT_RESULTS,
+        queue: AUDIT_RESULTS_QUEUE,
+        filter_policy: None,
+        raw_delivery: false,
+    }],
     routes: &[
         Route { method: "GET", path: "/health", function: RISK_CHECK, authorized: false },
         Route { method: "POST", path: "/orders", function: RISK_CHECK, authorized: true },
         Route { method: "GET", path: "/orders/{order_id}", function: RISK_CHECK, authorized: true },
         Route { method: "POST", path: "/orders/{order_id}/prepayment", function: RISK_CHECK, authorized: true },
     ],
-    schedules: &[],
+    schedules: &[Schedule { name: "reaudit-tick", expression: "rate(1 minute)", function: SCHEDULED_RETRY }],
 };
 
 impl Topology {

@@ -18,6 +18,14 @@ use tracing::{info, instrument};
 
 use crate::outbox;
 
+/// Causes of the risk check's transitions, under which their messages are kept.
+const CREATED: &str = "created";
+const CANCELLED: &str = "prepayment-overdue";
+
+fn payment_cause(payment_ref: &str) -> String {
+    format!("prepayment:{payment_ref}")
+}
+
 /// Attempts of a read-decide-write cycle before giving up on a hot order.
 const ATTEMPTS: usize = 5;
 /// Upper bound on the history read for velocity rules.
@@ -35,7 +43,7 @@ pub async fn place(deps: &Deps, body: &Value) -> Result<(u16, Value)> {
         match repo::create_order(deps.store.as_ref(), &order).await {
             Ok(()) => {
                 info!(order_id = %order.id(), status = ?order.status, level = ?order.risk.level, "order placed");
-                deps.publish_all(&order.outbox).await?;
+                deps.publish_all(order.latest_outbox()).await?;
                 return Ok((201, creation_view(&order)));
             }
             // Someone created it meanwhile: the next round answers from their order.
@@ -50,9 +58,7 @@ async fn replay_creation(deps: &Deps, existing: Order, request: &NewOrder) -> Re
     if existing.request != *request {
         return Err(Error::Conflict(format!("order_id {} was already used for a different order", request.order_id)));
     }
-    if existing.history.len() == 1 {
-        deps.publish_all(&existing.outbox).await?;
-    }
+    deps.publish_all(existing.outbox_for(CREATED)).await?;
     Ok((200, creation_view(&existing)))
 }
 
@@ -93,32 +99,36 @@ async fn assess_new(deps: &Deps, request: NewOrder) -> Result<Order> {
         fulfilment: Fulfilment { status: "NOT_STARTED".into(), ..Fulfilment::default() },
         history: Vec::new(),
         outbox: Vec::new(),
+        audit: Default::default(),
         created_at: now,
         updated_at: now,
     };
     let detail = Some(format!("risk {} (score {})", order.risk.level.as_str(), order.risk.score));
     match decision {
-        RiskDecision::Dispatch => dispatch(&mut order, now, detail),
+        RiskDecision::Dispatch => dispatch(&mut order, CREATED, now, detail),
         RiskDecision::RequirePrepayment { amount, due_at } => {
             order.status = OrderStatus::AwaitingPrepayment;
             order.prepayment = Some(Prepayment { amount: amount.amount, currency: amount.currency, due_at });
             order.record(now, "PREPAYMENT_REQUESTED", detail);
-            order.outbox = outbox::prepayment_requested(&order);
+            let messages = outbox::prepayment_requested(&order);
+            order.emit(CREATED, messages);
         }
         RiskDecision::Reject => {
             order.status = OrderStatus::Rejected;
             order.record(now, "REJECTED", detail);
-            order.outbox = outbox::rejected(&order, "RISK_BLOCKED");
+            let messages = outbox::rejected(&order, "RISK_BLOCKED");
+            order.emit(CREATED, messages);
         }
     }
     Ok(order)
 }
 
-fn dispatch(order: &mut Order, now: chrono::DateTime<chrono::Utc>, detail: Option<String>) {
+fn dispatch(order: &mut Order, cause: &str, now: chrono::DateTime<chrono::Utc>, detail: Option<String>) {
     order.status = OrderStatus::Dispatched;
     order.audit_status = Some(AuditStatus::Pending);
     order.record(now, "DISPATCHED", detail);
-    order.outbox = outbox::dispatched(order);
+    let messages = outbox::dispatched(order);
+    order.emit(cause, messages);
 }
 
 fn creation_view(order: &Order) -> Value {
@@ -170,13 +180,19 @@ pub async fn pay(deps: &Deps, order_id: &str, body: &Value) -> Result<(u16, Valu
         let now = deps.clock.now();
         let due = order.prepayment.clone().filter(|_| order.status == OrderStatus::AwaitingPrepayment);
         let Some(due) = due else {
+            if let (OrderStatus::Cancelled, Some(due)) = (order.status, &order.prepayment) {
+                // A late payment retried: re-send the cancellation, refuse again.
+                deps.publish_all(order.outbox_for(CANCELLED)).await?;
+                return Err(overdue_error(order_id, due));
+            }
             return Err(Error::Conflict(format!("order {order_id} is {:?}, not awaiting a prepayment", order.status)));
         };
         let overdue = now > due.due_at;
         if overdue {
             order.status = OrderStatus::Cancelled;
             order.record(now, "CANCELLED", Some(format!("prepayment {} arrived after due_at", paid.payment_ref)));
-            order.outbox = outbox::rejected(&order, "PREPAYMENT_OVERDUE");
+            let messages = outbox::rejected(&order, "PREPAYMENT_OVERDUE");
+            order.emit(CANCELLED, messages);
         } else {
             order.check_prepayment(&paid.amount)?;
             order.prepayment_paid = Some(PaymentRecord {
@@ -185,11 +201,12 @@ pub async fn pay(deps: &Deps, order_id: &str, body: &Value) -> Result<(u16, Valu
                 currency: paid.amount.currency,
                 received_at: now,
             });
-            dispatch(&mut order, now, Some(format!("prepayment {} received", paid.payment_ref)));
+            let cause = payment_cause(&paid.payment_ref);
+            dispatch(&mut order, &cause, now, Some(format!("prepayment {} received", paid.payment_ref)));
         }
         match repo::update_order(deps.store.as_ref(), &order, version).await {
             Ok(_) => {
-                deps.publish_all(&order.outbox).await?;
+                deps.publish_all(order.latest_outbox()).await?;
                 if overdue {
                     return Err(overdue_error(order_id, &due));
                 }
@@ -227,8 +244,6 @@ async fn replay_payment(
             paid.payment_ref
         )));
     }
-    if order.history.last().is_some_and(|h| h.event == "DISPATCHED") {
-        deps.publish_all(&order.outbox).await?;
-    }
+    deps.publish_all(order.outbox_for(&payment_cause(&done.payment_ref))).await?;
     Ok((200, json!({"order_id": order.id(), "status": order.status})))
 }

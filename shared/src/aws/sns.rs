@@ -51,7 +51,7 @@ mod tests {
     fn message(kind: &str, body: &str) -> OutboundMessage {
         let attributes =
             BTreeMap::from([("type".to_string(), kind.to_string()), ("team".to_string(), "ops".to_string())]);
-        OutboundMessage { topic: "events".into(), body: body.into(), attributes }
+        OutboundMessage { topic: "events".into(), body: body.into(), attributes, via: Default::default() }
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::ids::{CustomerId, OrderId, Sku};
+use super::audit::AuditState;
 use super::risk::RiskAssessment;
 use crate::error::{Error, Result};
 use crate::input::Fields;
@@ -63,6 +64,16 @@ pub struct NewOrder {
     pub payment: PaymentInfo,
     /// Digital goods: what was bought (kept as submitted; the refund calculator reads it).
     pub product: Option<serde_json::Value>,
+    /// How the docking person can reach the ordering user; shown to them masked.
+    #[serde(default)]
+    pub contact: Option<Contact>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
 }
 
 impl NewOrder {
@@ -97,12 +108,28 @@ impl NewOrder {
             shipping_address: f.opt_str("shipping_address")?.map(str::to_string),
             payment,
             product,
+            contact: parse_contact(&f)?,
         })
     }
 
     pub fn total(&self) -> Money {
         Money::new(self.items.iter().map(LineItem::total).sum(), self.currency)
     }
+}
+
+fn parse_contact(f: &Fields<'_>) -> Result<Option<Contact>> {
+    let Some(nested) = f.opt_object("contact")? else { return Ok(None) };
+    let c = nested.fields();
+    let email = c.opt_str("email")?;
+    // The error does not repeat the value: it is personal data.
+    if email.is_some_and(|e| !e.contains('@')) {
+        return Err(Error::validation(c.path("email"), "is not an email address"));
+    }
+    Ok(Some(Contact {
+        name: c.opt_str("name")?.map(str::to_string),
+        email: email.map(str::to_string),
+        phone: c.opt_str("phone")?.map(str::to_string),
+    }))
 }
 
 fn country(f: &Fields<'_>, name: &str) -> Result<Option<String>> {
@@ -246,15 +273,46 @@ pub struct Order {
     pub prepayment_paid: Option<PaymentRecord>,
     pub fulfilment: Fulfilment,
     pub history: Vec<HistoryEntry>,
-    /// The messages of the latest transition. A retried request or redelivered message
-    /// that finds the transition already made sends these again (same CloudEvent ids),
-    /// so a crash between the write and the publish loses nothing.
-    pub outbox: Vec<OutboundMessage>,
+    /// The messages of the latest transitions, by cause. A retried request or
+    /// redelivered message that finds its transition already made sends these again
+    /// (same CloudEvent ids), so a crash between the write and the publish loses nothing.
+    pub outbox: Vec<OutboxEntry>,
+    #[serde(default)]
+    pub audit: AuditState,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+/// The messages one transition produced, and what caused it (`created`,
+/// `prepayment:<payment_ref>`, an `audit_id`, `tick:<attempt>`...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub cause: String,
+    pub messages: Vec<OutboundMessage>,
+}
+
+/// Transitions whose messages are kept for re-sending.
+const OUTBOX_KEEP: usize = 8;
+
 impl Order {
+    /// Records the messages of a transition caused by `cause`.
+    pub fn emit(&mut self, cause: &str, messages: Vec<OutboundMessage>) {
+        self.outbox.push(OutboxEntry { cause: cause.to_string(), messages });
+        if self.outbox.len() > OUTBOX_KEEP {
+            self.outbox.remove(0);
+        }
+    }
+
+    /// The messages of the transition `cause` made, if it is among the latest.
+    pub fn outbox_for(&self, cause: &str) -> &[OutboundMessage] {
+        self.outbox.iter().rev().find(|e| e.cause == cause).map(|e| e.messages.as_slice()).unwrap_or(&[])
+    }
+
+    /// The messages of the latest transition.
+    pub fn latest_outbox(&self) -> &[OutboundMessage] {
+        self.outbox.last().map(|e| e.messages.as_slice()).unwrap_or(&[])
+    }
+
     pub fn id(&self) -> &OrderId {
         &self.request.order_id
     }
@@ -285,6 +343,7 @@ impl Order {
                 "prepayment": self.prepayment_paid,
             },
             "fulfilment": self.fulfilment,
+            "reaudit_rule": self.audit.rule,
             "history": self.history,
             "created_at": self.created_at,
             "updated_at": self.updated_at,

@@ -1,0 +1,199 @@
+//! The re-audit chain (DOMAIN §1): pure decisions on audit results and schedule ticks,
+//! from the order's audit state, the rules and the time.
+#![deny(clippy::float_arithmetic)]
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::order::AuditStatus;
+use crate::rules::{AuditRules, Backoff, ReasonRule, UnknownReason};
+
+/// One `audit.failed` report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub audit_id: String,
+    pub reason_code: String,
+    pub reason: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// The automatic re-audit rule of an order (DOMAIN §1 step 4d).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReauditRule {
+    pub first_failure_at: DateTime<Utc>,
+    pub window_ends_at: DateTime<Utc>,
+    pub next_attempt_at: DateTime<Utc>,
+    /// Audit requests the schedule has sent.
+    pub attempts: u32,
+    /// `audit.failed` reports received.
+    pub failures: u32,
+    pub team: String,
+    /// A tick working on the rule holds it until `until`; a tick that crashed is
+    /// replaced once the claim lapses, redoing the same action.
+    #[serde(default)]
+    pub claim: Option<Claim>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub action: TickAction,
+    pub until: DateTime<Utc>,
+}
+
+/// What a schedule tick does with a due rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TickAction {
+    /// Send audit request number `attempt`.
+    Request { attempt: u32 },
+    /// The window has closed: delete the rule and reject the order.
+    Expire,
+}
+
+/// The audit part of an order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditState {
+    pub rule: Option<ReauditRule>,
+    /// The first failure's report, for notifications.
+    pub first_failure: Option<Failure>,
+    /// `audit_id`s already applied: a redelivery changes nothing.
+    pub processed: Vec<String>,
+}
+
+/// What to do with an `audit.failed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureDecision {
+    /// The audit already passed or was finally rejected: nothing changes.
+    AfterFinal,
+    /// First failure, retryable (§1 step 4 a–d).
+    ProvisionallyAccept(ReauditRule),
+    /// First failure, not retryable.
+    Reject,
+    /// A later failure inside the window: the rule stays, its next attempt moves on.
+    KeepRule(ReauditRule),
+    /// A later failure past the window: the rule is deleted and the order rejected.
+    Expire,
+}
+
+/// How a reason code is classified, after the rules' handling of unknown codes.
+pub enum Reason<'a> {
+    Known(&'a ReasonRule),
+    /// Unknown and the rules say to reject it as not retryable.
+    UnknownNotRetryable,
+}
+
+/// Looks a reason code up; `None` when it is unknown and belongs in the dead-letter
+/// queue.
+pub fn classify<'a>(rules: &'a AuditRules, code: &str) -> Option<Reason<'a>> {
+    match (rules.reasons.get(code), rules.unknown_reason) {
+        (Some(rule), _) => Some(Reason::Known(rule)),
+        (None, UnknownReason::NotRetryable) => Some(Reason::UnknownNotRetryable),
+        (None, UnknownReason::DeadLetter) => None,
+    }
+}
+
+/// DOMAIN §1 steps 3–5 for one failure report.
+pub fn on_failure(
+    rules: &AuditRules,
+    order_id: &str,
+    status: Option<AuditStatus>,
+    state: &AuditState,
+    reason: &Reason<'_>,
+    failure: &Failure,
+) -> FailureDecision {
+    if matches!(status, Some(AuditStatus::Approved | AuditStatus::Rejected)) {
+        return FailureDecision::AfterFinal;
+    }
+    let Some(rule) = &state.rule else {
+        return match reason {
+            Reason::Known(r) if r.retryable => FailureDecision::ProvisionallyAccept(first_rule(rules, order_id, r, failure)),
+            _ => FailureDecision::Reject,
+        };
+    };
+    if failure.occurred_at > rule.window_ends_at {
+        return FailureDecision::Expire;
+    }
+    let mut kept = rule.clone();
+    kept.failures += 1;
+    kept.next_attempt_at =
+        next_attempt_at(&rules.attempts, order_id, kept.attempts + 1, failure.occurred_at, kept.window_ends_at);
+    FailureDecision::KeepRule(kept)
+}
+
+fn first_rule(rules: &AuditRules, order_id: &str, reason: &ReasonRule, failure: &Failure) -> ReauditRule {
+    let window_ends_at = failure.occurred_at + Duration::minutes(i64::from(rules.retry_window_minutes));
+    ReauditRule {
+        first_failure_at: failure.occurred_at,
+        window_ends_at,
+        next_attempt_at: next_attempt_at(&rules.attempts, order_id, 1, failure.occurred_at, window_ends_at),
+        attempts: 0,
+        failures: 1,
+        team: reason.team.clone(),
+        claim: None,
+    }
+}
+
+/// When attempt `attempt` (1-based) is due, counted from `from`: exponential backoff
+/// with a cap and a jitter derived from the order and the attempt, so every redelivery
+/// of the same decision computes the same time; never after the window's end.
+pub fn next_attempt_at(
+    backoff: &Backoff,
+    order_id: &str,
+    attempt: u32,
+    from: DateTime<Utc>,
+    window_ends_at: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let exponent = attempt.saturating_sub(1).min(32);
+    let base = u64::from(backoff.first_delay_minutes)
+        .saturating_mul(u64::from(backoff.multiplier).saturating_pow(exponent))
+        .min(u64::from(backoff.max_delay_minutes))
+        * 60;
+    let spread = base * u64::from(backoff.jitter_percent) / 100;
+    let jitter = if spread == 0 { 0 } else { (stable_hash(order_id, attempt) % (2 * spread + 1)) as i64 - spread as i64 };
+    let delay = (base as i64 + jitter).max(1);
+    (from + Duration::seconds(delay)).min(window_ends_at)
+}
+
+/// FNV-1a: stable across processes and releases, unlike `DefaultHasher`.
+pub fn stable_hash(text: &str, salt: u32) -> u64 {
+    text.bytes().chain(salt.to_le_bytes()).fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The shard of the due-rule index an order's rule lives in.
+pub fn shard_of(order_id: &str, shards: u32) -> u32 {
+    (stable_hash(order_id, 0) % u64::from(shards.max(1))) as u32
+}
+
+/// What a tick at `now` should do with a rule, or `None` if it is not due (or another
+/// tick holds it).
+pub fn tick_action(rule: &ReauditRule, now: DateTime<Utc>) -> Option<TickAction> {
+    if let Some(claim) = &rule.claim {
+        return (claim.until <= now).then_some(claim.action);
+    }
+    if now >= rule.window_ends_at {
+        return Some(TickAction::Expire);
+    }
+    (rule.next_attempt_at <= now).then_some(TickAction::Request { attempt: rule.attempts + 1 })
+}
+
+/// The rule after a tick has sent audit request `attempt` at `now`.
+pub fn after_request(rules: &AuditRules, order_id: &str, rule: &ReauditRule, attempt: u32, now: DateTime<Utc>) -> ReauditRule {
+    let mut next = rule.clone();
+    next.claim = None;
+    next.attempts = attempt;
+    next.next_attempt_at = next_attempt_at(&rules.attempts, order_id, attempt + 1, now, rule.window_ends_at);
+    next
+}
+
+/// When the index should next surface the rule: its claim's end, or its next attempt
+/// (the window's end at the latest, so an expired rule is always found).
+pub fn due_at(rule: &ReauditRule) -> DateTime<Utc> {
+    match &rule.claim {
+        Some(claim) => claim.until,
+        None => rule.next_attempt_at.min(rule.window_ends_at),
+    }
+}
+
+#[cfg(test)]
+#[path = "audit_tests.rs"]
+mod tests;
