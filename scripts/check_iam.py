@@ -7,7 +7,8 @@ Looks at every policy document anywhere in the template (role policies, managed 
 inline policies, queue and topic policies...) and rejects an Allow statement whose
 Action has a wildcard (`*`, `dynamodb:*`, `dynamodb:Get*`), whose Resource is a bare
 `*`, or that uses NotAction/NotResource (an Allow with either grants everything else).
-AWS managed policies attached by ARN are not in the template and are not checked.
+AWS managed policies attached by ARN are not in the template and are not checked; the
+roles carrying them are listed after the check, so a broad one does not go unnoticed.
 """
 
 import json
@@ -64,6 +65,12 @@ def main() -> int:
     if found:
         return 1
     print(f"check_iam: {checked} IAM statements, no wildcard Action or '*' Resource")
+    # Say what was not looked at, so a broad managed policy does not go unnoticed.
+    for name, resource in sorted(template.get("Resources", {}).items()):
+        arns = resource.get("Properties", {}).get("ManagedPolicyArns", [])
+        names = [arn.rsplit("/", 1)[-1] if isinstance(arn, str) else json.dumps(arn) for arn in as_list(arns)]
+        if names:
+            print(f"check_iam: not checked, managed policies on {name}: {', '.join(names)}")
     return 0
 
 

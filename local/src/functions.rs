@@ -5,7 +5,8 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::{Body, Request, Response};
 use orderflow_shared::app::Deps;
 use orderflow_shared::http::ApiResponse;
-use orderflow_shared::topology::RISK_CHECK;
+use orderflow_shared::topology::{AUDIT_FAILURE, NOTIFIER, RISK_CHECK, SCHEDULED_RETRY};
+use scheduled_retry::{TickReport, Unlimited};
 
 /// Invokes the HTTP function `function` with `request`.
 pub async fn http(deps: &Deps, function: &str, request: Request) -> Response<Body> {
@@ -21,11 +22,26 @@ pub async fn http(deps: &Deps, function: &str, request: Request) -> Response<Bod
 }
 
 /// Invokes the queue consumer `function` with a batch.
-pub async fn sqs(_deps: &Deps, function: &str, _event: SqsEvent) -> Result<SqsBatchResponse, String> {
-    Err(format!("no queue consumer named {function} in the local runtime"))
+pub async fn sqs(deps: &Deps, function: &str, event: SqsEvent) -> Result<SqsBatchResponse, String> {
+    match function {
+        AUDIT_FAILURE => Ok(audit_failure::handle(deps, event).await),
+        NOTIFIER => Ok(notifier::handle(deps, event).await),
+        other => Err(format!("no queue consumer named {other} in the local runtime")),
+    }
+}
+
+/// When the scheduled `function` next has work, so a manual clock can skip idle ticks.
+pub async fn next_due(deps: &Deps, function: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
+    match function {
+        SCHEDULED_RETRY => scheduled_retry::next_due(deps).await.map_err(|e| e.to_string()),
+        other => Err(format!("no scheduled function named {other} in the local runtime")),
+    }
 }
 
 /// Invokes the scheduled function `function`.
-pub async fn schedule(_deps: &Deps, function: &str) -> Result<(), String> {
-    Err(format!("no scheduled function named {function} in the local runtime"))
+pub async fn schedule(deps: &Deps, function: &str) -> Result<TickReport, String> {
+    match function {
+        SCHEDULED_RETRY => Ok(scheduled_retry::tick(deps, &Unlimited).await),
+        other => Err(format!("no scheduled function named {other} in the local runtime")),
+    }
 }

@@ -100,7 +100,8 @@ pub async fn settle(rt: &Runtime, timeout: Duration) -> Result<(), String> {
     }
 }
 
-/// Fires every schedule once (the scheduled functions decide what is due).
+/// Fires every schedule once (the scheduled functions decide what is due). A tick that
+/// cannot run fails the caller; one that ran reports its own errors in its log.
 pub async fn fire_schedules(rt: &Runtime) -> Result<(), String> {
     for schedule in rt.topology.schedules {
         functions::schedule(&rt.deps, schedule.function).await?;

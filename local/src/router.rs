@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use lambda_http::Body;
 use orderflow_shared::events::EventBuilder;
 use orderflow_shared::http::ApiResponse;
 use orderflow_shared::input::{parse_body, Fields};
-use orderflow_shared::ports::OutboundMessage;
+use orderflow_shared::ports::{Clock, OutboundMessage};
 use orderflow_shared::topology::RouteMatch;
 use orderflow_shared::Error;
 use serde_json::{json, Value};
@@ -138,28 +138,59 @@ async fn publish(rt: &Runtime, topic: &str, body: &[u8]) -> Result<ApiResponse, 
     Ok(ApiResponse::new(202, json!({"published": true})))
 }
 
-/// Advances a manual clock in steps no longer than the shortest schedule period,
-/// firing the schedules and settling after each step, so a day of retries replays as
-/// it would have happened.
+/// Advances a manual clock to `now + seconds`, firing each schedule at every tick
+/// boundary (e.g. each whole minute of `rate(1 minute)`) at which its function has
+/// work, and settling the queues after each, so a day of retries replays as it would
+/// have happened. Ticks with nothing due would do nothing, so they are skipped.
 async fn advance(rt: &Runtime, body: &[u8]) -> Result<ApiResponse, Error> {
     let Some(clock) = rt.manual_clock() else {
         return Err(Error::Conflict("the clock is the system clock; start with --clock manual to advance it".into()));
     };
     let value = parse_body(body)?;
     let seconds = Fields::root(&value)?.u32("seconds")?;
-    let step = rt.topology.schedules.iter().filter_map(|s| pump::rate_seconds(s.expression)).min();
-    let mut left = i64::from(seconds);
+    let target = clock.now() + Duration::seconds(i64::from(seconds));
     pump::settle(rt, SETTLE_TIMEOUT).await.map_err(internal)?;
-    while left > 0 {
-        let by = step.map_or(left, |s| s.min(left));
-        clock.advance(Duration::seconds(by));
-        left -= by;
-        if step.is_some() {
-            pump::fire_schedules(rt).await.map_err(internal)?;
+    let mut last_tick = None;
+    while let Some(at) = next_tick(rt, last_tick).await.map_err(internal)?.filter(|at| *at <= target) {
+        let now = clock.now();
+        if at > now {
+            clock.advance(at - now);
         }
+        pump::fire_schedules(rt).await.map_err(internal)?;
         pump::settle(rt, SETTLE_TIMEOUT).await.map_err(internal)?;
+        last_tick = Some(at);
     }
+    let now = clock.now();
+    if target > now {
+        clock.advance(target - now);
+    }
+    pump::settle(rt, SETTLE_TIMEOUT).await.map_err(internal)?;
     Ok(ApiResponse::new(200, clock_view(rt)))
+}
+
+/// The first tick boundary after `after` (and not before now) at which a schedule's
+/// function has work.
+async fn next_tick(rt: &Runtime, after: Option<DateTime<Utc>>) -> Result<Option<DateTime<Utc>>, String> {
+    let mut next: Option<DateTime<Utc>> = None;
+    for schedule in rt.topology.schedules {
+        let Some(due) = functions::next_due(&rt.deps, schedule.function).await? else { continue };
+        let period = pump::rate_seconds(schedule.expression).unwrap_or(60);
+        let mut at = align_up(due.max(rt.now()), period);
+        // Work still due after its tick (a failed item) waits for the following tick.
+        if after.is_some_and(|a| at <= a) {
+            at = after.map_or(at, |a| a + Duration::seconds(period));
+        }
+        next = Some(next.map_or(at, |n| n.min(at)));
+    }
+    Ok(next)
+}
+
+/// Rounds up to a multiple of `period` seconds since the epoch, as rate schedules tick.
+fn align_up(t: DateTime<Utc>, period: i64) -> DateTime<Utc> {
+    let secs = t.timestamp();
+    let exact = t.timestamp_subsec_nanos() == 0 && secs % period == 0;
+    let aligned = if exact { secs } else { (secs.div_euclid(period) + 1) * period };
+    DateTime::from_timestamp(aligned, 0).unwrap_or(t)
 }
 
 /// Builds a CloudEvent as an outside system would publish it; used by the demo.

@@ -25,7 +25,10 @@ impl Deps {
             match message.via {
                 Via::Topic => self.publisher.publish(message).await?,
                 Via::Queue => {
-                    let queues = self.queues.as_ref().ok_or_else(|| Error::Queue(format!("no queue client to send to {}", message.topic)))?;
+                    let queues = self
+                        .queues
+                        .as_ref()
+                        .ok_or_else(|| Error::Queue(format!("no queue client to send to {}", message.topic)))?;
                     queues.send(&message.topic, &message.body, &message.attributes).await?
                 }
             }

@@ -11,7 +11,10 @@
 //! - [`rules`]: the rules file (every preset as data), parsed and checked at start-up.
 //! - [`rules_audit`]: its `[audit]` section: reasons, teams, templates, attempt schedule.
 //! - [`events`]: CloudEvents envelopes for outbound messages; SNS envelope unwrapping.
+//! - [`reaudit`]: audit results in, audit events and notification requests out.
+//! - [`privacy`]: masking of email and phone numbers.
 //! - [`repo`]: the single-table key layout and typed entity access over the store port.
+//! - [`sqs_batch`]: per-record processing of an SQS batch with partial batch failures.
 //! - [`http`]: the API's one JSON error shape.
 //! - [`telemetry`]: tracing set-up (JSON logs on Lambda).
 //! - [`lambda_env`]: table and topic/queue names a function reads from its environment.
@@ -31,9 +34,12 @@ pub mod input;
 pub mod lambda_env;
 pub mod money;
 pub mod ports;
+pub mod privacy;
+pub mod reaudit;
 pub mod repo;
 pub mod rules;
 pub mod rules_audit;
+pub mod sqs_batch;
 pub mod telemetry;
 pub mod topology;
 

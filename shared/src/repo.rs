@@ -66,8 +66,21 @@ fn order_item(order: &Order) -> Item {
     }
 }
 
+/// The earliest time any rule in `shard` is due, if it has any.
+pub async fn earliest_due(store: &dyn StateStore, shard: u32) -> Result<Option<DateTime<Utc>>> {
+    let query =
+        IndexQuery { index: Index::Gsi2, pk: due_index_pk(shard), sk_from: None, sk_to: None, limit: 1, after: None };
+    let page = store.query(query).await?;
+    Ok(page.items.first().and_then(|i| i.index_keys.get(&Index::Gsi2)).and_then(|k| parse_sort_time(&k.sk)))
+}
+
 /// Orders in `shard` whose rule is due at or before `now`, earliest first.
-pub async fn due_orders(store: &dyn StateStore, shard: u32, now: DateTime<Utc>, limit: usize) -> Result<Vec<Versioned<Order>>> {
+pub async fn due_orders(
+    store: &dyn StateStore,
+    shard: u32,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<Versioned<Order>>> {
     let query = IndexQuery {
         index: Index::Gsi2,
         pk: due_index_pk(shard),
@@ -97,6 +110,23 @@ pub async fn create_order(store: &dyn StateStore, order: &Order) -> Result<()> {
 /// Saves the order if nobody changed it since `version` was read.
 pub async fn update_order(store: &dyn StateStore, order: &Order, version: u64) -> Result<u64> {
     Ok(store.write(Write::Put { item: order_item(order), condition: Condition::VersionIs(version) }).await?)
+}
+
+/// Sends the messages of `cause` that are not yet out, then records that they are. If
+/// the order moved on meanwhile the mark is skipped: a later redelivery of `cause`
+/// re-sends them with the same ids, which consumers drop. Costs a second write only for
+/// transitions that have messages.
+pub async fn publish_pending(deps: &crate::app::Deps, mut order: Order, version: u64, cause: &str) -> Result<()> {
+    let pending = order.unpublished(cause).to_vec();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    deps.publish_all(&pending).await?;
+    order.mark_published(cause);
+    match update_order(deps.store.as_ref(), &order, version).await {
+        Ok(_) | Err(Error::Store(StoreError::ConditionFailed)) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// What the velocity and new-customer rules need: whether the customer ordered before,
@@ -142,4 +172,27 @@ pub async fn customer_history(
 fn parse_sort_time(sk: &str) -> Option<DateTime<Utc>> {
     let time = sk.split('#').next()?;
     DateTime::parse_from_rfc3339(time).ok().map(|t| t.with_timezone(&Utc))
+}
+
+fn notification_key(notification_id: &str) -> Key {
+    Key::new(format!("NOTIFICATION#{notification_id}"), "SENT")
+}
+
+/// How long a sent notification is remembered, to drop redeliveries of it.
+pub const NOTIFICATION_MEMORY_DAYS: i64 = 14;
+
+/// Whether the notification was already sent (and not yet forgotten).
+pub async fn notification_sent(store: &dyn StateStore, notification_id: &str, now: DateTime<Utc>) -> Result<bool> {
+    let item = store.get(&notification_key(notification_id)).await?;
+    Ok(item.is_some_and(|i| i.expires_at.is_none_or(|t| t > now.timestamp())))
+}
+
+/// Remembers that the notification was sent; expires through the table's TTL.
+pub async fn record_notification(store: &dyn StateStore, notification_id: &str, now: DateTime<Utc>) -> Result<()> {
+    let mut item = Item::new(notification_key(notification_id), format!("{{\"sent_at\":\"{}\"}}", sort_time(now)));
+    item.expires_at = Some((now + chrono::Duration::days(NOTIFICATION_MEMORY_DAYS)).timestamp());
+    match store.write(Write::Put { item, condition: Condition::NotExists }).await {
+        Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -149,7 +149,10 @@ fn check_placeholders(field: &str, text: &str) -> Result<(), Problem> {
         };
         let name = &after[..end];
         if !PLACEHOLDERS.contains(&name) {
-            return Err((field.to_string(), format!("unknown placeholder {{{name}}}; known: {}", PLACEHOLDERS.join(", "))));
+            return Err((
+                field.to_string(),
+                format!("unknown placeholder {{{name}}}; known: {}", PLACEHOLDERS.join(", ")),
+            ));
         }
         rest = &after[end + 1..];
     }

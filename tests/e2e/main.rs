@@ -1,7 +1,9 @@
 //! End-to-end scenarios. Each runs on the embedded backend and on the aws backend
 //! against a moto_server the harness starts (see `support`).
 
+mod audit_chain;
 mod local;
+mod openapi;
 mod risk_check;
 mod support;
 mod topology;

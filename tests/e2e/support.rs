@@ -94,3 +94,67 @@ pub fn retail_order(id: &str, customer: &str, price: &str) -> Value {
         "shipping_country": "CN", "billing_country": "CN", "payment": {"method": "BANK_CARD"}
     })
 }
+
+impl Harness {
+    /// Publishes an audit result as the middle office would, and lets the chain settle.
+    pub async fn audit_result(&self, kind: &str, data: Value) {
+        let (status, body) = self.publish_raw(kind, data).await;
+        assert_eq!(status, 202, "{body}");
+        self.settle().await;
+    }
+
+    /// Publishes to `audit-results` without settling.
+    pub async fn publish_raw(&self, kind: &str, data: Value) -> (u16, Value) {
+        let message = json!({"message": data, "attributes": {"type": kind}});
+        self.post("/_local/topics/audit-results", &message).await
+    }
+
+    pub async fn settle(&self) {
+        let (status, body) = self.post("/_local/settle", &json!({})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    pub async fn dead_letters(&self, queue: &str) -> Vec<Value> {
+        let (status, body) = self.get(&format!("/_local/queues/{queue}/dead-letters")).await;
+        assert_eq!(status, 200, "{body}");
+        body.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Places a low-risk retail order that is dispatched and awaits its audit.
+    pub async fn dispatched_order(&self, id: &str) {
+        let mut order = retail_order(id, &format!("cust-{id}"), "100.00");
+        order["contact"] = json!({"name": "Li Lei", "email": "li.lei@example.com", "phone": "+86 138 0013 8000"});
+        let (status, body) = self.post("/orders", &order).await;
+        assert_eq!((status, body["status"].as_str()), (201, Some("DISPATCHED")), "{body}");
+    }
+
+    pub async fn order(&self, id: &str) -> Value {
+        let (status, body) = self.get(&format!("/orders/{id}")).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Messages of `kind` on `topic` about `subject`.
+    pub async fn about(&self, topic: &str, kind: &str, subject: &str) -> Vec<Published> {
+        self.published(topic)
+            .await
+            .into_iter()
+            .filter(|m| m.attributes.get("type").map(String::as_str) == Some(kind) && m.message["subject"] == subject)
+            .collect()
+    }
+
+    /// The current time of the runtime's clock.
+    pub fn now(&self) -> chrono::DateTime<Utc> {
+        self.rt.now()
+    }
+}
+
+/// An `audit.failed` body for `order` at `at`.
+pub fn audit_failed(audit_id: &str, order: &str, code: &str, at: chrono::DateTime<Utc>) -> Value {
+    json!({"audit_id": audit_id, "order_id": order, "reason_code": code, "reason": format!("{code} at the middle office"),
+           "occurred_at": at.to_rfc3339()})
+}
+
+pub fn audit_passed(audit_id: &str, order: &str, at: chrono::DateTime<Utc>) -> Value {
+    json!({"audit_id": audit_id, "order_id": order, "occurred_at": at.to_rfc3339()})
+}

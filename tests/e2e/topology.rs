@@ -137,6 +137,32 @@ fn function_env(function: &Value) -> Mapping {
     env
 }
 
+/// A function's timeout in seconds: its own, or Globals.Function's.
+fn function_timeout(function: &Value) -> Option<u64> {
+    props(function).get("Timeout").or_else(|| at(template(), &["Globals", "Function", "Timeout"])).and_then(as_u64)
+}
+
+/// Whether `!Ref <logical_id>` occurs anywhere inside `value` (through tags too).
+fn refs_anywhere(value: &Value, logical_id: &str) -> bool {
+    ref_target(value) == Some(logical_id)
+        || match value {
+            Value::Sequence(items) => items.iter().any(|v| refs_anywhere(v, logical_id)),
+            Value::Mapping(m) => m.values().any(|v| refs_anywhere(v, logical_id)),
+            Value::Tagged(t) => refs_anywhere(&t.value, logical_id),
+            _ => false,
+        }
+}
+
+/// `reaudit-tick` → `ReauditTick`.
+fn pascal_case(name: &str) -> String {
+    name.split(['-', '_'])
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
 /// One event of a function in the template.
 struct Event {
     function: String,
@@ -232,13 +258,21 @@ fn every_function_learns_the_table_and_every_topic_from_its_environment() {
         }
     }
 
-    // A queue that functions send to directly is named by a variable too.
-    for q in TOPOLOGY.queues.iter().filter(|q| !q.env.is_empty()) {
-        let found = TOPOLOGY.functions.iter().any(|f| {
-            let env = function_env(resource(f.logical_id).unwrap());
-            env.get(q.env).and_then(ref_target) == Some(q.logical_id)
-        });
-        assert!(found, "no function has {} = !Ref {}", q.env, q.logical_id);
+    // Every queue is named by a variable too (its URL), in every function, like the
+    // topics: the functions read every name the topology has.
+    for f in TOPOLOGY.functions {
+        let env = function_env(resource(f.logical_id).unwrap());
+        for q in TOPOLOGY.queues.iter().filter(|q| !q.env.is_empty()) {
+            let value = env.get(q.env).unwrap_or_else(|| panic!("{}: no {} variable", f.logical_id, q.env));
+            assert_eq!(
+                ref_target(value),
+                Some(q.logical_id),
+                "{}: {} must be !Ref {}",
+                f.logical_id,
+                q.env,
+                q.logical_id
+            );
+        }
     }
 }
 
@@ -326,6 +360,15 @@ fn template_queues_match_topology_with_dead_letter_queues_and_batch_failures() {
         );
 
         let consumer = function_logical_id(&TOPOLOGY, q.consumer);
+        let timeout = function_timeout(resource(consumer).unwrap())
+            .unwrap_or_else(|| panic!("{consumer}: no Timeout (own or Globals)"));
+        assert!(
+            u64::from(q.visibility_timeout_secs) >= 6 * timeout,
+            "{}: VisibilityTimeout {} is less than 6 x {consumer}'s {timeout} s timeout",
+            q.logical_id,
+            q.visibility_timeout_secs
+        );
+
         let feeding: Vec<&Event> =
             sqs_events.iter().filter(|e| e.props.get("Queue").is_some_and(|v| is_arn_of(v, q.logical_id))).collect();
         assert_eq!(feeding.len(), 1, "{}: expected exactly one SQS event", q.logical_id);
@@ -455,12 +498,20 @@ fn template_schedules_match_topology() {
 
     for s in TOPOLOGY.schedules {
         let function = function_logical_id(&TOPOLOGY, s.function);
-        let matching =
-            schedule_events.iter().filter(|e| e.function == function && expression(e) == s.expression).count();
+        let matching: Vec<&Event> =
+            schedule_events.iter().filter(|e| e.function == function && expression(e) == s.expression).collect();
         assert_eq!(
-            matching, 1,
+            matching.len(),
+            1,
             "schedule {} ({}): expected exactly one Schedule/ScheduleV2 event on {function}",
-            s.name, s.expression
+            s.name,
+            s.expression
+        );
+        assert_eq!(
+            matching[0].name,
+            pascal_case(s.name),
+            "schedule {}: the event on {function} is named after the schedule, in PascalCase",
+            s.name
         );
     }
 
@@ -478,5 +529,105 @@ fn template_schedules_match_topology() {
             ids_of_type(ty).is_empty(),
             "schedules are events on their function; the template has {ty} resources the topology lacks"
         );
+    }
+}
+
+/// An `AWS::CloudWatch::Alarm` on an SQS metric of one queue.
+struct QueueAlarm {
+    id: String,
+    metric: String,
+    comparison: String,
+    threshold: f64,
+    props: &'static Value,
+}
+
+/// The alarms whose metric is in `AWS/SQS` with the dimension `QueueName` =
+/// `!GetAtt <queue>.QueueName`.
+fn queue_alarms(queue: &str) -> Vec<QueueAlarm> {
+    resources()
+        .iter()
+        .filter(|(_, r)| type_of(r) == Some("AWS::CloudWatch::Alarm"))
+        .filter(|(_, r)| props(r).get("Namespace").and_then(Value::as_str) == Some("AWS/SQS"))
+        .filter(|(_, r)| {
+            props(r).get("Dimensions").and_then(Value::as_sequence).is_some_and(|dims| {
+                dims.iter().any(|d| {
+                    d.get("Name").and_then(Value::as_str) == Some("QueueName")
+                        && d.get("Value").and_then(getatt_target) == Some((queue.to_owned(), "QueueName".to_owned()))
+                })
+            })
+        })
+        .map(|(id, r)| {
+            let p = props(r);
+            let text = |key: &str| p.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+            QueueAlarm {
+                id: id.as_str().unwrap_or_default().to_owned(),
+                metric: text("MetricName"),
+                comparison: text("ComparisonOperator"),
+                threshold: p
+                    .get("Threshold")
+                    .and_then(|v| v.as_f64().or_else(|| v.as_str()?.trim().parse().ok()))
+                    .unwrap_or(f64::NAN),
+                props: p,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_queue_and_dead_letter_queue_has_an_alarm() {
+    // The alarm-action parameter, and the condition that leaves it out when empty.
+    let parameter = "AlarmActionArn";
+    assert!(
+        at(template(), &["Parameters", parameter]).is_some(),
+        "template.yaml has no {parameter} parameter for the alarms to notify"
+    );
+    let notifies =
+        |alarm: &QueueAlarm| alarm.props.get("AlarmActions").is_some_and(|actions| refs_anywhere(actions, parameter));
+
+    for q in TOPOLOGY.queues {
+        // A message in a dead-letter queue needs a person: alarm on the first one.
+        let dlq = queue_alarms(q.dlq_logical_id);
+        let visible: Vec<&QueueAlarm> = dlq
+            .iter()
+            .filter(|a| {
+                a.metric == "ApproximateNumberOfMessagesVisible"
+                    && ((a.comparison == "GreaterThanThreshold" && a.threshold == 0.0)
+                        || (a.comparison == "GreaterThanOrEqualToThreshold" && a.threshold == 1.0))
+            })
+            .collect();
+        assert!(
+            !visible.is_empty(),
+            "{}: no alarm on ApproximateNumberOfMessagesVisible > 0 (found {:?})",
+            q.dlq_logical_id,
+            dlq.iter().map(|a| &a.id).collect::<Vec<_>>()
+        );
+        for alarm in visible {
+            assert!(notifies(alarm), "{}: AlarmActions must notify !Ref {parameter}", alarm.id);
+        }
+
+        // A queue whose oldest message keeps ageing has a stuck or slow consumer.
+        let main = queue_alarms(q.logical_id);
+        let age: Vec<&QueueAlarm> = main
+            .iter()
+            .filter(|a| {
+                a.metric == "ApproximateAgeOfOldestMessage"
+                    && matches!(a.comparison.as_str(), "GreaterThanThreshold" | "GreaterThanOrEqualToThreshold")
+                    && a.threshold > 0.0
+            })
+            .collect();
+        assert!(
+            !age.is_empty(),
+            "{}: no alarm on ApproximateAgeOfOldestMessage (found {:?})",
+            q.logical_id,
+            main.iter().map(|a| &a.id).collect::<Vec<_>>()
+        );
+        for alarm in age {
+            assert!(notifies(alarm), "{}: AlarmActions must notify !Ref {parameter}", alarm.id);
+        }
+    }
+
+    // And no queue in the template goes unwatched.
+    for queue in ids_of_type("AWS::SQS::Queue") {
+        assert!(!queue_alarms(&queue).is_empty(), "{queue}: no CloudWatch alarm");
     }
 }

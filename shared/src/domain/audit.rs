@@ -23,7 +23,8 @@ pub struct ReauditRule {
     pub first_failure_at: DateTime<Utc>,
     pub window_ends_at: DateTime<Utc>,
     pub next_attempt_at: DateTime<Utc>,
-    /// Audit requests the schedule has sent.
+    /// Audit requests sent for the order so far, the first (failed) one included; the
+    /// next request is attempt `attempts + 1`, the `attempts`-th re-audit.
     pub attempts: u32,
     /// `audit.failed` reports received.
     pub failures: u32,
@@ -106,7 +107,9 @@ pub fn on_failure(
     }
     let Some(rule) = &state.rule else {
         return match reason {
-            Reason::Known(r) if r.retryable => FailureDecision::ProvisionallyAccept(first_rule(rules, order_id, r, failure)),
+            Reason::Known(r) if r.retryable => {
+                FailureDecision::ProvisionallyAccept(first_rule(rules, order_id, r, failure))
+            }
             _ => FailureDecision::Reject,
         };
     };
@@ -116,7 +119,7 @@ pub fn on_failure(
     let mut kept = rule.clone();
     kept.failures += 1;
     kept.next_attempt_at =
-        next_attempt_at(&rules.attempts, order_id, kept.attempts + 1, failure.occurred_at, kept.window_ends_at);
+        next_attempt_at(&rules.attempts, order_id, kept.attempts, failure.occurred_at, kept.window_ends_at);
     FailureDecision::KeepRule(kept)
 }
 
@@ -126,14 +129,14 @@ fn first_rule(rules: &AuditRules, order_id: &str, reason: &ReasonRule, failure: 
         first_failure_at: failure.occurred_at,
         window_ends_at,
         next_attempt_at: next_attempt_at(&rules.attempts, order_id, 1, failure.occurred_at, window_ends_at),
-        attempts: 0,
+        attempts: 1,
         failures: 1,
         team: reason.team.clone(),
         claim: None,
     }
 }
 
-/// When attempt `attempt` (1-based) is due, counted from `from`: exponential backoff
+/// When re-audit number `attempt` (1-based) is due, counted from `from`: exponential backoff
 /// with a cap and a jitter derived from the order and the attempt, so every redelivery
 /// of the same decision computes the same time; never after the window's end.
 pub fn next_attempt_at(
@@ -149,14 +152,17 @@ pub fn next_attempt_at(
         .min(u64::from(backoff.max_delay_minutes))
         * 60;
     let spread = base * u64::from(backoff.jitter_percent) / 100;
-    let jitter = if spread == 0 { 0 } else { (stable_hash(order_id, attempt) % (2 * spread + 1)) as i64 - spread as i64 };
+    let jitter =
+        if spread == 0 { 0 } else { (stable_hash(order_id, attempt) % (2 * spread + 1)) as i64 - spread as i64 };
     let delay = (base as i64 + jitter).max(1);
     (from + Duration::seconds(delay)).min(window_ends_at)
 }
 
 /// FNV-1a: stable across processes and releases, unlike `DefaultHasher`.
 pub fn stable_hash(text: &str, salt: u32) -> u64 {
-    text.bytes().chain(salt.to_le_bytes()).fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    text.bytes()
+        .chain(salt.to_le_bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// The shard of the due-rule index an order's rule lives in.
@@ -177,11 +183,17 @@ pub fn tick_action(rule: &ReauditRule, now: DateTime<Utc>) -> Option<TickAction>
 }
 
 /// The rule after a tick has sent audit request `attempt` at `now`.
-pub fn after_request(rules: &AuditRules, order_id: &str, rule: &ReauditRule, attempt: u32, now: DateTime<Utc>) -> ReauditRule {
+pub fn after_request(
+    rules: &AuditRules,
+    order_id: &str,
+    rule: &ReauditRule,
+    attempt: u32,
+    now: DateTime<Utc>,
+) -> ReauditRule {
     let mut next = rule.clone();
     next.claim = None;
     next.attempts = attempt;
-    next.next_attempt_at = next_attempt_at(&rules.attempts, order_id, attempt + 1, now, rule.window_ends_at);
+    next.next_attempt_at = next_attempt_at(&rules.attempts, order_id, attempt, now, rule.window_ends_at);
     next
 }
 

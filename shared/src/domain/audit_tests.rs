@@ -21,12 +21,13 @@ fn decide(state: &AuditState, status: Option<AuditStatus>, f: &Failure) -> Failu
 #[test]
 fn first_retryable_failure_creates_a_rule_with_the_window() {
     let f = failure("a1", "STOCK_SHORTAGE", t0());
-    let FailureDecision::ProvisionallyAccept(rule) = decide(&AuditState::default(), Some(AuditStatus::Pending), &f) else {
+    let FailureDecision::ProvisionallyAccept(rule) = decide(&AuditState::default(), Some(AuditStatus::Pending), &f)
+    else {
         panic!("expected provisional acceptance");
     };
     assert_eq!(rule.window_ends_at, t0() + Duration::hours(24));
     assert!(rule.next_attempt_at > t0() && rule.next_attempt_at < t0() + Duration::minutes(6));
-    assert_eq!((rule.attempts, rule.failures, rule.team.as_str()), (0, 1, "inventory"));
+    assert_eq!((rule.attempts, rule.failures, rule.team.as_str()), (1, 1, "inventory"));
 }
 
 #[test]
@@ -74,12 +75,12 @@ fn ticks_request_when_due_expire_after_the_window_and_respect_claims() {
     let FailureDecision::ProvisionallyAccept(mut rule) = decide(&AuditState::default(), None, &f) else { panic!() };
     assert_eq!(tick_action(&rule, t0()), None);
     let due = rule.next_attempt_at;
-    assert_eq!(tick_action(&rule, due), Some(TickAction::Request { attempt: 1 }));
-    rule.claim = Some(Claim { action: TickAction::Request { attempt: 1 }, until: due + Duration::minutes(2) });
+    assert_eq!(tick_action(&rule, due), Some(TickAction::Request { attempt: 2 }));
+    rule.claim = Some(Claim { action: TickAction::Request { attempt: 2 }, until: due + Duration::minutes(2) });
     assert_eq!(tick_action(&rule, due + Duration::minutes(1)), None);
-    assert_eq!(tick_action(&rule, due + Duration::minutes(2)), Some(TickAction::Request { attempt: 1 }));
-    let advanced = after_request(&rules.audit, "o-1", &rule, 1, due);
-    assert_eq!((advanced.attempts, advanced.claim.clone()), (1, None));
+    assert_eq!(tick_action(&rule, due + Duration::minutes(2)), Some(TickAction::Request { attempt: 2 }));
+    let advanced = after_request(&rules.audit, "o-1", &rule, 2, due);
+    assert_eq!((advanced.attempts, advanced.claim.clone()), (2, None));
     assert!(advanced.next_attempt_at > due);
     assert_eq!(tick_action(&advanced, rule.window_ends_at), Some(TickAction::Expire));
 }

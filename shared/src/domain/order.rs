@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::ids::{CustomerId, OrderId, Sku};
 use super::audit::AuditState;
+use super::ids::{CustomerId, OrderId, Sku};
 use super::risk::RiskAssessment;
 use crate::error::{Error, Result};
 use crate::input::Fields;
@@ -289,6 +289,10 @@ pub struct Order {
 pub struct OutboxEntry {
     pub cause: String,
     pub messages: Vec<OutboundMessage>,
+    /// Set once the messages are known to be out; a redelivery of the cause then sends
+    /// nothing. Unset, a redelivery sends them (again).
+    #[serde(default)]
+    pub published: bool,
 }
 
 /// Transitions whose messages are kept for re-sending.
@@ -297,7 +301,7 @@ const OUTBOX_KEEP: usize = 8;
 impl Order {
     /// Records the messages of a transition caused by `cause`.
     pub fn emit(&mut self, cause: &str, messages: Vec<OutboundMessage>) {
-        self.outbox.push(OutboxEntry { cause: cause.to_string(), messages });
+        self.outbox.push(OutboxEntry { cause: cause.to_string(), messages, published: false });
         if self.outbox.len() > OUTBOX_KEEP {
             self.outbox.remove(0);
         }
@@ -306,6 +310,27 @@ impl Order {
     /// The messages of the transition `cause` made, if it is among the latest.
     pub fn outbox_for(&self, cause: &str) -> &[OutboundMessage] {
         self.outbox.iter().rev().find(|e| e.cause == cause).map(|e| e.messages.as_slice()).unwrap_or(&[])
+    }
+
+    /// The messages of `cause` not yet known to be out.
+    pub fn unpublished(&self, cause: &str) -> &[OutboundMessage] {
+        self.outbox
+            .iter()
+            .rev()
+            .find(|e| e.cause == cause && !e.published)
+            .map(|e| e.messages.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// Records that the messages of `cause` are out. `false` if there was nothing to mark.
+    pub fn mark_published(&mut self, cause: &str) -> bool {
+        match self.outbox.iter_mut().rev().find(|e| e.cause == cause && !e.published) {
+            Some(entry) => {
+                entry.published = true;
+                true
+            }
+            None => false,
+        }
     }
 
     /// The messages of the latest transition.

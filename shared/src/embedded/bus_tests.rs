@@ -34,7 +34,12 @@ fn setup(raw: bool) -> (Arc<ManualClock>, EmbeddedBus) {
 fn message(kind: &str) -> OutboundMessage {
     let mut attributes = BTreeMap::new();
     attributes.insert("type".to_string(), kind.to_string());
-    OutboundMessage { topic: "order-events".into(), body: format!("{{\"k\":\"{kind}\"}}"), attributes, via: Default::default() }
+    OutboundMessage {
+        topic: "order-events".into(),
+        body: format!("{{\"k\":\"{kind}\"}}"),
+        attributes,
+        via: Default::default(),
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,21 @@
+//! SQS entry point: each record is one audit result; the failed ones are reported back
+//! so only they are retried (and end in the dead-letter queue).
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use orderflow_shared::app::Deps;
+use orderflow_shared::reaudit::parse_audit_result;
+use orderflow_shared::sqs_batch::{self, Record};
+
+use crate::flow;
+
+pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
+    sqs_batch::process(event, |record: Record| async move {
+        let result = parse_audit_result(&record.body, record.attributes.get("type").map(String::as_str))?;
+        flow::apply(deps, &result).await
+    })
+    .await
+}
+
+#[cfg(test)]
+#[path = "handler_tests.rs"]
+mod tests;

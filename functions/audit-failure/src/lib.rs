@@ -1,0 +1,11 @@
+//! Audit-failure handler (DOMAIN §1 steps 1–5 and 7): consumes `audit-results` and
+//! moves each order's audit along: provisional acceptance with a re-audit rule, a kept
+//! or expired rule on later failures, rejection, approval.
+//!
+//! - [`handler`]: the SQS batch entry point.
+//! - [`flow`]: applies one audit result to its order, exactly once.
+
+pub mod flow;
+pub mod handler;
+
+pub use handler::handle;

@@ -1,0 +1,80 @@
+//! Rendering a notification and publishing it once.
+
+use std::collections::BTreeMap;
+
+use orderflow_shared::app::Deps;
+use orderflow_shared::error::{Error, Result};
+use orderflow_shared::events::EventBuilder;
+use orderflow_shared::reaudit::NotificationRequest;
+use orderflow_shared::repo;
+use orderflow_shared::rules_audit::render;
+use orderflow_shared::topology::HANDLER_NOTIFICATIONS;
+use serde_json::{json, Value};
+use tracing::info;
+
+const SOURCE: &str = "orderflow/notifier";
+
+/// Publishes the notification unless it was already sent. It is recorded after the
+/// publish: a crash in between re-sends it with the same id, never loses it.
+pub async fn send_once(deps: &Deps, request: &NotificationRequest) -> Result<()> {
+    let now = deps.clock.now();
+    if repo::notification_sent(deps.store.as_ref(), &request.notification_id, now).await? {
+        info!(notification_id = %request.notification_id, "already sent; dropping the redelivery");
+        return Ok(());
+    }
+    let template = deps.rules.audit.templates.get(&request.template).ok_or_else(|| {
+        Error::validation("template", format!("no template named {:?} in [audit.templates]", request.template))
+    })?;
+    let values = values(request);
+    let order_id = request.order["order_id"].as_str().unwrap_or_default();
+    let data = json!({
+        "notification_id": request.notification_id,
+        "order_id": order_id,
+        "team": request.team,
+        "subject": render(&template.subject, &values),
+        "body": render(template.body.trim(), &values),
+        "order": request.order,
+        "failure": request.failure,
+        "audit_status": request.audit_status,
+        "user": request.user,
+    });
+    let message = EventBuilder { topic: HANDLER_NOTIFICATIONS, source: SOURCE, time: now }
+        .event(request.notification_id.clone(), "notification", order_id, data)
+        .with_attribute("team", &request.team)
+        .with_attribute("severity", &request.severity);
+    deps.publisher.publish(&message).await?;
+    repo::record_notification(deps.store.as_ref(), &request.notification_id, now).await?;
+    // Team and kind only: the user's details stay out of the logs.
+    info!(notification_id = %request.notification_id, team = %request.team, kind = %request.kind, "notification sent");
+    Ok(())
+}
+
+/// The template values. The user's email and phone arrive masked.
+fn values(request: &NotificationRequest) -> BTreeMap<&'static str, String> {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    };
+    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into());
+    let rule = request.rule.as_ref();
+    let audit_status = serde_json::to_value(request.audit_status).map(|v| text(&v)).unwrap_or_default();
+    BTreeMap::from([
+        ("order_id", text(&request.order["order_id"])),
+        ("customer_id", request.user.customer_id.clone()),
+        ("business_type", text(&request.order["business_type"])),
+        ("total", text(&request.order["total"])),
+        ("currency", text(&request.order["currency"])),
+        ("reason_code", request.failure.reason_code.clone()),
+        ("reason", request.failure.reason.clone()),
+        ("audit_status", audit_status),
+        ("user_name", or_dash(&request.user.name)),
+        ("user_email", or_dash(&request.user.email)),
+        ("user_phone", or_dash(&request.user.phone)),
+        ("first_failure_at", time(rule.map(|r| r.first_failure_at))),
+        ("window_ends_at", time(rule.map(|r| r.window_ends_at))),
+        ("next_attempt_at", time(rule.map(|r| r.next_attempt_at))),
+        ("attempts", rule.map(|r| r.attempts.to_string()).unwrap_or_else(|| "0".into())),
+    ])
+}

@@ -1,0 +1,129 @@
+//! One due order. A tick claims the rule with a versioned write (so overlapping ticks
+//! cannot both act), sends the messages, then confirms. A tick that dies after its claim
+//! leaves a claim that lapses after `claim_seconds`; the next tick redoes the same
+//! action with the same message ids.
+
+use chrono::{DateTime, Duration, Utc};
+use orderflow_shared::app::Deps;
+use orderflow_shared::domain::audit::{after_request, tick_action, Claim, TickAction};
+use orderflow_shared::domain::order::{AuditStatus, Order};
+use orderflow_shared::error::{Error, Result, StoreError};
+use orderflow_shared::ports::OutboundMessage;
+use orderflow_shared::reaudit::{audit_request, final_rejection, notification};
+use orderflow_shared::repo::{self, Versioned};
+use tracing::info;
+
+const SOURCE: &str = "orderflow/scheduled-retry";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Requested,
+    Expired,
+    Skipped,
+}
+
+pub async fn handle(deps: &Deps, stored: Versioned<Order>, now: DateTime<Utc>) -> Result<Outcome> {
+    let Some(rule) = &stored.value.audit.rule else { return Ok(Outcome::Skipped) };
+    let Some(action) = tick_action(rule, now) else { return Ok(Outcome::Skipped) };
+    let claim = Claim { action, until: now + Duration::seconds(i64::from(deps.rules.audit.claim_seconds)) };
+    let mut claimed = stored.value.clone();
+    if let Some(rule) = claimed.audit.rule.as_mut() {
+        rule.claim = Some(claim.clone());
+    }
+    let version = match repo::update_order(deps.store.as_ref(), &claimed, stored.version).await {
+        Ok(version) => version,
+        Err(Error::Store(StoreError::ConditionFailed)) => return Ok(Outcome::Skipped),
+        Err(e) => return Err(e),
+    };
+    let mut done = act(deps, stored.value, action, now);
+    deps.publish_all(done.latest_outbox()).await?;
+    mark_latest_published(&mut done);
+    confirm(deps, done, &claim, version).await?;
+    info!(order_id = %claimed.id(), ?action, "due rule handled");
+    Ok(match action {
+        TickAction::Request { .. } => Outcome::Requested,
+        TickAction::Expire => Outcome::Expired,
+    })
+}
+
+/// The order after the action, with the action's messages in its outbox.
+fn act(deps: &Deps, mut order: Order, action: TickAction, now: DateTime<Utc>) -> Order {
+    let rules = &deps.rules.audit;
+    let Some(rule) = order.audit.rule.clone() else { return order };
+    let (cause, messages): (String, Vec<OutboundMessage>) = match action {
+        TickAction::Request { attempt } => {
+            order.audit.rule = Some(after_request(rules, order.id().as_str(), &rule, attempt, now));
+            order.record(now, "REAUDIT_REQUESTED", Some(format!("attempt {attempt}")));
+            (format!("tick:{attempt}"), vec![audit_request(SOURCE, &order, attempt)])
+        }
+        TickAction::Expire => {
+            order.audit.rule = None;
+            order.audit_status = Some(AuditStatus::Rejected);
+            order.record(now, "AUDIT_REJECTED", Some("retry window closed".into()));
+            let cause = "window-closed".to_string();
+            let first = order.audit.first_failure.clone();
+            let mut messages = vec![final_rejection(SOURCE, &order, &cause, first.as_ref())];
+            if let Some(first) = &first {
+                let template = &rules.final_template;
+                messages.push(notification(
+                    &order,
+                    &cause,
+                    "final_rejection",
+                    &rule.team,
+                    &rules.final_severity,
+                    template,
+                    first,
+                    Some(&rule),
+                ));
+            }
+            (cause, messages)
+        }
+    };
+    order.emit(&cause, messages);
+    order
+}
+
+/// Writes the outcome over the claim. If the order changed meanwhile (an audit result
+/// arrived), the outcome is applied again to the fresh order as long as it still
+/// carries this tick's claim.
+async fn confirm(deps: &Deps, done: Order, claim: &Claim, version: u64) -> Result<()> {
+    match repo::update_order(deps.store.as_ref(), &done, version).await {
+        Ok(_) => return Ok(()),
+        Err(Error::Store(StoreError::ConditionFailed)) => {}
+        Err(e) => return Err(e),
+    }
+    for _ in 0..3 {
+        let Some(fresh) = repo::get_order(deps.store.as_ref(), done.id()).await? else { return Ok(()) };
+        let still_ours = fresh.value.audit.rule.as_ref().and_then(|r| r.claim.as_ref()) == Some(claim);
+        if !still_ours {
+            return Ok(());
+        }
+        let mut redone = act(
+            deps,
+            clear_claim(fresh.value),
+            claim.action,
+            claim.until - Duration::seconds(i64::from(deps.rules.audit.claim_seconds)),
+        );
+        mark_latest_published(&mut redone);
+        match repo::update_order(deps.store.as_ref(), &redone, fresh.version).await {
+            Ok(_) => return Ok(()),
+            Err(Error::Store(StoreError::ConditionFailed)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Store(StoreError::Backend("order kept changing while confirming a tick".into())))
+}
+
+/// The tick has sent the messages of its action before writing it.
+fn mark_latest_published(order: &mut Order) {
+    if let Some(entry) = order.outbox.last_mut() {
+        entry.published = true;
+    }
+}
+
+fn clear_claim(mut order: Order) -> Order {
+    if let Some(rule) = order.audit.rule.as_mut() {
+        rule.claim = None;
+    }
+    order
+}

@@ -1,0 +1,134 @@
+//! One schedule tick over every shard of the due index.
+
+use std::time::{Duration, Instant};
+
+use orderflow_shared::app::Deps;
+use orderflow_shared::repo::{self, DUE_SHARDS};
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::due::{self, Outcome};
+
+/// Due orders read per index query.
+const PAGE: usize = 100;
+
+/// Whether the invocation must stop now to finish before its deadline.
+pub trait Budget: Send + Sync {
+    fn exhausted(&self) -> bool;
+}
+
+/// Never runs out: the local runtime and tests.
+pub struct Unlimited;
+
+impl Budget for Unlimited {
+    fn exhausted(&self) -> bool {
+        false
+    }
+}
+
+/// Runs out `margin` before the Lambda deadline.
+pub struct Deadline(pub Instant);
+
+impl Deadline {
+    pub fn after(remaining: Duration, margin: Duration) -> Deadline {
+        Deadline(Instant::now() + remaining.saturating_sub(margin))
+    }
+}
+
+impl Budget for Deadline {
+    fn exhausted(&self) -> bool {
+        Instant::now() >= self.0
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct TickReport {
+    pub requested: usize,
+    pub expired: usize,
+    /// Due orders another tick or a concurrent write got to first.
+    pub skipped: usize,
+    pub errors: usize,
+    /// True when the budget ran out with work possibly left for the next tick.
+    pub stopped_early: bool,
+}
+
+/// When the next tick will find work: the earliest due time over every shard. The
+/// local runtime uses it to replay hours of schedule without idle ticks.
+pub async fn next_due(deps: &Deps) -> orderflow_shared::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let mut earliest = None;
+    for shard in 0..DUE_SHARDS {
+        if let Some(at) = repo::earliest_due(deps.store.as_ref(), shard).await? {
+            earliest = Some(earliest.map_or(at, |e: chrono::DateTime<chrono::Utc>| e.min(at)));
+        }
+    }
+    Ok(earliest)
+}
+
+pub async fn tick(deps: &Deps, budget: &dyn Budget) -> TickReport {
+    let now = deps.clock.now();
+    let mut report = TickReport::default();
+    for shard in 0..DUE_SHARDS {
+        if !drain_shard(deps, shard, now, budget, &mut report).await {
+            report.stopped_early = true;
+            break;
+        }
+    }
+    info!(
+        requested = report.requested,
+        expired = report.expired,
+        skipped = report.skipped,
+        errors = report.errors,
+        stopped_early = report.stopped_early,
+        "tick done"
+    );
+    report
+}
+
+/// Works through one shard; `false` if the budget ran out. Handled orders leave the
+/// due range, so each query starts from the range's beginning again.
+async fn drain_shard(
+    deps: &Deps,
+    shard: u32,
+    now: chrono::DateTime<chrono::Utc>,
+    budget: &dyn Budget,
+    report: &mut TickReport,
+) -> bool {
+    loop {
+        if budget.exhausted() {
+            return false;
+        }
+        let page = match repo::due_orders(deps.store.as_ref(), shard, now, PAGE).await {
+            Ok(page) => page,
+            Err(e) => {
+                warn!(shard, error = %e, "reading due rules failed");
+                report.errors += 1;
+                return true;
+            }
+        };
+        let full = page.len() == PAGE;
+        let mut progressed = false;
+        for order in page {
+            if budget.exhausted() {
+                return false;
+            }
+            match due::handle(deps, order, now).await {
+                Ok(Outcome::Requested) => report.requested += 1,
+                Ok(Outcome::Expired) => report.expired += 1,
+                Ok(Outcome::Skipped) => {
+                    report.skipped += 1;
+                    continue;
+                }
+                Err(e) => {
+                    warn!(error = %e, "due rule failed; the next tick retries it");
+                    report.errors += 1;
+                    continue;
+                }
+            }
+            progressed = true;
+        }
+        // Without progress the same page would come back: leave it to the next tick.
+        if !full || !progressed {
+            return true;
+        }
+    }
+}

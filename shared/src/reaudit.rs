@@ -1,0 +1,201 @@
+//! Messages of the re-audit chain: inbound audit results, the outbound events of the
+//! audit transitions, and the notification requests queued for the notifier.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::domain::audit::{Failure, ReauditRule};
+use crate::domain::order::{AuditStatus, Order};
+use crate::error::{Error, Result};
+use crate::events::EventBuilder;
+use crate::input::Fields;
+use crate::ports::OutboundMessage;
+use crate::privacy::{mask_email, mask_phone};
+use crate::topology::{AUDIT_REQUESTS, NOTIFICATIONS_QUEUE, ORDER_EVENTS};
+
+/// A message on `audit-results`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditResult {
+    Failed { order_id: String, failure: Failure },
+    Passed { order_id: String, audit_id: String, occurred_at: DateTime<Utc> },
+}
+
+impl AuditResult {
+    pub fn order_id(&self) -> &str {
+        match self {
+            AuditResult::Failed { order_id, .. } | AuditResult::Passed { order_id, .. } => order_id,
+        }
+    }
+
+    pub fn audit_id(&self) -> &str {
+        match self {
+            AuditResult::Failed { failure, .. } => &failure.audit_id,
+            AuditResult::Passed { audit_id, .. } => audit_id,
+        }
+    }
+}
+
+/// Reads an audit result: a CloudEvents envelope (`type` + `data`) or a bare JSON object
+/// whose type is in the `type` message attribute (or its own `type` field).
+pub fn parse_audit_result(body: &str, type_attribute: Option<&str>) -> Result<AuditResult> {
+    let value: Value = serde_json::from_str(body).map_err(|_| Error::validation("body", "is not JSON"))?;
+    let envelope = value.get("specversion").is_some();
+    let kind = match (envelope, type_attribute) {
+        (true, _) => value.get("type").and_then(Value::as_str),
+        (false, Some(kind)) => Some(kind),
+        (false, None) => value.get("type").and_then(Value::as_str),
+    };
+    let data = if envelope { value.get("data").unwrap_or(&Value::Null) } else { &value };
+    let fields = Fields::root(data).map_err(|_| Error::validation("data", "must be a JSON object"))?;
+    let order_id = crate::domain::ids::OrderId::parse("order_id", fields.str("order_id")?)?.to_string();
+    let audit_id = fields.str("audit_id")?.to_string();
+    let occurred_at = fields.opt_time("occurred_at")?.ok_or_else(|| Error::validation("occurred_at", "is required"))?;
+    match kind {
+        Some("audit.failed") => {
+            let reason_code = fields.str("reason_code")?.to_string();
+            let reason = fields.opt_str("reason")?.unwrap_or_default().to_string();
+            Ok(AuditResult::Failed { order_id, failure: Failure { audit_id, reason_code, reason, occurred_at } })
+        }
+        Some("audit.passed") => Ok(AuditResult::Passed { order_id, audit_id, occurred_at }),
+        Some(other) => Err(Error::validation(
+            "type",
+            format!("unknown message type {other:?}: expected audit.failed or audit.passed"),
+        )),
+        None => Err(Error::validation("type", "is missing")),
+    }
+}
+
+/// Source of the audit chain's events.
+fn builder<'a>(topic: &'a str, source: &'a str, order: &Order) -> EventBuilder<'a> {
+    EventBuilder { topic, source, time: order.updated_at }
+}
+
+/// An `order.audit.*` event about `order`, caused by `cause` (an audit id or a tick).
+pub fn order_audit_event(source: &str, order: &Order, kind: &str, cause: &str, data: Value) -> OutboundMessage {
+    builder(ORDER_EVENTS, source, order)
+        .event(format!("{}:{kind}:{cause}", order.id()), kind, order.id().as_str(), data)
+        .with_attribute("business_type", &order.request.business_type)
+}
+
+/// `audit.requested` for attempt `attempt`: the id is the order and the attempt, so a
+/// request re-sent after a crash is recognisably the same request.
+pub fn audit_request(source: &str, order: &Order, attempt: u32) -> OutboundMessage {
+    builder(AUDIT_REQUESTS, source, order).event(
+        format!("{}:audit.requested:{attempt}", order.id()),
+        "audit.requested",
+        order.id().as_str(),
+        json!({"order_id": order.id(), "attempt": attempt}),
+    )
+}
+
+/// The final rejection: the user system learns it from `order.audit.rejected`.
+pub fn final_rejection(source: &str, order: &Order, cause: &str, failure: Option<&Failure>) -> OutboundMessage {
+    let data = json!({
+        "order_id": order.id(),
+        "audit_status": AuditStatus::Rejected,
+        "reason_code": failure.map(|f| f.reason_code.as_str()),
+        "reason": failure.map(|f| f.reason.as_str()),
+        "final": true,
+    });
+    order_audit_event(source, order, "order.audit.rejected", cause, data)
+}
+
+/// The ordering user as a docking person sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskedUser {
+    pub customer_id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// A notification for a docking person, queued for the notifier to render and publish.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationRequest {
+    /// Stable across redelivery: the notifier sends each id once.
+    pub notification_id: String,
+    /// `provisional_acceptance` or `final_rejection`.
+    pub kind: String,
+    pub team: String,
+    pub severity: String,
+    pub template: String,
+    pub order: Value,
+    pub failure: Failure,
+    pub audit_status: AuditStatus,
+    pub user: MaskedUser,
+    pub rule: Option<ReauditRule>,
+}
+
+/// Builds the queued notification about `order` (which carries its current audit
+/// state). Personal data is masked here, before it leaves the order.
+#[allow(clippy::too_many_arguments)]
+pub fn notification(
+    order: &Order,
+    cause: &str,
+    kind: &str,
+    team: &str,
+    severity: &str,
+    template: &str,
+    failure: &Failure,
+    rule: Option<&ReauditRule>,
+) -> OutboundMessage {
+    let contact = order.request.contact.clone().unwrap_or_default();
+    let request = NotificationRequest {
+        notification_id: format!("{}:notification:{cause}", order.id()),
+        kind: kind.to_string(),
+        team: team.to_string(),
+        severity: severity.to_string(),
+        template: template.to_string(),
+        order: json!({
+            "order_id": order.id(),
+            "customer_id": order.request.customer_id,
+            "business_type": order.request.business_type,
+            "total": order.total.amount,
+            "currency": order.total.currency,
+        }),
+        failure: failure.clone(),
+        audit_status: order.audit_status.unwrap_or(AuditStatus::Pending),
+        user: MaskedUser {
+            customer_id: order.request.customer_id.to_string(),
+            name: contact.name,
+            email: contact.email.as_deref().map(mask_email),
+            phone: contact.phone.as_deref().map(mask_phone),
+        },
+        rule: rule.cloned(),
+    };
+    let body = serde_json::to_string(&request).expect("notification requests serialise");
+    let mut message = OutboundMessage {
+        topic: NOTIFICATIONS_QUEUE.to_string(),
+        body,
+        attributes: Default::default(),
+        via: Default::default(),
+    };
+    message.attributes.insert("type".into(), "notification.requested".into());
+    message.via_queue(NOTIFICATIONS_QUEUE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_and_enveloped_results_parse_alike() {
+        let bare = r#"{"audit_id":"a1","order_id":"o-1","reason_code":"STOCK_SHORTAGE","reason":"no stock","occurred_at":"2026-11-22T10:00:00Z"}"#;
+        let parsed = parse_audit_result(bare, Some("audit.failed")).unwrap();
+        let envelope = format!(r#"{{"specversion":"1.0","id":"x","type":"audit.failed","source":"mo","data":{bare}}}"#);
+        assert_eq!(parse_audit_result(&envelope, None).unwrap(), parsed);
+        assert_eq!(parsed.order_id(), "o-1");
+    }
+
+    #[test]
+    fn bad_results_name_the_problem() {
+        let err = |body: &str, kind| parse_audit_result(body, kind).unwrap_err().to_string();
+        assert_eq!(err("not json", None), "body: is not JSON");
+        assert!(err(r#"{"audit_id":"a","occurred_at":"2026-11-22T10:00:00Z"}"#, Some("audit.passed"))
+            .starts_with("order_id"));
+        let passed = r#"{"audit_id":"a","order_id":"o","occurred_at":"2026-11-22T10:00:00Z"}"#;
+        assert!(err(passed, Some("audit.exploded")).starts_with("type: unknown message type"));
+        assert!(err(passed, None).starts_with("type: is missing"));
+    }
+}
