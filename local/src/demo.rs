@@ -20,6 +20,7 @@ impl<'a> Demo<'a> {
     /// Runs every chapter; `Ok(hops)` only if every expected hop happened.
     pub async fn run(mut self) -> Result<usize, Vec<String>> {
         self.risk_check().await;
+        self.audit_chain().await;
         if self.failures.is_empty() {
             Ok(self.hops)
         } else {
@@ -103,6 +104,69 @@ impl<'a> Demo<'a> {
         let events: Vec<&str> =
             body["history"].as_array().into_iter().flatten().filter_map(|h| h["event"].as_str()).collect();
         self.check(status == 200 && events == ["PREPAYMENT_REQUESTED", "DISPATCHED"], format!("history {events:?}"));
+    }
+}
+
+impl Demo<'_> {
+    async fn publish_audit_result(&mut self, kind: &str, data: Value) {
+        let message = json!({"message": data, "attributes": {"type": kind}});
+        let (status, _) = self.request("POST", "/_local/topics/audit-results", Some(message)).await;
+        self.check(status == 202, format!("middle office publishes {kind} to audit-results"));
+        self.request("POST", "/_local/settle", None).await;
+    }
+
+    async fn audit_requests(&self, order: &str) -> Vec<u64> {
+        let messages = self.rt.published("audit-requests").await.ok().flatten().unwrap_or_default();
+        messages
+            .iter()
+            .filter(|m| m.message["subject"] == order)
+            .filter_map(|m| m.message["data"]["attempt"].as_u64())
+            .collect()
+    }
+
+    async fn advance(&mut self, minutes: u32) -> Vec<u64> {
+        self.request("POST", "/_local/clock/advance", Some(json!({"seconds": minutes * 60}))).await;
+        self.audit_requests("demo-low").await
+    }
+
+    async fn audit_chain(&mut self) {
+        println!("\n== Audit failure, notifier and scheduled retry (DOMAIN §1)");
+        let at = self.rt.now().to_rfc3339();
+        let failed = json!({"audit_id": "aud-demo-1", "order_id": "demo-low", "reason_code": "STOCK_SHORTAGE",
+                            "reason": "2 units short at the warehouse", "occurred_at": at});
+        self.publish_audit_result("audit.failed", failed).await;
+        let (_, order) = self.request("GET", "/orders/demo-low", None).await;
+        let rule = &order["reaudit_rule"];
+        self.check(
+            order["audit_status"] == "PROVISIONALLY_ACCEPTED",
+            format!(
+                "audit_status {}; re-audit rule until {}, next attempt {}",
+                order["audit_status"], rule["window_ends_at"], rule["next_attempt_at"]
+            ),
+        );
+        self.expect_published("order-events", "order.audit.provisionally_accepted", "demo-low").await;
+        let notes = self.rt.published("handler-notifications").await.ok().flatten().unwrap_or_default();
+        let note = notes.iter().find(|m| m.message["subject"] == "demo-low");
+        let shown = note.map(|n| {
+            format!(
+                "team {} severity {}: {}",
+                n.attributes["team"], n.attributes["severity"], n.message["data"]["subject"]
+            )
+        });
+        self.check(note.is_some(), format!("handler-notifications: {}", shown.unwrap_or_else(|| "nothing".into())));
+        let first = self.advance(6).await;
+        self.check(first == [1, 2], format!("6 minutes later: audit.requested attempts {first:?}"));
+        let second = self.advance(11).await;
+        self.check(second == [1, 2, 3], format!("11 minutes later: audit.requested attempts {second:?}"));
+        let passed =
+            json!({"audit_id": "aud-demo-2", "order_id": "demo-low", "occurred_at": self.rt.now().to_rfc3339()});
+        self.publish_audit_result("audit.passed", passed).await;
+        let (_, order) = self.request("GET", "/orders/demo-low", None).await;
+        self.check(
+            order["audit_status"] == "APPROVED" && order["reaudit_rule"].is_null(),
+            format!("audit_status {}, rule retired", order["audit_status"]),
+        );
+        self.expect_published("order-events", "order.audit.approved", "demo-low").await;
     }
 }
 

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use chrono::{SubsecRound, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use orderflow_local::demo::Demo;
 use orderflow_local::{server, Backend, ClockMode, Options, Runtime};
@@ -66,7 +65,7 @@ async fn main() -> ExitCode {
             };
             let clock = match clock {
                 ClockArg::System => ClockMode::System,
-                ClockArg::Manual => ClockMode::Manual { start: Utc::now().trunc_subsecs(0) },
+                ClockArg::Manual => ClockMode::manual_from_now(),
             };
             let prefix = format!("orderflow-local-{}-", std::process::id());
             serve(Options { backend, rules, clock, resource_prefix: prefix }, port).await

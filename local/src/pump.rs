@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
+use chrono::{DateTime, Utc};
 use orderflow_shared::ports::{Queues, ReceivedMessage};
-use orderflow_shared::topology::Queue;
+use orderflow_shared::topology::{Queue, Schedule};
 use serde_json::{json, Map, Value};
 use tracing::warn;
 
@@ -96,6 +97,31 @@ pub async fn settle(rt: &Runtime, timeout: Duration) -> Result<(), String> {
                 return Err(format!("not settled after {timeout:?}: {}", busy.join(", ")));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Rounds up to a multiple of `period` seconds since the epoch, as rate schedules tick.
+pub fn align_up(t: DateTime<Utc>, period: i64) -> DateTime<Utc> {
+    let secs = t.timestamp();
+    let exact = t.timestamp_subsec_nanos() == 0 && secs % period == 0;
+    let aligned = if exact { secs } else { (secs.div_euclid(period) + 1) * period };
+    DateTime::from_timestamp(aligned, 0).unwrap_or(t)
+}
+
+/// With the system clock, fires `schedule` at each of its ticks, as EventBridge would,
+/// for as long as the runtime serves.
+pub async fn schedule_forever(rt: std::sync::Arc<Runtime>, schedule: &'static Schedule) {
+    let Some(period) = rate_seconds(schedule.expression) else {
+        warn!(schedule = schedule.name, expression = schedule.expression, "only rate(...) schedules run locally");
+        return;
+    };
+    loop {
+        let now = rt.now();
+        let next = align_up(now + chrono::Duration::milliseconds(1), period);
+        tokio::time::sleep((next - now).to_std().unwrap_or(Duration::from_secs(1))).await;
+        if let Err(e) = functions::schedule(&rt.deps, schedule.function).await {
+            warn!(schedule = schedule.name, error = %e, "scheduled invocation failed");
         }
     }
 }

@@ -175,7 +175,7 @@ async fn next_tick(rt: &Runtime, after: Option<DateTime<Utc>>) -> Result<Option<
     for schedule in rt.topology.schedules {
         let Some(due) = functions::next_due(&rt.deps, schedule.function).await? else { continue };
         let period = pump::rate_seconds(schedule.expression).unwrap_or(60);
-        let mut at = align_up(due.max(rt.now()), period);
+        let mut at = pump::align_up(due.max(rt.now()), period);
         // Work still due after its tick (a failed item) waits for the following tick.
         if after.is_some_and(|a| at <= a) {
             at = after.map_or(at, |a| a + Duration::seconds(period));
@@ -183,14 +183,6 @@ async fn next_tick(rt: &Runtime, after: Option<DateTime<Utc>>) -> Result<Option<
         next = Some(next.map_or(at, |n| n.min(at)));
     }
     Ok(next)
-}
-
-/// Rounds up to a multiple of `period` seconds since the epoch, as rate schedules tick.
-fn align_up(t: DateTime<Utc>, period: i64) -> DateTime<Utc> {
-    let secs = t.timestamp();
-    let exact = t.timestamp_subsec_nanos() == 0 && secs % period == 0;
-    let aligned = if exact { secs } else { (secs.div_euclid(period) + 1) * period };
-    DateTime::from_timestamp(aligned, 0).unwrap_or(t)
 }
 
 /// Builds a CloudEvent as an outside system would publish it; used by the demo.

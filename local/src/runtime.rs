@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Timelike, Utc};
 use orderflow_shared::app::Deps;
 use orderflow_shared::aws::moto::sdk_config_for;
 use orderflow_shared::aws::provision::provision;
@@ -42,12 +42,21 @@ pub struct Options {
     pub resource_prefix: String,
 }
 
+impl ClockMode {
+    /// A manual clock starting at the current whole minute, so schedule ticks (which
+    /// fall on whole minutes) line up with the minutes a user advances by.
+    pub fn manual_from_now() -> ClockMode {
+        let now = Utc::now().trunc_subsecs(0);
+        ClockMode::Manual { start: now - chrono::Duration::seconds(i64::from(now.second())) }
+    }
+}
+
 impl Options {
     pub fn embedded() -> Options {
         Options {
             backend: Backend::Embedded,
             rules: None,
-            clock: ClockMode::Manual { start: Utc::now().trunc_subsecs(0) },
+            clock: ClockMode::manual_from_now(),
             resource_prefix: String::new(),
         }
     }

@@ -28,6 +28,13 @@ pub async fn bind(rt: Arc<Runtime>, port: u16) -> std::io::Result<(SocketAddr, i
     let address = listener.local_addr()?;
     let serve = async move {
         tokio::spawn(pump_forever(rt.clone()));
+        // A manual clock fires the schedules when it is advanced; the system clock
+        // fires them on time.
+        if rt.manual_clock().is_none() {
+            for schedule in rt.topology.schedules {
+                tokio::spawn(pump::schedule_forever(rt.clone(), schedule));
+            }
+        }
         loop {
             let (stream, _) = match listener.accept().await {
                 Ok(accepted) => accepted,
@@ -69,7 +76,7 @@ async fn answer(rt: Arc<Runtime>, request: Request<Incoming>) -> Result<Response
         Err(_) => Reply::from(ApiResponse::error(
             413,
             "validation_failed",
-            &format!("body: larger than the {MAX_BODY_BYTES} byte limit"),
+            &format!("larger than the {MAX_BODY_BYTES} byte limit"),
             Some("body"),
         )),
     };

@@ -3,7 +3,7 @@
 use thiserror::Error;
 
 /// Everything that can go wrong in the library. HTTP handlers map it to the contract's
-/// JSON error shape ([`crate::http::error_response`]); queue handlers ask
+/// JSON error shape (`From<&Error> for` [`crate::http::ApiResponse`]); queue handlers ask
 /// [`Error::is_retryable`] whether a record should be retried or is poison.
 #[derive(Debug, Error)]
 pub enum Error {

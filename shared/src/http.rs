@@ -39,7 +39,12 @@ impl From<&Error> for ApiResponse {
     fn from(err: &Error) -> ApiResponse {
         match err {
             Error::Malformed { field, message } => ApiResponse::error(400, "validation_failed", message, Some(field)),
-            Error::TooLarge { .. } => ApiResponse::error(413, "validation_failed", &err.to_string(), Some("body")),
+            Error::TooLarge { limit } => ApiResponse::error(
+                413,
+                "validation_failed",
+                &format!("larger than the {limit} byte limit"),
+                Some("body"),
+            ),
             Error::Validation { field, message } => ApiResponse::error(422, "validation_failed", message, Some(field)),
             Error::NotFound { .. } => ApiResponse::error(404, "not_found", &err.to_string(), None),
             Error::Conflict(message) => ApiResponse::error(409, "conflict", message, None),

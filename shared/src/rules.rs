@@ -9,6 +9,7 @@ use std::path::Path;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use crate::domain::order::PAYMENT_METHODS;
 use crate::domain::risk::RiskLevel;
 use crate::money::Currency;
 pub use crate::rules_audit::{AuditRules, Backoff, ReasonRule, Template, UnknownReason};
@@ -66,7 +67,7 @@ pub enum Condition {
         max_orders: u32,
         window_minutes: u32,
     },
-    NewCustomer,
+    NewCustomer {},
     CustomerBlocklist {
         customers: Vec<String>,
     },
@@ -74,7 +75,7 @@ pub enum Condition {
     AddressBlocklist {
         addresses: Vec<String>,
     },
-    CountryMismatch,
+    CountryMismatch {},
     PaymentMethod {
         methods: Vec<String>,
     },
@@ -124,7 +125,7 @@ impl RiskRules {
     }
 
     pub fn uses_history(&self) -> bool {
-        self.rules.iter().any(|r| r.when == Condition::NewCustomer)
+        self.rules.iter().any(|r| r.when == Condition::NewCustomer {})
     }
 }
 
@@ -252,6 +253,15 @@ impl RiskRule {
             {
                 fail("when", "list entries must not be empty")
             }
+            Condition::PaymentMethod { methods } => {
+                match methods.iter().find(|m| !PAYMENT_METHODS.contains(&m.as_str())) {
+                    Some(m) => fail(
+                        "when.methods",
+                        &format!("unknown payment method {m:?}: expected one of {}", PAYMENT_METHODS.join(", ")),
+                    ),
+                    None => Ok(()),
+                }
+            }
             _ => Ok(()),
         }
     }
@@ -304,6 +314,23 @@ mod tests {
     fn missing_prepayment_share_is_named() {
         let err = parse_err(&DEFAULT_RULES.replacen("HIGH = \"0.30\"", "", 1));
         assert_eq!(err.field, "risk.prepayment_share.HIGH");
+    }
+
+    #[test]
+    fn unknown_keys_on_a_condition_are_refused() {
+        let err = parse_err(&DEFAULT_RULES.replacen(
+            "{ kind = \"new_customer\" }",
+            "{ kind = \"new_customer\", days = 3 }",
+            1,
+        ));
+        assert!(err.field.starts_with("risk.rules[2].when"), "{err}");
+        assert!(err.problem.contains("days"), "{err}");
+    }
+
+    #[test]
+    fn unknown_payment_methods_in_a_rule_are_refused() {
+        let err = parse_err(&DEFAULT_RULES.replacen("methods = [\"LENDING\"]", "methods = [\"LENDNG\"]", 1));
+        assert_eq!(err.field, "risk.rules[6].when.methods");
     }
 
     #[test]

@@ -62,6 +62,9 @@ scenario!(late_prepayment_is_refused_and_the_order_cancelled, |h: Harness| async
     let (_, order) = h.get("/orders/o-3").await;
     assert_eq!(order["status"], "CANCELLED");
     assert_eq!(h.kinds("order-events").await, ["order.prepayment_requested", "order.rejected"]);
+    // The same order placed again still answers with its first result.
+    let (status, again) = h.post("/orders", &retail_order("o-3", "c-3", "200000.00")).await;
+    assert_eq!((status, again["status"].as_str()), (200, Some("AWAITING_PREPAYMENT")));
     assert!(h.kinds("audit-requests").await.is_empty());
 });
 
@@ -124,6 +127,12 @@ fn bad_orders() -> Vec<(Value, &'static str, u16)> {
         (with(&["business_type"], json!("wholesale")), "business_type", 422),
         (with(&["payment", "method"], json!("CASH")), "payment.method", 422),
         (with(&["order_id"], json!("a b")), "order_id", 422),
+        (
+            with(&["payment", "splits"], json!([{"channel": "BANK_CARD", "amount": "-5.00"}])),
+            "payment.splits[0].amount",
+            422,
+        ),
+        (with(&["payment", "splits"], json!([{"channel": "BANK_CARD", "amount": "5.00"}])), "payment.splits", 422),
     ]
 }
 

@@ -37,14 +37,15 @@ pub async fn place(deps: &Deps, body: &Value) -> Result<(u16, Value)> {
     let request = NewOrder::parse(body, &deps.rules)?;
     for _ in 0..ATTEMPTS {
         if let Some(existing) = repo::get_order(deps.store.as_ref(), &request.order_id).await? {
-            return replay_creation(deps, existing.value, &request).await;
+            return replay_creation(deps, existing, &request).await;
         }
         let order = assess_new(deps, request.clone()).await?;
         match repo::create_order(deps.store.as_ref(), &order).await {
             Ok(()) => {
                 info!(order_id = %order.id(), status = ?order.status, level = ?order.risk.level, "order placed");
-                deps.publish_all(order.latest_outbox()).await?;
-                return Ok((201, creation_view(&order)));
+                let view = creation_view(&order);
+                repo::publish_pending(deps, order, 1, CREATED).await?;
+                return Ok((201, view));
             }
             // Someone created it meanwhile: the next round answers from their order.
             Err(Error::Store(StoreError::ConditionFailed)) => continue,
@@ -54,12 +55,13 @@ pub async fn place(deps: &Deps, body: &Value) -> Result<(u16, Value)> {
     Err(Error::Store(StoreError::Backend("order kept changing under concurrent writes".into())))
 }
 
-async fn replay_creation(deps: &Deps, existing: Order, request: &NewOrder) -> Result<(u16, Value)> {
-    if existing.request != *request {
+async fn replay_creation(deps: &Deps, existing: Versioned<Order>, request: &NewOrder) -> Result<(u16, Value)> {
+    if existing.value.request != *request {
         return Err(Error::Conflict(format!("order_id {} was already used for a different order", request.order_id)));
     }
-    deps.publish_all(existing.outbox_for(CREATED)).await?;
-    Ok((200, creation_view(&existing)))
+    let view = creation_view(&existing.value);
+    repo::publish_pending(deps, existing.value, existing.version, CREATED).await?;
+    Ok((200, view))
 }
 
 /// Scores the order and decides its first state and messages.
@@ -92,6 +94,7 @@ async fn assess_new(deps: &Deps, request: NewOrder) -> Result<Order> {
         request,
         total,
         status: OrderStatus::Dispatched,
+        initial_status: OrderStatus::Dispatched,
         audit_status: None,
         risk,
         prepayment: None,
@@ -120,6 +123,7 @@ async fn assess_new(deps: &Deps, request: NewOrder) -> Result<Order> {
             order.emit(CREATED, messages);
         }
     }
+    order.initial_status = order.status;
     Ok(order)
 }
 
@@ -134,7 +138,7 @@ fn dispatch(order: &mut Order, cause: &str, now: chrono::DateTime<chrono::Utc>, 
 fn creation_view(order: &Order) -> Value {
     let mut body = json!({
         "order_id": order.id(),
-        "status": order.status,
+        "status": order.initial_status,
         "risk": order.risk,
     });
     if let Some(p) = &order.prepayment {
@@ -174,18 +178,21 @@ pub async fn pay(deps: &Deps, order_id: &str, body: &Value) -> Result<(u16, Valu
     let paid = parse_prepayment(body)?;
     for _ in 0..ATTEMPTS {
         let Versioned { value: mut order, version } = load(deps, order_id).await?;
-        if let Some(done) = &order.prepayment_paid {
-            return replay_payment(deps, &order, done, &paid).await;
+        if order.prepayment_paid.is_some() {
+            return replay_payment(deps, Versioned { value: order, version }, &paid).await;
         }
         let now = deps.clock.now();
         let due = order.prepayment.clone().filter(|_| order.status == OrderStatus::AwaitingPrepayment);
         let Some(due) = due else {
-            if let (OrderStatus::Cancelled, Some(due)) = (order.status, &order.prepayment) {
-                // A late payment retried: re-send the cancellation, refuse again.
-                deps.publish_all(order.outbox_for(CANCELLED)).await?;
-                return Err(overdue_error(order_id, due));
+            if let (OrderStatus::Cancelled, Some(due)) = (order.status, order.prepayment.clone()) {
+                // A late payment retried: send the cancellation if it is not out yet.
+                repo::publish_pending(deps, order, version, CANCELLED).await?;
+                return Err(overdue_error(order_id, &due));
             }
-            return Err(Error::Conflict(format!("order {order_id} is {:?}, not awaiting a prepayment", order.status)));
+            return Err(Error::Conflict(format!(
+                "order {order_id} is {}, not awaiting a prepayment",
+                order.status.as_str()
+            )));
         };
         let overdue = now > due.due_at;
         if overdue {
@@ -205,13 +212,15 @@ pub async fn pay(deps: &Deps, order_id: &str, body: &Value) -> Result<(u16, Valu
             dispatch(&mut order, &cause, now, Some(format!("prepayment {} received", paid.payment_ref)));
         }
         match repo::update_order(deps.store.as_ref(), &order, version).await {
-            Ok(_) => {
-                deps.publish_all(order.latest_outbox()).await?;
+            Ok(version) => {
+                let answer = json!({"order_id": order.id(), "status": order.status});
+                let cause = order.outbox.last().map(|e| e.cause.clone()).unwrap_or_default();
+                repo::publish_pending(deps, order, version, &cause).await?;
                 if overdue {
                     return Err(overdue_error(order_id, &due));
                 }
                 info!(order_id, "prepayment received, order dispatched");
-                return Ok((200, json!({"order_id": order.id(), "status": order.status})));
+                return Ok((200, answer));
             }
             Err(Error::Store(StoreError::ConditionFailed)) => continue,
             Err(e) => return Err(e),
@@ -221,18 +230,13 @@ pub async fn pay(deps: &Deps, order_id: &str, body: &Value) -> Result<(u16, Valu
 }
 
 fn overdue_error(order_id: &str, due: &Prepayment) -> Error {
-    Error::Conflict(format!(
-        "the prepayment of order {order_id} was due at {}; the order is cancelled",
-        due.due_at.to_rfc3339()
-    ))
+    let due_at = due.due_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    Error::Conflict(format!("the prepayment of order {order_id} was due at {due_at}; the order is cancelled"))
 }
 
-async fn replay_payment(
-    deps: &Deps,
-    order: &Order,
-    done: &PaymentRecord,
-    paid: &PrepaymentRequest,
-) -> Result<(u16, Value)> {
+async fn replay_payment(deps: &Deps, stored: Versioned<Order>, paid: &PrepaymentRequest) -> Result<(u16, Value)> {
+    let order = &stored.value;
+    let Some(done) = &order.prepayment_paid else { return Err(Error::Conflict("no prepayment recorded".into())) };
     let same = done.payment_ref == paid.payment_ref
         && done.amount == paid.amount.amount
         && done.currency == paid.amount.currency;
@@ -244,6 +248,8 @@ async fn replay_payment(
             paid.payment_ref
         )));
     }
-    deps.publish_all(order.outbox_for(&payment_cause(&done.payment_ref))).await?;
-    Ok((200, json!({"order_id": order.id(), "status": order.status})))
+    let answer = json!({"order_id": order.id(), "status": order.status});
+    let cause = payment_cause(&done.payment_ref);
+    repo::publish_pending(deps, stored.value, stored.version, &cause).await?;
+    Ok((200, answer))
 }

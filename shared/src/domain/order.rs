@@ -92,6 +92,11 @@ impl NewOrder {
         let currency = Currency::parse("currency", f.str("currency")?)?;
         let items = parse_items(&f, currency)?;
         let payment = parse_payment(&f, currency)?;
+        let total: Decimal = items.iter().map(LineItem::total).sum();
+        let paid: Decimal = payment.splits.iter().map(|s| s.amount).sum();
+        if !payment.splits.is_empty() && paid != total {
+            return Err(Error::validation("payment.splits", format!("add up to {paid}, but the order totals {total}")));
+        }
         let product = match f.raw("product") {
             None => None,
             Some(p) if p.is_object() => Some(p.clone()),
@@ -195,6 +200,9 @@ fn parse_payment(f: &Fields<'_>, currency: Currency) -> Result<PaymentInfo> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    if let Some(i) = splits.iter().position(|s| s.amount <= Decimal::ZERO) {
+        return Err(Error::validation(format!("{}[{i}].amount", p.path("splits")), "must be above zero"));
+    }
     Ok(PaymentInfo { method, paid_at: p.opt_time("paid_at")?, splits })
 }
 
@@ -216,6 +224,18 @@ pub enum OrderStatus {
     Dispatched,
     Rejected,
     Cancelled,
+}
+
+impl OrderStatus {
+    /// The name the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::AwaitingPrepayment => "AWAITING_PREPAYMENT",
+            OrderStatus::Dispatched => "DISPATCHED",
+            OrderStatus::Rejected => "REJECTED",
+            OrderStatus::Cancelled => "CANCELLED",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,6 +287,9 @@ pub struct Order {
     pub request: NewOrder,
     pub total: Money,
     pub status: OrderStatus,
+    /// The status the order was created with: a repeated `POST /orders` answers with
+    /// the first result, whatever happened since.
+    pub initial_status: OrderStatus,
     pub audit_status: Option<AuditStatus>,
     pub risk: RiskAssessment,
     pub prepayment: Option<Prepayment>,

@@ -107,13 +107,13 @@ fn matches(condition: &Condition, facts: &RiskFacts<'_>, now: DateTime<Utc>) -> 
             // This order counts too: more than `max_orders` including it trips the rule.
             in_window + 1 > *max_orders as usize
         }
-        Condition::NewCustomer => !facts.has_history,
+        Condition::NewCustomer {} => !facts.has_history,
         Condition::CustomerBlocklist { customers } => customers.iter().any(|c| c == facts.customer_id),
         Condition::AddressBlocklist { addresses } => facts
             .shipping_address
             .map(normalize_address)
             .is_some_and(|a| addresses.iter().any(|b| normalize_address(b) == a)),
-        Condition::CountryMismatch => matches!(
+        Condition::CountryMismatch {} => matches!(
             (facts.shipping_country, facts.billing_country),
             (Some(s), Some(b)) if !s.eq_ignore_ascii_case(b)
         ),

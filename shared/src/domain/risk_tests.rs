@@ -107,8 +107,8 @@ fn arb_condition() -> impl Strategy<Value = Condition> {
     prop_oneof![
         (0u32..1_000_000).prop_map(|a| Condition::AmountOver { amount: Decimal::from(a), currency: None }),
         (0u32..10, 1u32..600).prop_map(|(m, w)| Condition::Velocity { max_orders: m, window_minutes: w }),
-        Just(Condition::NewCustomer),
-        Just(Condition::CountryMismatch),
+        Just(Condition::NewCustomer {}),
+        Just(Condition::CountryMismatch {}),
         Just(Condition::PaymentMethod { methods: vec!["LENDING".into()] }),
         Just(Condition::CustomerBlocklist { customers: vec!["c-7".into()] }),
     ]
