@@ -1,37 +1,15 @@
 //! The handler on the embedded backend, fed the `events/` fixtures that
 //! `cargo lambda invoke --data-file` uses.
 
-use std::sync::Arc;
-
-use chrono::{Duration, TimeZone, Utc};
+use chrono::Duration;
 use lambda_http::Body;
-use orderflow_shared::app::Deps;
-use orderflow_shared::clock::{ManualClock, SequentialIds};
-use orderflow_shared::embedded::{EmbeddedBus, EmbeddedStore};
-use orderflow_shared::rules::Rules;
-use orderflow_shared::topology::TOPOLOGY;
+use orderflow_shared::embedded::World;
 use serde_json::{json, Value};
 
 use super::handle;
 
-struct World {
-    deps: Deps,
-    bus: Arc<EmbeddedBus>,
-    clock: Arc<ManualClock>,
-}
-
 fn world() -> World {
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()));
-    let bus = Arc::new(EmbeddedBus::new(TOPOLOGY, clock.clone()));
-    let deps = Deps {
-        store: Arc::new(EmbeddedStore::default()),
-        publisher: bus.clone(),
-        queues: Some(bus.clone()),
-        clock: clock.clone(),
-        ids: Arc::new(SequentialIds::new("id")),
-        rules: Arc::new(Rules::defaults()),
-    };
-    World { deps, bus, clock }
+    World::new()
 }
 
 fn fixture(name: &str) -> Value {
@@ -55,7 +33,7 @@ fn with_body(mut event: Value, body: Value) -> Value {
 }
 
 fn kinds(w: &World, topic: &str) -> Vec<String> {
-    w.bus.published(topic).unwrap().iter().map(|m| m.attributes["type"].clone()).collect()
+    w.kinds(topic)
 }
 
 #[tokio::test]

@@ -10,3 +10,6 @@ pub mod due;
 pub mod handler;
 
 pub use handler::{next_due, tick, Budget, Deadline, TickReport, Unlimited};
+
+#[cfg(test)]
+mod tests;

@@ -6,13 +6,16 @@
 //!   (at-least-once, visibility timeout, redrive to a dead-letter queue).
 //! - [`filter`]: SNS filter policy matching.
 //! - [`faults`]: the seam for injecting duplicates, delays and crashes.
+//! - [`world`]: a whole embedded backend with a manual clock, for tests and benchmarks.
 
 pub mod bus;
 pub mod faults;
 pub mod filter;
 pub mod store;
+pub mod world;
 
 pub use crate::clock::{ManualClock, SequentialIds, SystemClock, UuidIds};
 pub use bus::{EmbeddedBus, Published};
 pub use faults::{Faults, NoFaults};
 pub use store::EmbeddedStore;
+pub use world::World;
