@@ -12,8 +12,10 @@
 //! - [`pump`]: the event source mapping emulation and `settle`.
 //! - [`router`]: the HTTP API plus the `/_local` control routes.
 //! - [`server`]: binds 127.0.0.1 and serves the router.
+//! - [`bench`]: throughput measurements on the embedded backend.
 //! - [`demo`]: the scripted scenario of `orderflow-local demo`.
 
+pub mod bench;
 pub mod demo;
 pub mod functions;
 pub mod pump;

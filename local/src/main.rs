@@ -32,6 +32,16 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ClockArg::System)]
         clock: ClockArg,
     },
+    /// Measure throughput on the embedded backend (build with --release).
+    Bench {
+        #[arg(value_enum)]
+        what: BenchArg,
+        /// Orders (intake) or due rules (tick) per run.
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Run the scripted scenario on the embedded backend and print every hop.
     Demo {
         #[arg(long, env = "ORDERFLOW_RULES")]
@@ -46,6 +56,14 @@ enum BackendArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum BenchArg {
+    /// One scheduled-retry tick over `count` due re-audit rules.
+    Tick,
+    /// `count` orders through the risk check.
+    Intake,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum ClockArg {
     System,
     Manual,
@@ -55,7 +73,7 @@ enum ClockArg {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own story; its logs only speak up when something is wrong.
-    let quiet = matches!(cli.command, Command::Demo { .. });
+    let quiet = matches!(cli.command, Command::Demo { .. } | Command::Bench { .. });
     orderflow_shared::telemetry::init_with_default(if quiet { "warn" } else { "info" });
     match cli.command {
         Command::Serve { port, backend, endpoint_url, rules, clock } => {
@@ -71,6 +89,13 @@ async fn main() -> ExitCode {
             serve(Options { backend, rules, clock, resource_prefix: prefix }, port).await
         }
         Command::Demo { rules } => demo(Options { rules, ..Options::embedded() }).await,
+        Command::Bench { what, count, runs } => {
+            match what {
+                BenchArg::Tick => orderflow_local::bench::tick(count, runs.max(1)).await,
+                BenchArg::Intake => orderflow_local::bench::intake(count, runs.max(1)).await,
+            }
+            ExitCode::SUCCESS
+        }
     }
 }
 
