@@ -32,3 +32,44 @@ pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
     }
     loader.load().await
 }
+
+/// A function's dependencies as built at cold start on Lambda.
+#[cfg(all(feature = "dynamodb", feature = "sns"))]
+pub struct ColdStart {
+    pub deps: crate::app::Deps,
+    pub config: SdkConfig,
+    /// Topology queue name → URL, from the environment.
+    pub queue_urls: std::collections::BTreeMap<String, String>,
+}
+
+/// Reads the environment `template.yaml` sets and the rules (either missing or invalid
+/// stops the function with a message saying what to fix), and builds the store and
+/// publisher clients once.
+#[cfg(all(feature = "dynamodb", feature = "sns"))]
+pub async fn cold_start() -> ColdStart {
+    use std::sync::Arc;
+
+    let env = crate::lambda_env::LambdaEnv::from_env();
+    let rules = crate::rules::Rules::load(None).unwrap_or_else(|e| panic!("{e}"));
+    let config = sdk_config(None).await;
+    let deps = crate::app::Deps {
+        store: Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), env.table)),
+        publisher: Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(&config), env.topic_arns)),
+        queues: None,
+        clock: Arc::new(crate::clock::SystemClock),
+        ids: Arc::new(crate::clock::UuidIds),
+        rules: Arc::new(rules),
+    };
+    ColdStart { deps, config, queue_urls: env.queue_urls }
+}
+
+#[cfg(all(feature = "dynamodb", feature = "sns"))]
+impl ColdStart {
+    /// For functions that send to queues directly.
+    #[cfg(feature = "sqs")]
+    pub fn with_queues(mut self) -> crate::app::Deps {
+        let sqs = SqsQueues::new(aws_sdk_sqs::Client::new(&self.config), self.queue_urls);
+        self.deps.queues = Some(std::sync::Arc::new(sqs));
+        self.deps
+    }
+}
