@@ -96,7 +96,7 @@ scenario!(the_window_closing_rejects_the_order_and_tells_the_docking_team, |h: H
     assert_eq!(order["audit_status"], "REJECTED");
     assert_eq!(order["reaudit_rule"], Value::Null);
     let requests = attempts(&h.about(AUDIT_REQUESTS, "audit.requested", "a-5").await);
-    // Backoff 5, 10, 20, 40, 80 minutes, then every 240 until the 24 h window closes.
+    // Backoff 5, 10, 20, 40, 80, 160 minutes, then every 240 until the 24 h window closes.
     assert!(requests.len() >= 8 && requests.len() <= 12, "{requests:?}");
     assert_eq!(requests, (1..=requests.len() as u64).collect::<Vec<_>>());
     assert_eq!(h.about(ORDER_EVENTS, "order.audit.rejected", "a-5").await.len(), 1);
@@ -138,7 +138,7 @@ scenario!(a_redelivered_notification_is_sent_once, |h: Harness| async move {
     let event: Value = serde_json::from_str(&body).unwrap();
     let mut request: Value = serde_json::from_str(event["Records"][0]["body"].as_str().unwrap()).unwrap();
     request["order"]["order_id"] = json!("a-8");
-    request["notification_id"] = json!("a-8:notification:aud-1");
+    request["notification_id"] = json!("a-8:notification:audit:aud-1");
     let queues = h.rt.queues();
     for _ in 0..2 {
         queues.send("notifications-queue", &request.to_string(), &Default::default()).await.unwrap();
@@ -212,7 +212,11 @@ scenario!(a_poison_message_in_a_batch_of_ten_ends_in_the_dlq_and_the_rest_is_pro
 
 scenario!(bad_audit_results_end_in_the_dlq, |h: Harness| async move {
     h.dispatched_order("c-1").await;
+    let (status, _) = h.post("/orders", &crate::support::retail_order("c-2", "cust-c-2", "200000.00")).await;
+    assert_eq!(status, 201);
     let at = h.now();
+    // An order still awaiting its prepayment was never sent for audit.
+    h.publish_raw("audit.failed", audit_failed("aud-5", "c-2", "STOCK_SHORTAGE", at)).await;
     h.publish_raw("audit.failed", audit_failed("aud-1", "no-such-order", "STOCK_SHORTAGE", at)).await;
     h.publish_raw(
         "audit.failed",
@@ -222,6 +226,7 @@ scenario!(bad_audit_results_end_in_the_dlq, |h: Harness| async move {
     h.publish_raw("audit.exploded", audit_passed("aud-3", "c-1", at)).await;
     h.publish_raw("audit.failed", audit_failed("aud-4", "c-1", "MOON_PHASE", at)).await;
     h.settle().await;
-    assert_eq!(h.dead_letters("audit-results-queue").await.len(), 4);
+    assert_eq!(h.dead_letters("audit-results-queue").await.len(), 5);
+    assert_eq!(h.order("c-2").await["reaudit_rule"], Value::Null);
     assert_eq!(h.order("c-1").await["audit_status"], "PENDING");
 });

@@ -6,7 +6,7 @@
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::audit::{classify, on_failure, Failure, FailureDecision, Reason};
 use orderflow_shared::domain::ids::OrderId;
-use orderflow_shared::domain::order::{AuditStatus, Order};
+use orderflow_shared::domain::order::{AuditStatus, Order, OrderStatus};
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::ports::OutboundMessage;
 use orderflow_shared::reaudit::{final_rejection, notification, order_audit_event, AuditResult};
@@ -16,23 +16,38 @@ use tracing::info;
 
 const SOURCE: &str = "orderflow/audit-failure";
 const ATTEMPTS: usize = 5;
+/// Audit ids remembered per order; far more results than one order ever gets.
+const PROCESSED_KEEP: usize = 100;
 
 pub async fn apply(deps: &Deps, result: &AuditResult) -> Result<()> {
     let id = OrderId::parse("order_id", result.order_id())?;
-    let cause = result.audit_id().to_string();
+    let audit_id = OrderId::parse("audit_id", result.audit_id())?.to_string();
+    // Namespaced so an audit id can never collide with another transition's cause.
+    let cause = format!("audit:{audit_id}");
     for _ in 0..ATTEMPTS {
         let current = repo::get_order(deps.store.as_ref(), &id).await?;
         let mut stored = current.ok_or_else(|| Error::NotFound { what: "order", id: id.to_string() })?;
         let order = &mut stored.value;
-        if order.audit.processed.contains(&cause) {
+        if order.status != OrderStatus::Dispatched {
+            // The middle office audits dispatched orders only: a result for any other
+            // order is a mistake for a person to look at, in the dead-letter queue.
+            return Err(Error::Conflict(format!(
+                "order {id} is {}, not dispatched; it has no audit",
+                order.status.as_str()
+            )));
+        }
+        if order.audit.processed.contains(&audit_id) {
             info!(order_id = %id, audit_id = %cause, "audit result already applied");
             return repo::publish_pending(deps, stored.value, stored.version, &cause).await;
         }
         let messages = match result {
-            AuditResult::Failed { failure, .. } => failed(deps, order, failure)?,
+            AuditResult::Failed { failure, .. } => failed(deps, order, failure, &cause)?,
             AuditResult::Passed { .. } => passed(order, &cause, deps.clock.now()),
         };
-        order.audit.processed.push(cause.clone());
+        order.audit.processed.push(audit_id.clone());
+        if order.audit.processed.len() > PROCESSED_KEEP {
+            order.audit.processed.remove(0);
+        }
         if !messages.is_empty() {
             order.emit(&cause, messages);
         }
@@ -49,16 +64,20 @@ pub async fn apply(deps: &Deps, result: &AuditResult) -> Result<()> {
 }
 
 /// DOMAIN §1 steps 3–5 on the order; returns the messages of the transition.
-fn failed(deps: &Deps, order: &mut Order, failure: &Failure) -> Result<Vec<OutboundMessage>> {
+fn failed(deps: &Deps, order: &mut Order, failure: &Failure, cause: &str) -> Result<Vec<OutboundMessage>> {
     let rules = &deps.rules.audit;
+    let now = deps.clock.now();
+    // After a final outcome nothing changes, whatever the reason code says.
+    if matches!(order.audit_status, Some(AuditStatus::Approved | AuditStatus::Rejected)) {
+        order.record(now, "AUDIT_FAILURE_IGNORED", Some(format!("audit already final; {}", failure.audit_id)));
+        return Ok(Vec::new());
+    }
     let reason = classify(rules, &failure.reason_code).ok_or_else(|| {
         Error::validation(
             "reason_code",
             format!("unknown reason code {:?}; add it to [audit.reasons]", failure.reason_code),
         )
     })?;
-    let now = deps.clock.now();
-    let cause = failure.audit_id.as_str();
     let decision = on_failure(rules, order.id().as_str(), order.audit_status, &order.audit, &reason, failure);
     let detail = Some(format!("{} ({})", failure.reason_code, failure.audit_id));
     Ok(match decision {

@@ -113,13 +113,15 @@ pub fn on_failure(
             _ => FailureDecision::Reject,
         };
     };
-    if failure.occurred_at > rule.window_ends_at {
+    // The window is closed at its end, as the schedule sees it.
+    if failure.occurred_at >= rule.window_ends_at {
         return FailureDecision::Expire;
     }
     let mut kept = rule.clone();
     kept.failures += 1;
-    kept.next_attempt_at =
-        next_attempt_at(&rules.attempts, order_id, kept.attempts, failure.occurred_at, kept.window_ends_at);
+    // A late-arriving older failure never pulls the next attempt earlier.
+    let moved = next_attempt_at(&rules.attempts, order_id, kept.attempts, failure.occurred_at, kept.window_ends_at);
+    kept.next_attempt_at = moved.max(rule.next_attempt_at);
     FailureDecision::KeepRule(kept)
 }
 
@@ -174,7 +176,9 @@ pub fn shard_of(order_id: &str, shards: u32) -> u32 {
 /// tick holds it).
 pub fn tick_action(rule: &ReauditRule, now: DateTime<Utc>) -> Option<TickAction> {
     if let Some(claim) = &rule.claim {
-        return (claim.until <= now).then_some(claim.action);
+        // A lapsed claim is redone, unless the window has closed meanwhile.
+        let redo = if now >= rule.window_ends_at { TickAction::Expire } else { claim.action };
+        return (claim.until <= now).then_some(redo);
     }
     if now >= rule.window_ends_at {
         return Some(TickAction::Expire);

@@ -85,6 +85,36 @@ fn ticks_request_when_due_expire_after_the_window_and_respect_claims() {
     assert_eq!(tick_action(&advanced, rule.window_ends_at), Some(TickAction::Expire));
 }
 
+#[test]
+fn a_failure_at_the_window_end_is_past_it() {
+    let f = failure("a1", "STOCK_SHORTAGE", t0());
+    let FailureDecision::ProvisionallyAccept(rule) = decide(&AuditState::default(), None, &f) else { panic!() };
+    let at_end = failure("a2", "STOCK_SHORTAGE", rule.window_ends_at);
+    let state = AuditState { rule: Some(rule), ..AuditState::default() };
+    assert_eq!(decide(&state, Some(AuditStatus::ProvisionallyAccepted), &at_end), FailureDecision::Expire);
+}
+
+#[test]
+fn an_older_failure_arriving_late_never_pulls_the_next_attempt_earlier() {
+    let f = failure("a1", "STOCK_SHORTAGE", t0() + Duration::hours(2));
+    let FailureDecision::ProvisionallyAccept(rule) = decide(&AuditState::default(), None, &f) else { panic!() };
+    let older = failure("a0", "STOCK_SHORTAGE", t0());
+    let state = AuditState { rule: Some(rule.clone()), ..AuditState::default() };
+    let FailureDecision::KeepRule(kept) = decide(&state, Some(AuditStatus::ProvisionallyAccepted), &older) else {
+        panic!()
+    };
+    assert!(kept.next_attempt_at >= rule.next_attempt_at);
+}
+
+#[test]
+fn a_lapsed_claim_past_the_window_expires_instead() {
+    let f = failure("a1", "STOCK_SHORTAGE", t0());
+    let FailureDecision::ProvisionallyAccept(mut rule) = decide(&AuditState::default(), None, &f) else { panic!() };
+    let end = rule.window_ends_at;
+    rule.claim = Some(Claim { action: TickAction::Request { attempt: 9 }, until: end - Duration::minutes(1) });
+    assert_eq!(tick_action(&rule, end), Some(TickAction::Expire));
+}
+
 proptest! {
     /// Attempts never go backwards in time, never pass the window and stay within the
     /// jittered cap; the same inputs give the same time.

@@ -330,11 +330,6 @@ impl Order {
         }
     }
 
-    /// The messages of the transition `cause` made, if it is among the latest.
-    pub fn outbox_for(&self, cause: &str) -> &[OutboundMessage] {
-        self.outbox.iter().rev().find(|e| e.cause == cause).map(|e| e.messages.as_slice()).unwrap_or(&[])
-    }
-
     /// The messages of `cause` not yet known to be out.
     pub fn unpublished(&self, cause: &str) -> &[OutboundMessage] {
         self.outbox
@@ -345,11 +340,14 @@ impl Order {
             .unwrap_or(&[])
     }
 
-    /// Records that the messages of `cause` are out. `false` if there was nothing to mark.
+    /// Records that the messages of `cause` are out, dropping their bodies: only the
+    /// fact is needed from then on, and the item stays small. `false` if there was
+    /// nothing to mark.
     pub fn mark_published(&mut self, cause: &str) -> bool {
         match self.outbox.iter_mut().rev().find(|e| e.cause == cause && !e.published) {
             Some(entry) => {
                 entry.published = true;
+                entry.messages.clear();
                 true
             }
             None => false,
