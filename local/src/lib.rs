@@ -24,4 +24,4 @@ pub mod runtime;
 pub mod server;
 pub mod taps;
 
-pub use runtime::{Backend, ClockMode, Options, Runtime};
+pub use runtime::{Backend, ClockMode, FaultPlan, Options, Runtime};

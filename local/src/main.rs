@@ -86,7 +86,7 @@ async fn main() -> ExitCode {
                 ClockArg::Manual => ClockMode::manual_from_now(),
             };
             let prefix = format!("orderflow-local-{}-", std::process::id());
-            serve(Options { backend, rules, clock, resource_prefix: prefix }, port).await
+            serve(Options { backend, rules, clock, resource_prefix: prefix, faults: Default::default() }, port).await
         }
         Command::Demo { rules } => demo(Options { rules, ..Options::embedded() }).await,
         Command::Bench { what, count, runs } => {

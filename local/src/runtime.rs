@@ -8,7 +8,7 @@ use orderflow_shared::app::Deps;
 use orderflow_shared::aws::moto::sdk_config_for;
 use orderflow_shared::aws::provision::provision;
 use orderflow_shared::clock::{ManualClock, SystemClock, UuidIds};
-use orderflow_shared::embedded::{EmbeddedBus, EmbeddedStore, Published};
+use orderflow_shared::embedded::{EmbeddedBus, EmbeddedStore, Faults, NoFaults, Published};
 use orderflow_shared::ports::{Clock, QueueStats, Queues, ReceivedMessage};
 use orderflow_shared::rules::Rules;
 use orderflow_shared::topology::{Topology, TOPOLOGY};
@@ -40,6 +40,25 @@ pub struct Options {
     pub clock: ClockMode,
     /// Prepended to every resource name on the aws backend.
     pub resource_prefix: String,
+    /// Duplicates, delays and crashes to inject on the embedded backend.
+    pub faults: FaultPlan,
+}
+
+/// The faults an embedded runtime injects ([`NoFaults`] unless a test or soak run says
+/// otherwise).
+#[derive(Clone)]
+pub struct FaultPlan(pub Arc<dyn Faults>);
+
+impl Default for FaultPlan {
+    fn default() -> Self {
+        FaultPlan(Arc::new(NoFaults))
+    }
+}
+
+impl std::fmt::Debug for FaultPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FaultPlan")
+    }
 }
 
 impl ClockMode {
@@ -58,6 +77,7 @@ impl Options {
             rules: None,
             clock: ClockMode::manual_from_now(),
             resource_prefix: String::new(),
+            faults: FaultPlan::default(),
         }
     }
 }
@@ -92,9 +112,10 @@ impl Runtime {
         let topology = TOPOLOGY;
         let (deps, queues, topics) = match &options.backend {
             Backend::Embedded => {
-                let bus = Arc::new(EmbeddedBus::new(topology, clock.clone()));
+                let faults = options.faults.0.clone();
+                let bus = Arc::new(EmbeddedBus::with_faults(topology, clock.clone(), faults.clone()));
                 let deps = Deps {
-                    store: Arc::new(EmbeddedStore::default()),
+                    store: Arc::new(EmbeddedStore::new(faults)),
                     publisher: bus.clone(),
                     queues: Some(bus.clone()),
                     clock,

@@ -2,6 +2,7 @@
 //! against a moto_server the harness starts (see `support`).
 
 mod audit_chain;
+mod faults;
 mod local;
 mod openapi;
 mod risk_check;

@@ -42,12 +42,19 @@ fn options(backend: Backend) -> Options {
         rules: None,
         clock: ClockMode::Manual { start: Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap() },
         resource_prefix: format!("{}-", unique_name("e2e")),
+        faults: Default::default(),
     }
 }
 
 impl Harness {
     pub async fn embedded() -> Harness {
         Harness { rt: Runtime::start(&options(Backend::Embedded)).await.expect("embedded runtime starts") }
+    }
+
+    /// An embedded runtime that injects `faults`.
+    pub async fn embedded_with(faults: std::sync::Arc<dyn orderflow_shared::embedded::Faults>) -> Harness {
+        let options = Options { faults: orderflow_local::FaultPlan(faults), ..options(Backend::Embedded) };
+        Harness { rt: Runtime::start(&options).await.expect("embedded runtime starts") }
     }
 
     pub async fn aws() -> Harness {
