@@ -9,6 +9,7 @@ use crate::domain::audit::{due_at, shard_of};
 use crate::domain::ids::{CustomerId, OrderId};
 use crate::domain::order::Order;
 use crate::error::{Error, Result, StoreError};
+use crate::outbox::Outbox;
 use crate::ports::{Condition, Index, IndexQuery, Item, Key, StateStore, Write};
 
 /// An entity with the version it was read at, for an optimistic update.
@@ -109,21 +110,52 @@ pub async fn create_order(store: &dyn StateStore, order: &Order) -> Result<()> {
 
 /// Saves the order if nobody changed it since `version` was read.
 pub async fn update_order(store: &dyn StateStore, order: &Order, version: u64) -> Result<u64> {
-    Ok(store.write(Write::Put { item: order_item(order), condition: Condition::VersionIs(version) }).await?)
+    save(store, order, version).await
+}
+
+/// An entity kept as one item with its outbox.
+pub trait Stored: Send {
+    fn to_item(&self) -> Item;
+    fn outbox(&self) -> &Outbox;
+    fn outbox_mut(&mut self) -> &mut Outbox;
+}
+
+impl Stored for Order {
+    fn to_item(&self) -> Item {
+        order_item(self)
+    }
+
+    fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    fn outbox_mut(&mut self) -> &mut Outbox {
+        &mut self.outbox
+    }
+}
+
+/// Saves the entity if nobody changed it since `version` was read.
+pub async fn save<T: Stored>(store: &dyn StateStore, entity: &T, version: u64) -> Result<u64> {
+    Ok(store.write(Write::Put { item: entity.to_item(), condition: Condition::VersionIs(version) }).await?)
 }
 
 /// Sends the messages of `cause` that are not yet out, then records that they are. If
-/// the order moved on meanwhile the mark is skipped: a later redelivery of `cause`
+/// the entity moved on meanwhile the mark is skipped: a later redelivery of `cause`
 /// re-sends them with the same ids, which consumers drop. Costs a second write only for
 /// transitions that have messages.
-pub async fn publish_pending(deps: &crate::app::Deps, mut order: Order, version: u64, cause: &str) -> Result<()> {
-    let pending = order.unpublished(cause).to_vec();
+pub async fn publish_pending<T: Stored>(
+    deps: &crate::app::Deps,
+    mut entity: T,
+    version: u64,
+    cause: &str,
+) -> Result<()> {
+    let pending = entity.outbox().unpublished(cause).to_vec();
     if pending.is_empty() {
         return Ok(());
     }
     deps.publish_all(&pending).await?;
-    order.mark_published(cause);
-    match update_order(deps.store.as_ref(), &order, version).await {
+    entity.outbox_mut().mark_published(cause);
+    match save(deps.store.as_ref(), &entity, version).await {
         Ok(_) | Err(Error::Store(StoreError::ConditionFailed)) => Ok(()),
         Err(e) => Err(e),
     }

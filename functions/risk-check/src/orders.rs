@@ -101,7 +101,7 @@ async fn assess_new(deps: &Deps, request: NewOrder) -> Result<Order> {
         prepayment_paid: None,
         fulfilment: Fulfilment { status: "NOT_STARTED".into(), ..Fulfilment::default() },
         history: Vec::new(),
-        outbox: Vec::new(),
+        outbox: Default::default(),
         audit: Default::default(),
         created_at: now,
         updated_at: now,
@@ -214,7 +214,7 @@ pub async fn pay(deps: &Deps, order_id: &str, body: &Value) -> Result<(u16, Valu
         match repo::update_order(deps.store.as_ref(), &order, version).await {
             Ok(version) => {
                 let answer = json!({"order_id": order.id(), "status": order.status});
-                let cause = order.outbox.last().map(|e| e.cause.clone()).unwrap_or_default();
+                let cause = order.outbox.last_cause().unwrap_or_default().to_string();
                 repo::publish_pending(deps, order, version, &cause).await?;
                 if overdue {
                     return Err(overdue_error(order_id, &due));

@@ -116,8 +116,8 @@ async fn confirm(deps: &Deps, done: Order, claim: &Claim, version: u64) -> Resul
 
 /// The tick has sent the messages of its action before writing it.
 fn mark_latest_published(order: &mut Order) {
-    if let Some(cause) = order.outbox.last().map(|e| e.cause.clone()) {
-        order.mark_published(&cause);
+    if let Some(cause) = order.outbox.last_cause().map(str::to_string) {
+        order.outbox.mark_published(&cause);
     }
 }
 

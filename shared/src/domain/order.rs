@@ -11,6 +11,7 @@ use super::risk::RiskAssessment;
 use crate::error::{Error, Result};
 use crate::input::Fields;
 use crate::money::{Currency, Money};
+use crate::outbox::Outbox;
 use crate::ports::OutboundMessage;
 use crate::rules::Rules;
 
@@ -296,67 +297,23 @@ pub struct Order {
     pub prepayment_paid: Option<PaymentRecord>,
     pub fulfilment: Fulfilment,
     pub history: Vec<HistoryEntry>,
-    /// The messages of the latest transitions, by cause. A retried request or
-    /// redelivered message that finds its transition already made sends these again
-    /// (same CloudEvent ids), so a crash between the write and the publish loses nothing.
-    pub outbox: Vec<OutboxEntry>,
+    /// The messages of the latest transitions, by cause (see [`Outbox`]).
+    pub outbox: Outbox,
     #[serde(default)]
     pub audit: AuditState,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// The messages one transition produced, and what caused it (`created`,
-/// `prepayment:<payment_ref>`, an `audit_id`, `tick:<attempt>`...).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxEntry {
-    pub cause: String,
-    pub messages: Vec<OutboundMessage>,
-    /// Set once the messages are known to be out; a redelivery of the cause then sends
-    /// nothing. Unset, a redelivery sends them (again).
-    #[serde(default)]
-    pub published: bool,
-}
-
-/// Transitions whose messages are kept for re-sending.
-const OUTBOX_KEEP: usize = 8;
-
 impl Order {
     /// Records the messages of a transition caused by `cause`.
     pub fn emit(&mut self, cause: &str, messages: Vec<OutboundMessage>) {
-        self.outbox.push(OutboxEntry { cause: cause.to_string(), messages, published: false });
-        if self.outbox.len() > OUTBOX_KEEP {
-            self.outbox.remove(0);
-        }
-    }
-
-    /// The messages of `cause` not yet known to be out.
-    pub fn unpublished(&self, cause: &str) -> &[OutboundMessage] {
-        self.outbox
-            .iter()
-            .rev()
-            .find(|e| e.cause == cause && !e.published)
-            .map(|e| e.messages.as_slice())
-            .unwrap_or(&[])
-    }
-
-    /// Records that the messages of `cause` are out, dropping their bodies: only the
-    /// fact is needed from then on, and the item stays small. `false` if there was
-    /// nothing to mark.
-    pub fn mark_published(&mut self, cause: &str) -> bool {
-        match self.outbox.iter_mut().rev().find(|e| e.cause == cause && !e.published) {
-            Some(entry) => {
-                entry.published = true;
-                entry.messages.clear();
-                true
-            }
-            None => false,
-        }
+        self.outbox.emit(cause, messages);
     }
 
     /// The messages of the latest transition.
     pub fn latest_outbox(&self) -> &[OutboundMessage] {
-        self.outbox.last().map(|e| e.messages.as_slice()).unwrap_or(&[])
+        self.outbox.latest()
     }
 
     pub fn id(&self) -> &OrderId {
