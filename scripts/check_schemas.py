@@ -4,15 +4,22 @@
 1. Every events/schemas/<type>.schema.json is a valid JSON Schema (draft 2020-12) whose
    title is <type>.
 2. The messages inside the SQS fixtures validate: events/sqs-audit-failed.json and
-   events/sqs-audit-passed.json (the SNS envelope in each SQS body is unwrapped) and
-   events/sqs-notification.json.
+   events/sqs-audit-passed.json (the SNS envelope in each SQS body is unwrapped),
+   events/sqs-notification.json, events/sqs-order-dispatched.json (raw delivery: the
+   CloudEvent is the body, its attributes SQS message attributes) and
+   events/sqs-fulfilment-status.json.
 3. A scripted run of the local runtime (`orderflow-local serve --clock manual`, driven
    over HTTP) publishes every topic message type the code builds; each message on every
    topic must validate against the schema named by its `type` attribute (a type without
    a schema fails), sit on the schema's `x-topic`, carry the attributes of its
    `x-attributes`, and use no field the schema does not declare. For CloudEvents the
    `type` attribute must equal the envelope's `type`, and the `id` must start with the
-   order id (`subject`) it is derived from.
+   order id (`subject`) it is derived from. The run fulfils one retail order to the end,
+   has another recalled by a FAILED at the warehouse and two more by their final audit
+   rejection, and feeds the fulfilment fixtures (events/api-post-fulfilment-status.json,
+   events/sqs-order-dispatched.json, events/sqs-fulfilment-status.json) to the runtime,
+   which must accept them. Every body posted to `POST /fulfilment/status` (which the
+   route queues as it is) must validate against `fulfilment.status`.
 
 Run with the project's venv: `.venv/bin/python scripts/check_schemas.py`. It builds
 `orderflow-local` first (`cargo build -q -p orderflow-local`); `--no-build` skips that.
@@ -37,8 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "events" / "schemas"
 # The topology's topics (shared/src/topology.rs); an unknown one answers 404.
 TOPICS = ["audit-results", "audit-requests", "order-events", "handler-notifications", "fulfilment-commands"]
-# Every type the scripted run must see published (notification.requested travels on a
-# queue, not a topic: it is checked through its fixture).
+# Every type the scripted run must see published (notification.requested and
+# fulfilment.status travel on queues, not topics: they are checked through their fixtures
+# and, for fulfilment.status, the bodies the run posts).
 EXPECTED_TYPES = {
     "audit.failed",
     "audit.passed",
@@ -50,7 +58,19 @@ EXPECTED_TYPES = {
     "order.audit.approved",
     "order.audit.rejected",
     "notification",
+    "fulfilment.trigger",
+    "fulfilment.cancel",
+    "order.fulfilment.completed",
+    "order.fulfilment.exception",
 }
+
+SQS_FIXTURES = [
+    "sqs-audit-failed.json",
+    "sqs-audit-passed.json",
+    "sqs-notification.json",
+    "sqs-order-dispatched.json",
+    "sqs-fulfilment-status.json",
+]
 
 problems = []
 
@@ -146,7 +166,7 @@ def check_message(schemas, where, kind, message, attributes, topic=None, strict=
 
 def check_fixtures(schemas):
     print("== events/sqs-*.json fixtures")
-    for name in ["sqs-audit-failed.json", "sqs-audit-passed.json", "sqs-notification.json"]:
+    for name in SQS_FIXTURES:
         event = json.loads((ROOT / "events" / name).read_text())
         for i, record in enumerate(event["Records"]):
             body = json.loads(record["body"])
@@ -252,8 +272,59 @@ def publish_result(server, kind, data, envelope=False):
     server.call("POST", "/_local/settle", expect=200)
 
 
-def drive(server):
-    """The scenario: every outbound message type, both forms of inbound audit results."""
+def fixture_records(name):
+    """(body as JSON, string message attributes) of each record of an SQS fixture."""
+    event = json.loads((ROOT / "events" / name).read_text())
+    return [
+        (json.loads(r["body"]), {k: v["stringValue"] for k, v in r.get("messageAttributes", {}).items()})
+        for r in event["Records"]
+    ]
+
+
+def report_status(server, schemas, order_id, system, status, node=None, occurred_at=None):
+    """Posts a fulfilment status as a fulfilment system would, and lets the chain settle.
+    The body is what the route queues, so it must be a valid `fulfilment.status`."""
+    if occurred_at is None:
+        occurred_at = server.call("GET", "/_local/clock", expect=200)["now"]
+    body = {"order_id": order_id, "system": system, "node": node or system, "status": status,
+            "occurred_at": occurred_at}
+    post_status(server, schemas, body)
+
+
+def post_status(server, schemas, body):
+    where = f"POST /fulfilment/status {body['order_id']} {body['system']} {body['status']}"
+    check_message(schemas, where, "fulfilment.status", body, {"type": "fulfilment.status"})
+    server.call("POST", "/fulfilment/status", body, expect=202)
+    server.call("POST", "/_local/settle", expect=200)
+
+
+def replay_fixtures(server, schemas):
+    """The fulfilment fixtures, fed to the runtime: the order of api-post-order.json
+    (o-1001) is placed, its order.dispatched delivered once more (as the fixture), then
+    the warehouse reports before its stage started (held) and the payment after it."""
+    api_order = json.loads((ROOT / "events" / "api-post-order.json").read_text())
+    server.call("POST", "/orders", json.loads(api_order["body"]), expect=201)
+    server.call("POST", "/_local/settle", expect=200)
+    for message, attributes in fixture_records("sqs-order-dispatched.json"):
+        body = {"message": message, "attributes": attributes}
+        server.call("POST", "/_local/topics/order-events", body, expect=202)
+    server.call("POST", "/_local/settle", expect=200)
+    api_status = json.loads((ROOT / "events" / "api-post-fulfilment-status.json").read_text())
+    post_status(server, schemas, json.loads(api_status["body"]))
+    for message, _ in fixture_records("sqs-fulfilment-status.json"):
+        post_status(server, schemas, message)
+
+
+def fulfilment_outcome(fulfilment):
+    """What the scenario checks of an order's `fulfilment`."""
+    systems = [s["system"] if isinstance(s, dict) else s for s in fulfilment.get("systems", [])]
+    return (fulfilment.get("status"), systems, fulfilment.get("cancelled"), fulfilment.get("recalled_for"),
+            len(fulfilment.get("held", [])))
+
+
+def drive(server, schemas):
+    """The scenario: every outbound message type, both forms of inbound audit results,
+    staged fulfilment to the end, a recall at a node and recalls by the audit."""
     now = server.call("GET", "/_local/clock", expect=200)["now"]
     contact = {"name": "Li Lei", "email": "li.lei@example.com", "phone": "+86 138 0013 8000"}
     server.call("POST", "/orders", order("sc-low", "c-sc-1", "10.00", contact), expect=201)
@@ -264,6 +335,8 @@ def drive(server):
     server.call("POST", "/orders", order("sc-blocked", "c-blocked", "10.00"), expect=201)
     server.call("POST", "/orders", order("sc-window", "c-sc-4", "10.00"), expect=201)
     late = server.call("POST", "/orders", order("sc-late", "c-sc-5", "200000.00"), expect=201)
+    server.call("POST", "/orders", order("sc-recall", "c-sc-6", "10.00"), expect=201)
+    server.call("POST", "/_local/settle", expect=200)
 
     failed = {"audit_id": "aud-sc-1", "order_id": "sc-low", "reason_code": "STOCK_SHORTAGE",
               "reason": "2 units short at the warehouse", "occurred_at": now}
@@ -277,6 +350,15 @@ def drive(server):
     mismatch = {"audit_id": "aud-sc-4", "order_id": "sc-high", "reason_code": "PRICE_MISMATCH",
                 "reason": "unit price changed", "occurred_at": later}
     publish_result(server, "audit.failed", mismatch)
+    # Fulfilment (DOMAIN §3): sc-low runs through every stage of the retail strategy;
+    # sc-recall fails at the warehouse, which recalls payment, invoice and warehouse.
+    # (sc-high's final rejection above has already recalled its first stage.)
+    for system, status in [("payment", "DONE"), ("invoice", "DONE"), ("warehouse", "DONE"),
+                           ("carrier", "DELIVERED")]:
+        report_status(server, schemas, "sc-low", system, status)
+    report_status(server, schemas, "sc-recall", "payment", "DONE")
+    report_status(server, schemas, "sc-recall", "warehouse", "FAILED")
+    replay_fixtures(server, schemas)
     # A day later: sc-window's retry window has closed and sc-late's prepayment is overdue.
     server.call("POST", "/_local/clock/advance", {"seconds": 25 * 3600}, expect=200)
     late_pay = {"payment_ref": "pay-sc-2", "amount": late["prepayment"]["amount"], "currency": "CNY"}
@@ -284,14 +366,31 @@ def drive(server):
     server.call("POST", "/_local/settle", expect=200)
 
     outcome = {oid: server.call("GET", f"/orders/{oid}", expect=200)
-               for oid in ["sc-low", "sc-high", "sc-blocked", "sc-window", "sc-late"]}
+               for oid in ["sc-low", "sc-high", "sc-blocked", "sc-window", "sc-late", "sc-recall", "o-1001"]}
     want = {"sc-low": ("DISPATCHED", "APPROVED"), "sc-high": ("DISPATCHED", "REJECTED"),
             "sc-blocked": ("REJECTED", None), "sc-window": ("DISPATCHED", "REJECTED"),
-            "sc-late": ("CANCELLED", None)}
+            "sc-late": ("CANCELLED", None), "sc-recall": ("DISPATCHED", "PENDING"),
+            "o-1001": ("DISPATCHED", "PENDING")}
     for oid, (status, audit_status) in want.items():
         got = (outcome[oid]["status"], outcome[oid]["audit_status"])
         if got != (status, audit_status):
             fail(f"scenario: {oid} is {got}, expected {(status, audit_status)}")
+    first = ["payment", "invoice"]
+    every = ["payment", "invoice", "warehouse", "carrier"]
+    want_fulfilment = {
+        "sc-low": ("COMPLETED", every, [], None, 0),
+        "sc-recall": ("EXCEPTION", first + ["warehouse"], first + ["warehouse"], None, 0),
+        "sc-high": ("EXCEPTION", first, first, "AUDIT_REJECTED", 0),
+        "sc-window": ("EXCEPTION", first, first, "AUDIT_REJECTED", 0),
+        "sc-blocked": ("NOT_STARTED", [], None, None, 0),
+        "sc-late": ("NOT_STARTED", [], None, None, 0),
+        "o-1001": ("IN_PROGRESS", every, [], None, 0),
+    }
+    for oid, expected in want_fulfilment.items():
+        got = fulfilment_outcome(outcome[oid]["fulfilment"])
+        if got != expected:
+            fail(f"scenario: {oid} fulfilment (status, systems, cancelled, recalled_for, held) is {got}, "
+                 f"expected {expected}")
     for queue in server.call("GET", "/_local/queues", expect=200):
         if queue["dead_letters"]:
             dead = server.call("GET", f"/_local/queues/{queue['name']}/dead-letters", expect=200)
@@ -306,7 +405,7 @@ def check_run(schemas, build):
     server = Server(target / "debug" / "orderflow-local")
     try:
         try:
-            drive(server)
+            drive(server, schemas)
         except Exception:
             print(server.tail(), file=sys.stderr)
             raise

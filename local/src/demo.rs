@@ -21,6 +21,7 @@ impl<'a> Demo<'a> {
     pub async fn run(mut self) -> Result<usize, Vec<String>> {
         self.risk_check().await;
         self.audit_chain().await;
+        self.fulfilment().await;
         if self.failures.is_empty() {
             Ok(self.hops)
         } else {
@@ -167,6 +168,63 @@ impl Demo<'_> {
             format!("audit_status {}, rule retired", order["audit_status"]),
         );
         self.expect_published("order-events", "order.audit.approved", "demo-low").await;
+    }
+}
+
+impl Demo<'_> {
+    /// Prints the fulfilment commands sent for `order` since `shown`, returning how many
+    /// there are now.
+    async fn print_commands(&mut self, order: &str, shown: usize) -> (usize, Vec<String>) {
+        let all = self.rt.published("fulfilment-commands").await.ok().flatten().unwrap_or_default();
+        let mine: Vec<_> = all.iter().filter(|m| m.message["subject"] == order).collect();
+        let mut new = Vec::new();
+        for m in mine.iter().skip(shown) {
+            let line = format!("{} → {}", m.attributes["type"], m.attributes["system"]);
+            println!("      {line}");
+            new.push(line);
+        }
+        (mine.len(), new)
+    }
+
+    async fn status(
+        &mut self,
+        order: &str,
+        system: &str,
+        node: &str,
+        status: &str,
+        shown: usize,
+    ) -> (usize, Vec<String>) {
+        let body = json!({"order_id": order, "system": system, "node": node, "status": status,
+                          "occurred_at": self.rt.now().to_rfc3339()});
+        let (code, _) = self.request("POST", "/fulfilment/status", Some(body)).await;
+        self.request("POST", "/_local/settle", None).await;
+        self.check(code == 202, format!("{system} reports {status} at node {node}"));
+        self.print_commands(order, shown).await
+    }
+
+    async fn fulfilment(&mut self) {
+        println!("\n== Fulfilment dispatcher (DOMAIN §3)");
+        println!("  demo-high is a retail order: payment and invoice first, then warehouse, then carrier");
+        let (mut shown, first) = self.print_commands("demo-high", 0).await;
+        self.check(first.len() == 2, format!("first set triggered: {first:?}"));
+        for (system, status) in
+            [("payment", "DONE"), ("invoice", "DONE"), ("warehouse", "DONE"), ("carrier", "DELIVERED")]
+        {
+            shown = self.status("demo-high", system, system, status, shown).await.0;
+        }
+        let (_, done) = self.request("GET", "/orders/demo-high", None).await;
+        self.check(done["fulfilment"]["status"] == "COMPLETED", format!("fulfilment {}", done["fulfilment"]["status"]));
+        self.expect_published("order-events", "order.fulfilment.completed", "demo-high").await;
+
+        let (status, _) = self.request("POST", "/orders", Some(order("demo-recall", "c-demo-4", "10.00"))).await;
+        self.request("POST", "/_local/settle", None).await;
+        self.check(status == 201, "demo-recall placed and dispatched".into());
+        let (shown, _) = self.print_commands("demo-recall", 0).await;
+        let shown = self.status("demo-recall", "payment", "payment", "DONE", shown).await.0;
+        let (_, recalled) = self.status("demo-recall", "warehouse", "warehouse", "FAILED", shown).await;
+        let cancels = recalled.iter().filter(|l| l.starts_with("fulfilment.cancel")).count();
+        self.check(cancels == 3, format!("the warehouse node's triggered systems recalled: {cancels} cancels"));
+        self.expect_published("order-events", "order.fulfilment.exception", "demo-recall").await;
     }
 }
 

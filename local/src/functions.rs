@@ -5,13 +5,16 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::{Body, Request, Response};
 use orderflow_shared::app::Deps;
 use orderflow_shared::http::ApiResponse;
-use orderflow_shared::topology::{AUDIT_FAILURE, NOTIFIER, RISK_CHECK, SCHEDULED_RETRY};
+use orderflow_shared::topology::{
+    AUDIT_FAILURE, FULFILMENT_DISPATCHER, FULFILMENT_STATUS, NOTIFIER, RISK_CHECK, SCHEDULED_RETRY,
+};
 use scheduled_retry::{TickReport, Unlimited};
 
 /// Invokes the HTTP function `function` with `request`.
 pub async fn http(deps: &Deps, function: &str, request: Request) -> Response<Body> {
     match function {
         RISK_CHECK => risk_check::handle(deps, request).await,
+        FULFILMENT_STATUS => fulfilment_dispatcher::status_api::handle(deps, request).await,
         other => risk_check::handler::to_response(ApiResponse::error(
             500,
             "internal",
@@ -26,6 +29,7 @@ pub async fn sqs(deps: &Deps, function: &str, event: SqsEvent) -> Result<SqsBatc
     match function {
         AUDIT_FAILURE => Ok(audit_failure::handle(deps, event).await),
         NOTIFIER => Ok(notifier::handle(deps, event).await),
+        FULFILMENT_DISPATCHER => Ok(fulfilment_dispatcher::dispatch::handle(deps, event).await),
         other => Err(format!("no queue consumer named {other} in the local runtime")),
     }
 }

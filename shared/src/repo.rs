@@ -228,3 +228,38 @@ pub async fn record_notification(store: &dyn StateStore, notification_id: &str, 
         Err(e) => Err(e.into()),
     }
 }
+
+fn progress_key(order_id: &str) -> Key {
+    Key::new(format!("ORDER#{order_id}"), "FULFILMENT")
+}
+
+impl Stored for crate::domain::fulfilment::Progress {
+    fn to_item(&self) -> Item {
+        Item::new(progress_key(&self.order_id), encode(self))
+    }
+
+    fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    fn outbox_mut(&mut self) -> &mut Outbox {
+        &mut self.outbox
+    }
+}
+
+/// The order's fulfilment progress, kept beside the order in its own item so the
+/// dispatcher's writes never contend with the audit chain's.
+pub async fn get_progress(
+    store: &dyn StateStore,
+    order_id: &str,
+) -> Result<Option<Versioned<crate::domain::fulfilment::Progress>>> {
+    match store.get(&progress_key(order_id)).await? {
+        None => Ok(None),
+        Some(item) => Ok(Some(Versioned { value: decode(&item)?, version: item.version })),
+    }
+}
+
+/// Creates the progress unless it exists ([`StoreError::ConditionFailed`]).
+pub async fn create_progress(store: &dyn StateStore, progress: &crate::domain::fulfilment::Progress) -> Result<u64> {
+    Ok(store.write(Write::Put { item: progress.to_item(), condition: Condition::NotExists }).await?)
+}

@@ -75,9 +75,13 @@ pub const RISK_CHECK: &str = "risk-check";
 pub const AUDIT_FAILURE: &str = "audit-failure";
 pub const NOTIFIER: &str = "notifier";
 pub const SCHEDULED_RETRY: &str = "scheduled-retry";
+pub const FULFILMENT_DISPATCHER: &str = "fulfilment-dispatcher";
+pub const FULFILMENT_STATUS: &str = "fulfilment-status";
 
 pub const AUDIT_RESULTS_QUEUE: &str = "audit-results-queue";
 pub const NOTIFICATIONS_QUEUE: &str = "notifications-queue";
+pub const FULFILMENT_ORDERS_QUEUE: &str = "fulfilment-orders-queue";
+pub const FULFILMENT_STATUS_QUEUE: &str = "fulfilment-status-queue";
 
 pub const AUDIT_RESULTS: &str = "audit-results";
 pub const AUDIT_REQUESTS: &str = "audit-requests";
@@ -92,6 +96,8 @@ pub const TOPOLOGY: Topology = Topology {
         Function { name: AUDIT_FAILURE, logical_id: "AuditFailureFunction" },
         Function { name: NOTIFIER, logical_id: "NotifierFunction" },
         Function { name: SCHEDULED_RETRY, logical_id: "ScheduledRetryFunction" },
+        Function { name: FULFILMENT_DISPATCHER, logical_id: "FulfilmentDispatcherFunction" },
+        Function { name: FULFILMENT_STATUS, logical_id: "FulfilmentStatusFunction" },
     ],
     topics: &[
         Topic { name: AUDIT_RESULTS, logical_id: "AuditResultsTopic", env: "AUDIT_RESULTS_TOPIC_ARN" },
@@ -131,20 +137,46 @@ pub const TOPOLOGY: Topology = Topology {
             consumer: NOTIFIER,
             env: "NOTIFICATIONS_QUEUE_URL",
         },
+        Queue {
+            name: FULFILMENT_ORDERS_QUEUE,
+            logical_id: "FulfilmentOrdersQueue",
+            dlq_logical_id: "FulfilmentOrdersDeadLetterQueue",
+            max_receive_count: 5,
+            visibility_timeout_secs: 60,
+            batch_size: 10,
+            consumer: FULFILMENT_DISPATCHER,
+            env: "FULFILMENT_ORDERS_QUEUE_URL",
+        },
+        Queue {
+            name: FULFILMENT_STATUS_QUEUE,
+            logical_id: "FulfilmentStatusQueue",
+            dlq_logical_id: "FulfilmentStatusDeadLetterQueue",
+            max_receive_count: 5,
+            visibility_timeout_secs: 60,
+            batch_size: 10,
+            consumer: FULFILMENT_DISPATCHER,
+            env: "FULFILMENT_STATUS_QUEUE_URL",
+        },
     ],
     // No filter on audit results: a message of an unknown type must reach the handler
     // and end in the dead-letter queue where a person sees it, not vanish at SNS.
-    subscriptions: &[Subscription {
-        topic: AUDIT_RESULTS,
-        queue: AUDIT_RESULTS_QUEUE,
-        filter_policy: None,
-        raw_delivery: false,
-    }],
+    subscriptions: &[
+        Subscription { topic: AUDIT_RESULTS, queue: AUDIT_RESULTS_QUEUE, filter_policy: None, raw_delivery: false },
+        // The dispatcher starts on dispatch and recalls on a final audit rejection; the
+        // other order events are not its business.
+        Subscription {
+            topic: ORDER_EVENTS,
+            queue: FULFILMENT_ORDERS_QUEUE,
+            filter_policy: Some(r#"{"type":["order.dispatched","order.audit.rejected"]}"#),
+            raw_delivery: true,
+        },
+    ],
     routes: &[
         Route { method: "GET", path: "/health", function: RISK_CHECK, authorized: false },
         Route { method: "POST", path: "/orders", function: RISK_CHECK, authorized: true },
         Route { method: "GET", path: "/orders/{order_id}", function: RISK_CHECK, authorized: true },
         Route { method: "POST", path: "/orders/{order_id}/prepayment", function: RISK_CHECK, authorized: true },
+        Route { method: "POST", path: "/fulfilment/status", function: FULFILMENT_STATUS, authorized: true },
     ],
     schedules: &[Schedule { name: "reaudit-tick", expression: "rate(1 minute)", function: SCHEDULED_RETRY }],
 };

@@ -3,6 +3,7 @@
 
 mod audit_chain;
 mod faults;
+mod fulfilment;
 mod local;
 mod openapi;
 mod risk_check;

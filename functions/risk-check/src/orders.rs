@@ -148,8 +148,22 @@ fn creation_view(order: &Order) -> Value {
 }
 
 /// `GET /orders/{order_id}`.
+/// The fulfilment part comes from the dispatcher's own item, beside the order.
 pub async fn show(deps: &Deps, order_id: &str) -> Result<Value> {
-    Ok(load(deps, order_id).await?.value.view())
+    let mut view = load(deps, order_id).await?.value.view();
+    if let Some(progress) = repo::get_progress(deps.store.as_ref(), order_id).await? {
+        let p = progress.value;
+        view["fulfilment"] = json!({
+            "status": p.status,
+            "systems": p.triggered,
+            "cancelled": p.cancelled,
+            "statuses": p.statuses,
+            "waiting": p.waiting,
+            "held": p.held,
+            "recalled_for": p.recalled_for,
+        });
+    }
+    Ok(view)
 }
 
 async fn load(deps: &Deps, order_id: &str) -> Result<Versioned<Order>> {

@@ -1,0 +1,14 @@
+//! Lambda entry point of the queue consumer: wiring only. The work is in `dispatch.rs`.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    orderflow_shared::telemetry::init();
+    let deps = &orderflow_shared::aws::cold_start().await.deps;
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(fulfilment_dispatcher::dispatch::handle(deps, event.payload).await)
+    }))
+    .await
+}

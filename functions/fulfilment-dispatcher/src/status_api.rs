@@ -1,0 +1,55 @@
+//! `POST /fulfilment/status`: checks what it can (the order's fulfilment exists and is
+//! not completed, the system, node and status value are known to its strategy) and
+//! queues the report for the dispatcher, answering `202`.
+
+use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::{Body, Request, Response};
+use orderflow_shared::app::Deps;
+use orderflow_shared::error::{Error, Result};
+use orderflow_shared::http::ApiResponse;
+use orderflow_shared::input::parse_body;
+use orderflow_shared::repo;
+use orderflow_shared::topology::{RouteMatch, FULFILMENT_STATUS, FULFILMENT_STATUS_QUEUE, TOPOLOGY};
+use serde_json::json;
+
+use crate::dispatch::{parse_report, STATUS_REPORTED};
+
+pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
+    let (method, path) = (request.method().as_str().to_string(), request.uri().path().to_string());
+    let answer = match TOPOLOGY.route(&method, &path) {
+        RouteMatch::Found(route, _) if route.function == FULFILMENT_STATUS => {
+            let body: &[u8] = match request.body() {
+                Body::Text(t) => t.as_bytes(),
+                Body::Binary(b) => b,
+                _ => &[],
+            };
+            accept(deps, body).await.unwrap_or_else(|e| (&e).into())
+        }
+        RouteMatch::MethodNotAllowed => ApiResponse::method_not_allowed(&method, &path),
+        _ => ApiResponse::not_found_route(&method, &path),
+    };
+    Response::builder()
+        .status(answer.status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Body::Text(answer.body.to_string()))
+        .unwrap_or_else(|_| Response::new(Body::Text(answer.body.to_string())))
+}
+
+async fn accept(deps: &Deps, body: &[u8]) -> Result<ApiResponse> {
+    let value = parse_body(body)?;
+    let (order_id, report) = parse_report(&value)?;
+    let progress = repo::get_progress(deps.store.as_ref(), &order_id)
+        .await?
+        .ok_or_else(|| Error::NotFound { what: "fulfilment of order", id: order_id.clone() })?;
+    let strategy = deps.rules.fulfilment.strategies.get(&progress.value.business_type);
+    if let Some(strategy) = strategy {
+        progress.value.check(&deps.rules.fulfilment, strategy, &report).map_err(|r| match r.field {
+            "order_id" => Error::Conflict(r.problem),
+            field => Error::validation(field, r.problem),
+        })?;
+    }
+    let queues = deps.queues.as_ref().ok_or_else(|| Error::Queue("no queue client".into()))?;
+    let attributes = [("type".to_string(), STATUS_REPORTED.to_string())].into();
+    queues.send(FULFILMENT_STATUS_QUEUE, &value.to_string(), &attributes).await?;
+    Ok(ApiResponse::new(202, json!({"accepted": true, "order_id": order_id})))
+}
