@@ -104,6 +104,10 @@ scenario!(an_exception_at_each_node_recalls_exactly_its_triggered_systems, |h: H
     ok(&h, "x-dig", "notification", "FAILED").await;
     let cancels: Vec<_> = commands(&h, "x-dig").await.into_iter().filter(|(k, _)| k == "fulfilment.cancel").collect();
     assert_eq!(cancels, sent("fulfilment.cancel", &["entitlement", "notification"]));
+    digital_order(&h, "x-ent").await;
+    ok(&h, "x-ent", "entitlement", "FAILED").await;
+    let cancels: Vec<_> = commands(&h, "x-ent").await.into_iter().filter(|(k, _)| k == "fulfilment.cancel").collect();
+    assert_eq!(cancels, sent("fulfilment.cancel", &["entitlement"]));
 });
 
 scenario!(a_status_that_triggers_nothing_is_stored_and_a_later_one_resumes, |h: Harness| async move {
