@@ -109,6 +109,9 @@ impl FulfilmentRules {
         for system in &s.first {
             known(format!("{at}.first"), system)?;
         }
+        for (i, stage) in s.stages.iter().enumerate() {
+            known(format!("{at}.stages[{i}].after.system"), &stage.after.system)?;
+        }
         // Walk the stages in order of reachability: a stage is reachable when the system
         // it waits for has been triggered by the first set or a reachable stage.
         let mut reached: BTreeSet<&str> = s.first.iter().map(String::as_str).collect();
@@ -116,7 +119,6 @@ impl FulfilmentRules {
         while let Some(pos) = pending.iter().position(|(_, st)| reached.contains(st.after.system.as_str())) {
             let (i, stage) = pending.remove(pos);
             let field = format!("{at}.stages[{i}]");
-            known(format!("{field}.after.system"), &stage.after.system)?;
             if self.class(&stage.after.status) != Some(StatusClass::Normal) {
                 return Err((
                     format!("{field}.after.status"),
@@ -152,6 +154,13 @@ impl FulfilmentRules {
             for system in systems {
                 known(format!("{at}.nodes.{node}"), system)?;
             }
+        }
+        // Systems report at their own node: without it their statuses could never apply.
+        if let Some(missing) = s.systems().into_iter().find(|system| !s.nodes.contains_key(*system)) {
+            return Err((
+                format!("{at}.nodes"),
+                format!("has no node {missing:?}: its statuses could never be applied"),
+            ));
         }
         Ok(())
     }
@@ -203,6 +212,13 @@ mod tests {
         );
         let err = parse_err(&text);
         assert_eq!(err.field, "fulfilment.strategies.retail.stages[1].after.system");
+    }
+
+    #[test]
+    fn a_strategy_without_a_node_for_each_system_is_refused() {
+        let err = parse_err(&DEFAULT_RULES.replacen("invoice = [\"invoice\"]\n", "", 1));
+        assert_eq!(err.field, "fulfilment.strategies.retail.nodes");
+        assert!(err.problem.contains("invoice"), "{err}");
     }
 
     #[test]

@@ -130,10 +130,17 @@ pub async fn status(deps: &Deps, (order_id, report): (String, StatusReport)) -> 
             return repo::publish_pending(deps, progress, version, &cause).await;
         }
         let now = deps.clock.now();
-        let strategy = strategy(deps, &progress.business_type)?;
-        let outcome = progress
-            .apply(&deps.rules.fulfilment, strategy, report.clone(), now)
-            .map_err(|r| Error::validation(r.field, r.problem))?;
+        let outcome = if progress.is_over() {
+            // Completed or recalled while the report was queued: acknowledged, no effect
+            // (a recall before the start has no strategy to consult).
+            progress.seen.push(cause.clone());
+            Default::default()
+        } else {
+            let strategy = strategy(deps, &progress.business_type)?;
+            progress
+                .apply(&deps.rules.fulfilment, strategy, report.clone(), now)
+                .map_err(|r| Error::validation(r.field, r.problem))?
+        };
         let sent = messages::of(&progress, &outcome, now);
         if !sent.is_empty() {
             progress.outbox.emit(&cause, sent);
@@ -153,3 +160,7 @@ pub async fn status(deps: &Deps, (order_id, report): (String, StatusReport)) -> 
 fn conflicts() -> Error {
     Error::Store(StoreError::Backend("fulfilment kept changing under concurrent writes; retried on redelivery".into()))
 }
+
+#[cfg(test)]
+#[path = "dispatch_tests.rs"]
+mod tests;

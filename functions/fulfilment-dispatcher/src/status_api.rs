@@ -5,6 +5,7 @@
 use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::{Body, Request, Response};
 use orderflow_shared::app::Deps;
+use orderflow_shared::domain::fulfilment::FulfilmentStatus;
 use orderflow_shared::error::{Error, Result};
 use orderflow_shared::http::ApiResponse;
 use orderflow_shared::input::parse_body;
@@ -41,9 +42,13 @@ async fn accept(deps: &Deps, body: &[u8]) -> Result<ApiResponse> {
     let progress = repo::get_progress(deps.store.as_ref(), &order_id)
         .await?
         .ok_or_else(|| Error::NotFound { what: "fulfilment of order", id: order_id.clone() })?;
-    let strategy = deps.rules.fulfilment.strategies.get(&progress.value.business_type);
-    if let Some(strategy) = strategy {
-        progress.value.check(&deps.rules.fulfilment, strategy, &report).map_err(|r| match r.field {
+    let progress = progress.value;
+    if progress.is_over() && !progress.seen.contains(&report.key()) {
+        let state = if progress.status == FulfilmentStatus::Completed { "completed" } else { "recalled" };
+        return Err(Error::Conflict(format!("the fulfilment of order {order_id} is {state}")));
+    }
+    if let Some(strategy) = deps.rules.fulfilment.strategies.get(&progress.business_type) {
+        progress.check(&deps.rules.fulfilment, strategy, &report).map_err(|r| match r.field {
             "order_id" => Error::Conflict(r.problem),
             field => Error::validation(field, r.problem),
         })?;

@@ -130,6 +130,11 @@ impl Progress {
         progress
     }
 
+    /// Completed or recalled: no status changes anything any more.
+    pub fn is_over(&self) -> bool {
+        matches!(self.status, FulfilmentStatus::Completed | FulfilmentStatus::Exception)
+    }
+
     pub fn is_triggered(&self, system: &str) -> bool {
         self.triggered.iter().any(|t| t.system == system)
     }
@@ -145,10 +150,11 @@ impl Progress {
 
     /// Checks a report against the rules without changing anything (the API's 4xx).
     pub fn check(&self, rules: &FulfilmentRules, strategy: &Strategy, report: &StatusReport) -> Result<(), Refusal> {
-        if self.status == FulfilmentStatus::Completed && !self.seen.contains(&report.key()) {
+        if self.is_over() && !self.seen.contains(&report.key()) {
+            let state = if self.status == FulfilmentStatus::Completed { "completed" } else { "recalled" };
             return Err(Refusal {
                 field: "order_id",
-                problem: format!("the fulfilment of order {} is completed", self.order_id),
+                problem: format!("the fulfilment of order {} is {state}", self.order_id),
             });
         }
         if rules.class(&report.status).is_none() {
@@ -184,13 +190,15 @@ impl Progress {
         if self.seen.contains(&report.key()) {
             return Ok(Outcome::default());
         }
+        if self.is_over() {
+            // Completed or recalled while the report was on its way (the API checked it
+            // before): acknowledged, and it changes nothing.
+            self.seen.push(report.key());
+            return Ok(Outcome::default());
+        }
         self.check(rules, strategy, &report)?;
         self.seen.push(report.key());
         self.updated_at = now;
-        if self.status == FulfilmentStatus::Exception {
-            // Recalled: the report is kept for the record and changes nothing.
-            return Ok(Outcome::default());
-        }
         if !self.is_triggered(&report.system) {
             self.held.push(report);
             return Ok(Outcome::default());
@@ -208,7 +216,12 @@ impl Progress {
         now: DateTime<Utc>,
         outcome: &mut Outcome,
     ) {
-        let result = rules.class(&report.status).unwrap_or(StatusClass::Normal);
+        let result = match rules.class(&report.status).unwrap_or(StatusClass::Normal) {
+            // Only the strategy's last system ends the flow; an end status from another
+            // system finishes that system's own part, like a normal status.
+            StatusClass::End if report.system != strategy.end.system => StatusClass::Normal,
+            class => class,
+        };
         let applied = Applied { report: report.clone(), result, received_at: now };
         self.statuses.push(applied.clone());
         match result {
@@ -273,15 +286,22 @@ impl Progress {
         outcome.exception_at = Some(node.to_string());
     }
 
-    /// A final audit rejection: every triggered system is recalled.
+    /// A final audit rejection: every triggered system not yet cancelled is recalled,
+    /// also those an earlier exception at another node left running.
     pub fn recall_all(&mut self, reason: &str, now: DateTime<Utc>) -> Outcome {
         let mut outcome = Outcome::default();
-        if matches!(self.status, FulfilmentStatus::Completed | FulfilmentStatus::Exception) {
+        if self.status == FulfilmentStatus::Completed {
             return outcome;
         }
+        let already_recalled = self.status == FulfilmentStatus::Exception;
         let systems: Vec<String> = self.triggered.iter().map(|t| t.system.clone()).collect();
         self.recall(&systems, "audit", &mut outcome);
-        self.recalled_for = Some(reason.to_string());
+        if already_recalled {
+            // The exception was announced already; only the extra cancels go out.
+            outcome.exception_at = None;
+        } else {
+            self.recalled_for = Some(reason.to_string());
+        }
         self.updated_at = now;
         outcome
     }

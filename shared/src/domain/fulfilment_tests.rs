@@ -106,6 +106,41 @@ fn bad_reports_are_refused_naming_the_field() {
 }
 
 #[test]
+fn an_end_status_from_a_system_that_is_not_last_does_not_end_the_flow() {
+    let (rules, s) = retail();
+    let (mut p, _) = Progress::start("o-1", "retail", &s, now());
+    let outcome = p.apply(&rules.fulfilment, &s, report("invoice", "invoice", "COMPLETED"), now()).unwrap();
+    assert!(!outcome.completed);
+    assert_eq!(p.status, FulfilmentStatus::InProgress);
+}
+
+#[test]
+fn a_status_arriving_after_the_end_is_acknowledged_and_changes_nothing() {
+    let (rules, s) = retail();
+    let (mut p, _) = Progress::start("o-1", "retail", &s, now());
+    let r = &rules.fulfilment;
+    for (system, status) in [("payment", "DONE"), ("warehouse", "DONE"), ("carrier", "DELIVERED")] {
+        p.apply(r, &s, report(system, system, status), now()).unwrap();
+    }
+    assert!(p.check(r, &s, &report("invoice", "invoice", "DONE")).is_err(), "the API refuses it");
+    assert!(
+        p.apply(r, &s, report("invoice", "invoice", "DONE"), now()).unwrap().is_empty(),
+        "the queue acknowledges it"
+    );
+}
+
+#[test]
+fn a_final_audit_rejection_after_an_exception_cancels_what_is_left() {
+    let (rules, s) = retail();
+    let (mut p, _) = Progress::start("o-1", "retail", &s, now());
+    let outcome = p.apply(&rules.fulfilment, &s, report("invoice", "invoice", "FAILED"), now()).unwrap();
+    assert_eq!(cancels(&outcome), ["invoice"]);
+    let later = p.recall_all("AUDIT_REJECTED", now());
+    assert_eq!(cancels(&later), ["payment"]);
+    assert!(later.exception_at.is_none(), "the exception was announced already");
+}
+
+#[test]
 fn a_final_audit_rejection_recalls_everything_triggered() {
     let (rules, s) = retail();
     let (mut p, _) = Progress::start("o-1", "retail", &s, now());

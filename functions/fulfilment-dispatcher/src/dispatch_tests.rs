@@ -1,0 +1,44 @@
+//! The queue consumer on the embedded backend, fed the `events/` fixtures.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use orderflow_shared::embedded::World;
+
+use super::handle;
+
+fn fixture(name: &str) -> SqsEvent {
+    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn commands(w: &World) -> Vec<(String, String)> {
+    let published = w.bus.published("fulfilment-commands").unwrap_or_default();
+    published.iter().map(|m| (m.attributes["type"].clone(), m.attributes["system"].clone())).collect()
+}
+
+#[tokio::test]
+async fn a_dispatched_order_triggers_the_first_set_once() {
+    let w = World::new();
+    for _ in 0..2 {
+        let response = handle(&w.deps, fixture("sqs-order-dispatched.json")).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+    let trigger = |s: &str| ("fulfilment.trigger".to_string(), s.to_string());
+    assert_eq!(commands(&w), [trigger("payment"), trigger("invoice")]);
+}
+
+#[tokio::test]
+async fn a_reported_status_triggers_the_next_stage() {
+    let w = World::new();
+    handle(&w.deps, fixture("sqs-order-dispatched.json")).await;
+    let response = handle(&w.deps, fixture("sqs-fulfilment-status.json")).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(commands(&w).last(), Some(&("fulfilment.trigger".to_string(), "warehouse".to_string())));
+}
+
+#[tokio::test]
+async fn a_status_for_an_order_never_dispatched_is_reported() {
+    let w = World::new();
+    let response = handle(&w.deps, fixture("sqs-fulfilment-status.json")).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert!(commands(&w).is_empty());
+}
