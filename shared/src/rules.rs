@@ -13,6 +13,7 @@ use crate::domain::order::PAYMENT_METHODS;
 use crate::domain::risk::RiskLevel;
 use crate::money::Currency;
 pub use crate::rules_audit::{AuditRules, Backoff, ReasonRule, Template, UnknownReason};
+pub use crate::rules_refund::RefundRules;
 
 /// The rules shipped with the product (`config/rules.toml`).
 pub const DEFAULT_RULES: &str = include_str!("../../config/rules.toml");
@@ -25,6 +26,7 @@ pub struct Rules {
     pub business_types: Vec<String>,
     pub risk: RiskRules,
     pub audit: AuditRules,
+    pub refunds: RefundRules,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -184,7 +186,8 @@ impl Rules {
             return Err(("business_types".into(), "must name at least one business type".into()));
         }
         self.risk.validate()?;
-        self.audit.validate()
+        self.audit.validate()?;
+        self.refunds.validate()
     }
 }
 
