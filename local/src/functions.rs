@@ -5,6 +5,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::{Body, Request, Response};
 use orderflow_shared::app::Deps;
 use orderflow_shared::http::ApiResponse;
+use orderflow_shared::topology::REFUND_CALCULATOR;
 use orderflow_shared::topology::{AUDIT_FAILURE, NOTIFIER, RISK_CHECK, SCHEDULED_RETRY};
 use scheduled_retry::{TickReport, Unlimited};
 
@@ -12,6 +13,7 @@ use scheduled_retry::{TickReport, Unlimited};
 pub async fn http(deps: &Deps, function: &str, request: Request) -> Response<Body> {
     match function {
         RISK_CHECK => risk_check::handle(deps, request).await,
+        REFUND_CALCULATOR => refund_calculator::handle(deps, request).await,
         other => risk_check::handler::to_response(ApiResponse::error(
             500,
             "internal",

@@ -75,6 +75,7 @@ pub const RISK_CHECK: &str = "risk-check";
 pub const AUDIT_FAILURE: &str = "audit-failure";
 pub const NOTIFIER: &str = "notifier";
 pub const SCHEDULED_RETRY: &str = "scheduled-retry";
+pub const REFUND_CALCULATOR: &str = "refund-calculator";
 
 pub const AUDIT_RESULTS_QUEUE: &str = "audit-results-queue";
 pub const NOTIFICATIONS_QUEUE: &str = "notifications-queue";
@@ -92,6 +93,7 @@ pub const TOPOLOGY: Topology = Topology {
         Function { name: AUDIT_FAILURE, logical_id: "AuditFailureFunction" },
         Function { name: NOTIFIER, logical_id: "NotifierFunction" },
         Function { name: SCHEDULED_RETRY, logical_id: "ScheduledRetryFunction" },
+        Function { name: REFUND_CALCULATOR, logical_id: "RefundCalculatorFunction" },
     ],
     topics: &[
         Topic { name: AUDIT_RESULTS, logical_id: "AuditResultsTopic", env: "AUDIT_RESULTS_TOPIC_ARN" },
@@ -145,6 +147,9 @@ pub const TOPOLOGY: Topology = Topology {
         Route { method: "POST", path: "/orders", function: RISK_CHECK, authorized: true },
         Route { method: "GET", path: "/orders/{order_id}", function: RISK_CHECK, authorized: true },
         Route { method: "POST", path: "/orders/{order_id}/prepayment", function: RISK_CHECK, authorized: true },
+        Route { method: "POST", path: "/refunds", function: REFUND_CALCULATOR, authorized: true },
+        Route { method: "GET", path: "/refunds/{refund_id}", function: REFUND_CALCULATOR, authorized: true },
+        Route { method: "POST", path: "/refunds/{refund_id}/review", function: REFUND_CALCULATOR, authorized: true },
     ],
     schedules: &[Schedule { name: "reaudit-tick", expression: "rate(1 minute)", function: SCHEDULED_RETRY }],
 };
