@@ -5,6 +5,7 @@ mod audit_chain;
 mod faults;
 mod local;
 mod openapi;
+mod refunds;
 mod risk_check;
 mod support;
 mod topology;

@@ -226,6 +226,10 @@ pub fn quote(
     if amount < rounded {
         lines.push(line("cap", amount - rounded, format!("only {remaining} is left to refund")));
     }
+    // Whole-cent lines show the currency's decimals; exact lines keep theirs.
+    for l in lines.iter_mut().filter(|l| l.amount.scale() < p.currency.minor_units()) {
+        l.amount = normalized(l.amount, p.currency);
+    }
     let channels = split(amount, &refunded.remaining(p), p.currency);
     Quote { amount: normalized(amount, p.currency), currency: p.currency, breakdown: lines, channels }
 }
