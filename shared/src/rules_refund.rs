@@ -31,6 +31,16 @@ pub enum Rounding {
     Down,
 }
 
+impl Rounding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rounding::HalfEven => "half_even",
+            Rounding::HalfUp => "half_up",
+            Rounding::Down => "down",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeeRules {

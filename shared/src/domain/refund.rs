@@ -219,7 +219,7 @@ pub fn quote(
         lines.push(line("floor", exact - computed, "a refund is never negative".into()));
     }
     let rounded = round(rules.rounding, p.currency, exact);
-    let rule = format!("{:?} to {} decimals", rules.rounding, p.currency.minor_units()).to_lowercase();
+    let rule = format!("{} to {} decimals", rules.rounding.as_str(), p.currency.minor_units());
     lines.push(line("rounding", rounded - exact, rule));
     let remaining = (p.paid() - refunded.total()).max(Decimal::ZERO);
     let amount = rounded.min(remaining);
