@@ -12,9 +12,16 @@ use crate::store::Refund;
 
 const SOURCE: &str = "orderflow/refund-calculator";
 
+/// `<refund_id>:<type>:<cause>` about the refund, or `<order_id>:<type>:<refund_id>:<cause>`
+/// about the order: ids start with their subject.
 fn event(refund: &Refund, at: DateTime<Utc>, cause: &str, kind: &str, subject: &str, data: Value) -> OutboundMessage {
     let builder = EventBuilder { topic: ORDER_EVENTS, source: SOURCE, time: at };
-    builder.event(format!("{}:{kind}:{cause}", refund.refund_id), kind, subject, data)
+    let id = if subject == refund.refund_id {
+        format!("{subject}:{kind}:{cause}")
+    } else {
+        format!("{subject}:{kind}:{}:{cause}", refund.refund_id)
+    };
+    builder.event(id, kind, subject, data)
 }
 
 fn base(refund: &Refund) -> Value {
