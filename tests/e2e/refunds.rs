@@ -199,6 +199,9 @@ scenario!(lending_payment_goes_to_the_platform_and_a_rejection_is_published, |h:
         (Some("platform"), json!(["CHANNEL_LENDING"]))
     );
     assert_eq!(refund["amount"], "104.00", "107.00 less the 1.00 fee paid and the 2.00 LENDING handling fee");
+    let want =
+        [("base", "100.00"), ("residual_share", "0.00"), ("tax", "6.00"), ("fee", "-2.00"), ("rounding", "0.00")];
+    assert_eq!(lines(&refund), owned(&want));
     let reject = json!({"decision_id": "dec-5", "decision": "REJECT", "reviewer": {"role": "platform", "id": "u-2"}});
     let (status, rejected) = h.post("/refunds/rf-r-5/review", &reject).await;
     assert_eq!(
@@ -221,6 +224,9 @@ scenario!(a_fully_refunded_order_cannot_be_refunded_again, |h: Harness| async mo
         (201, Some("105.00")),
         "refunded at purchase time: everything paid"
     );
+    let want = [("base", "99.00"), ("residual_share", "0.00"), ("tax", "6.00"), ("fee", "0.00"), ("rounding", "0.00")];
+    assert_eq!(lines(&refund), owned(&want));
+    assert_eq!(channels(&refund), [("PLATFORM_ACCOUNT".into(), "105.00".into(), "PLATFORM_ACCOUNT".into())]);
     let (status, err) = h.post("/refunds", &refund_request("r-7", "d-6", "MEMBERSHIP")).await;
     assert_eq!((status, err["error"]["code"].as_str()), (409, Some("conflict")), "{err}");
     assert_eq!(h.get("/refunds/rf-r-7").await.0, 404);
