@@ -256,5 +256,24 @@ scenario!(bad_refund_requests_answer_4xx_and_change_nothing, |h: Harness| async 
     let review = json!({"decision_id": "dec-8", "decision": "APPROVE", "reviewer": {"role": "platform", "id": "u-1"}});
     assert_eq!(h.post("/refunds/rf-r-8/review", &review).await.0, 404);
     assert_eq!(h.get("/refunds/rf-r-8").await.0, 404);
+    let (status, err) = h.get(&format!("/refunds/{}", "x".repeat(70))).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (422, Some("refund_id")));
     assert_eq!(h.kinds("order-events").await, before);
+});
+
+scenario!(two_requests_pending_review_on_one_order_refund_it_once, |h: Harness| async move {
+    place(&h, &album(&h, "d-9")).await;
+    for request in ["r-9a", "r-9b"] {
+        let (status, refund) = h.post("/refunds", &refund_request(request, "d-9", "ALBUM")).await;
+        assert_eq!((status, refund["status"].as_str()), (201, Some("PENDING_REVIEW")), "{refund}");
+    }
+    let approve =
+        |id: &str| json!({"decision_id": id, "decision": "APPROVE", "reviewer": {"role": "seller", "id": "s-1"}});
+    let (status, first) = h.post("/refunds/rf-r-9a/review", &approve("dec-9a")).await;
+    assert_eq!((status, first["status"].as_str(), first["amount"].as_str()), (200, Some("APPROVED"), Some("37.80")));
+    let (status, second) = h.post("/refunds/rf-r-9b/review", &approve("dec-9b")).await;
+    assert_eq!((status, second["status"].as_str()), (200, Some("REJECTED")), "{second}");
+    assert_eq!(second["reasons"], json!(["ENTITLEMENT_NOT_REFUNDABLE"]));
+    assert_eq!(h.kinds("order-events").await.iter().filter(|k| *k == "refund.issued").count(), 1);
+    assert_eq!(h.about("order-events", "refund.rejected", "rf-r-9b").await.len(), 1);
 });

@@ -64,23 +64,7 @@ pub async fn request(deps: &Deps, body: &Value) -> Result<(u16, Value)> {
             return Err(Error::Conflict(format!("order {} is already fully refunded", req.order_id)));
         }
         let now = deps.clock.now();
-        let mut refund = Refund {
-            refund_id: refund_id.clone(),
-            request_id: req.request_id.clone(),
-            order_id: req.order_id.clone(),
-            customer_id: order.request.customer_id.to_string(),
-            scenario: req.scenario.clone(),
-            status: RefundStatus::Rejected,
-            requested_at: now,
-            facts: extract(scenario, &purchase),
-            reasons: failed_conditions(scenario, &purchase, now),
-            reviewer_role: None,
-            quote: None,
-            code: None,
-            decision: None,
-            entitlement: None,
-            outbox: Vec::new(),
-        };
+        let mut refund = new_refund(&req, &refund_id, &order, scenario, &purchase, now);
         match decide(deps, &mut refund, scenario, &purchase, ledger).await {
             Ok(version) => {
                 info!(refund_id = %refund.refund_id, status = ?refund.status, "refund requested");
@@ -93,6 +77,34 @@ pub async fn request(deps: &Deps, body: &Value) -> Result<(u16, Value)> {
         }
     }
     Err(Error::Store(StoreError::Backend("refund kept changing under concurrent writes".into())))
+}
+
+/// A refund as requested at `now`: the facts extracted, the failed conditions listed.
+fn new_refund(
+    req: &RefundRequest,
+    refund_id: &str,
+    order: &Order,
+    scenario: &ScenarioRules,
+    purchase: &Purchase,
+    now: DateTime<Utc>,
+) -> Refund {
+    Refund {
+        refund_id: refund_id.to_string(),
+        request_id: req.request_id.clone(),
+        order_id: req.order_id.clone(),
+        customer_id: order.request.customer_id.to_string(),
+        scenario: req.scenario.clone(),
+        status: RefundStatus::Rejected,
+        requested_at: now,
+        facts: extract(scenario, purchase),
+        reasons: failed_conditions(scenario, purchase, now),
+        reviewer_role: None,
+        quote: None,
+        code: None,
+        decision: None,
+        entitlement: None,
+        outbox: Vec::new(),
+    }
 }
 
 /// Rejects, routes to review or issues the new refund, and stores it.
@@ -204,8 +216,14 @@ async fn replay(deps: &Deps, existing: Versioned<Refund>, req: &RefundRequest) -
 
 /// `GET /refunds/{refund_id}`.
 pub async fn show(deps: &Deps, refund_id: &str) -> Result<Value> {
+    check_refund_id(refund_id)?;
     let found = store::get_refund(deps.store.as_ref(), refund_id).await?;
     Ok(view(&found.ok_or_else(|| Error::NotFound { what: "refund", id: refund_id.to_string() })?.value))
+}
+
+/// Refund ids are `rf-<request_id>`: a path that cannot be one is refused before any read.
+pub fn check_refund_id(refund_id: &str) -> Result<()> {
+    OrderId::parse("refund_id", refund_id).map(|_| ())
 }
 
 /// The refund as the API shows it.

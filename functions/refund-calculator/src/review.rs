@@ -1,12 +1,14 @@
 //! `POST /refunds/{refund_id}/review`: a reviewer of the role the refund was routed to
 //! approves or rejects it. Idempotent on `decision_id`: the same decision answers the
-//! same; any other decision on a decided refund is a conflict. An approval recomputes
-//! the refund at the time of unsubscription against the ledger as it is now, so
-//! refunds issued meanwhile are never paid twice.
+//! same; any other decision on a decided refund is a conflict. An approval checks the
+//! conditions again and recomputes the refund at the time of unsubscription against the
+//! ledger and entitlement as they are now, so refunds issued meanwhile are never paid
+//! twice; if they no longer hold, the refund is rejected with the failed conditions.
 
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::ids::OrderId;
 use orderflow_shared::domain::refund::quote;
+use orderflow_shared::domain::refund_policy::failed_conditions;
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::input::Fields;
 use orderflow_shared::repo::Versioned;
@@ -16,7 +18,7 @@ use serde_json::Value;
 use tracing::{info, instrument};
 
 use crate::outbox;
-use crate::refunds::{issue, load_purchase, view};
+use crate::refunds::{check_refund_id, issue, load_purchase, view};
 use crate::store::{self, Decision, Refund, RefundStatus};
 
 const ATTEMPTS: usize = 5;
@@ -55,6 +57,7 @@ fn cause(decision_id: &str) -> String {
 #[instrument(skip_all, fields(refund_id = %refund_id))]
 pub async fn decide(deps: &Deps, refund_id: &str, body: &Value) -> Result<(u16, Value)> {
     let req = parse(body)?;
+    check_refund_id(refund_id)?;
     for _ in 0..ATTEMPTS {
         let found = store::get_refund(deps.store.as_ref(), refund_id).await?;
         let Versioned { value: mut refund, version } =
@@ -95,16 +98,25 @@ async fn apply_decision(deps: &Deps, refund: &mut Refund, version: u64, req: &Re
     });
     if req.approve {
         let (_, scenario, purchase, ledger) = load_purchase(deps, &refund.order_id, &refund.scenario).await?;
-        let q = quote(&deps.rules.refunds, scenario, &purchase, &ledger.value.refunded, refund.requested_at);
-        if q.amount == Decimal::ZERO {
-            return Err(Error::Conflict(format!("order {} is already fully refunded", refund.order_id)));
+        // Conditions are checked again at the time of unsubscription against the
+        // entitlement and ledger as they are now: a refund issued meanwhile (another
+        // request on the same order) must not be paid twice.
+        let at = refund.requested_at;
+        let mut failed = failed_conditions(scenario, &purchase, at);
+        let q = quote(&deps.rules.refunds, scenario, &purchase, &ledger.value.refunded, at);
+        if failed.is_empty() && q.amount == Decimal::ZERO {
+            failed.push("NOTHING_TO_REFUND".into());
         }
-        refund.quote = Some(q);
-        refund.reasons.clear();
-        return issue(deps, refund, Some(version), scenario, ledger, now, &cause).await;
+        if failed.is_empty() {
+            refund.quote = Some(q);
+            refund.reasons.clear();
+            return issue(deps, refund, Some(version), scenario, ledger, now, &cause).await;
+        }
+        refund.reasons = failed;
+    } else {
+        refund.reasons = vec!["REVIEWER_REJECTED".into()];
     }
     refund.status = RefundStatus::Rejected;
-    refund.reasons = vec!["REVIEWER_REJECTED".into()];
     let messages = outbox::rejected(refund, now, &cause);
     refund.emit(&cause, messages);
     store::put_refund(deps.store.as_ref(), refund, Some(version)).await

@@ -6,4 +6,5 @@ pub mod ids;
 pub mod order;
 pub mod refund;
 pub mod refund_policy;
+pub mod refund_split;
 pub mod risk;

@@ -11,7 +11,9 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 use super::digital::{Entitlement, ProductKind};
-use super::order::{NewOrder, PAYMENT_METHODS};
+use super::order::NewOrder;
+use super::refund_split::normalized;
+pub use super::refund_split::{split, ChannelRefund};
 use crate::error::{Error, Result};
 use crate::money::Currency;
 use crate::rules_refund::{DiscountTreatment, RefundRules, Residual, Rounding, ScenarioRules, TaxTreatment};
@@ -154,18 +156,6 @@ pub struct Line {
     pub detail: String,
 }
 
-/// The part of a refund going back through one original channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChannelRefund {
-    /// The channel that paid.
-    pub channel: String,
-    pub amount: Decimal,
-    /// Where the money goes: the channel itself; virtual coins go to the platform account.
-    pub destination: String,
-    /// `MONEY`, or `COINS` for virtual coins credited back as coins.
-    pub form: String,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quote {
     pub amount: Decimal,
@@ -186,38 +176,7 @@ pub fn quote(
     refunded: &Refunded,
     now: DateTime<Utc>,
 ) -> Quote {
-    let share = residual_share(scenario.residual, &p.product, now);
-    let base = match scenario.discount {
-        DiscountTreatment::Prorate => p.price - p.discount,
-        DiscountTreatment::DeductInFull => p.price,
-    };
-    let mut lines = vec![line("base", base, format!("price {} less discount {}", p.price, p.discount))];
-    if scenario.discount == DiscountTreatment::DeductInFull {
-        lines[0].detail = format!("price {} (discount deducted in full below)", p.price);
-    }
-    let residual = share.of(base);
-    let share_text = format!("{} of {} {}", share.numerator, share.denominator, share.unit);
-    lines.push(line("residual_share", residual - base, share_text));
-    let tax = match scenario.tax {
-        TaxTreatment::Prorate => share.of(p.tax),
-        TaxTreatment::Full => p.tax,
-        TaxTreatment::Keep => Decimal::ZERO,
-    };
-    lines.push(line("tax", tax, format!("tax {} ({:?})", p.tax, scenario.tax).to_lowercase()));
-    let discount = match scenario.discount {
-        DiscountTreatment::DeductInFull => p.discount,
-        DiscountTreatment::Prorate => Decimal::ZERO,
-    };
-    if discount > Decimal::ZERO {
-        lines.push(line("discount", -discount, "discount deducted in full".into()));
-    }
-    let (fee, fee_detail) = fee_line(rules, p);
-    lines.push(line("fee", fee, fee_detail));
-    let computed = residual + tax - discount + fee;
-    let exact = computed.max(Decimal::ZERO);
-    if exact > computed {
-        lines.push(line("floor", exact - computed, "a refund is never negative".into()));
-    }
+    let (mut lines, exact) = exact_lines(rules, scenario, p, now);
     let rounded = round(rules.rounding, p.currency, exact);
     let rule = format!("{} to {} decimals", rules.rounding.as_str(), p.currency.minor_units());
     lines.push(line("rounding", rounded - exact, rule));
@@ -232,6 +191,46 @@ pub fn quote(
     }
     let channels = split(amount, &refunded.remaining(p), p.currency);
     Quote { amount: normalized(amount, p.currency), currency: p.currency, breakdown: lines, channels }
+}
+
+/// The breakdown before rounding, and the exact refund it adds up to (never negative).
+fn exact_lines(
+    rules: &RefundRules,
+    scenario: &ScenarioRules,
+    p: &Purchase,
+    now: DateTime<Utc>,
+) -> (Vec<Line>, Decimal) {
+    let share = residual_share(scenario.residual, &p.product, now);
+    let deducted = scenario.discount == DiscountTreatment::DeductInFull;
+    let (base, base_detail) = if deducted {
+        (p.price, format!("price {} (discount deducted in full below)", p.price))
+    } else {
+        (p.price - p.discount, format!("price {} less discount {}", p.price, p.discount))
+    };
+    let residual = share.of(base);
+    let share_text = format!("{} of {} {}", share.numerator, share.denominator, share.unit);
+    let tax = match scenario.tax {
+        TaxTreatment::Prorate => share.of(p.tax),
+        TaxTreatment::Full => p.tax,
+        TaxTreatment::Keep => Decimal::ZERO,
+    };
+    let mut lines = vec![
+        line("base", base, base_detail),
+        line("residual_share", residual - base, share_text),
+        line("tax", tax, format!("tax {} ({:?})", p.tax, scenario.tax).to_lowercase()),
+    ];
+    let discount = if deducted { p.discount } else { Decimal::ZERO };
+    if deducted {
+        lines.push(line("discount", -discount, "discount deducted in full".into()));
+    }
+    let (fee, fee_detail) = fee_line(rules, p);
+    lines.push(line("fee", fee, fee_detail));
+    let computed = residual + tax - discount + fee;
+    let exact = computed.max(Decimal::ZERO);
+    if exact > computed {
+        lines.push(line("floor", exact - computed, "a refund is never negative".into()));
+    }
+    (lines, exact)
 }
 
 /// The fee part of a refund of `p`: the fee paid with the order, unless the rules keep
@@ -254,62 +253,6 @@ pub fn round(mode: Rounding, currency: Currency, amount: Decimal) -> Decimal {
         Rounding::Down => RoundingStrategy::ToZero,
     };
     normalized(amount.round_dp_with_strategy(currency.minor_units(), strategy), currency)
-}
-
-fn normalized(amount: Decimal, currency: Currency) -> Decimal {
-    let mut amount = amount;
-    amount.rescale(currency.minor_units());
-    amount
-}
-
-fn minor(amount: Decimal, currency: Currency) -> i128 {
-    normalized(amount, currency).mantissa()
-}
-
-fn channel_rank(channel: &str) -> usize {
-    PAYMENT_METHODS.iter().position(|m| *m == channel).unwrap_or(PAYMENT_METHODS.len())
-}
-
-/// Splits `total` across channels in proportion to what each can still take back. In
-/// minor units: each gets the floor of its share; the cents left over go one each to
-/// the largest remainders, ties to the channel listed first in `PAYMENT_METHODS`. The
-/// parts add up to `total` exactly, no part exceeds its channel's remaining amount when
-/// `total` does not exceed their sum, and the input order of the channels is irrelevant.
-pub fn split(total: Decimal, remaining: &BTreeMap<String, Decimal>, currency: Currency) -> Vec<ChannelRefund> {
-    let mut parts: Vec<(&str, i128)> =
-        remaining.iter().map(|(c, r)| (c.as_str(), minor(*r, currency).max(0))).filter(|(_, r)| *r > 0).collect();
-    parts.sort_by_key(|(c, _)| (channel_rank(c), *c));
-    let sum: i128 = parts.iter().map(|(_, r)| r).sum();
-    let total_minor = minor(total, currency);
-    if sum == 0 || total_minor <= 0 {
-        return Vec::new();
-    }
-    let mut shares: Vec<(usize, i128, i128)> =
-        parts.iter().enumerate().map(|(i, (_, r))| (i, total_minor * r / sum, total_minor * r % sum)).collect();
-    let mut left = total_minor - shares.iter().map(|s| s.1).sum::<i128>();
-    let mut order: Vec<usize> = (0..shares.len()).collect();
-    order.sort_by_key(|&i| (std::cmp::Reverse(shares[i].2), i));
-    for i in order {
-        if left == 0 {
-            break;
-        }
-        shares[i].1 += 1;
-        left -= 1;
-    }
-    shares
-        .into_iter()
-        .filter(|s| s.1 > 0)
-        .map(|(i, cents, _)| {
-            let channel = parts[i].0.to_string();
-            let coins = channel == "VIRTUAL_COINS";
-            ChannelRefund {
-                destination: if coins { "PLATFORM_ACCOUNT".into() } else { channel.clone() },
-                form: if coins { "COINS".into() } else { "MONEY".into() },
-                amount: Decimal::from_i128_with_scale(cents, currency.minor_units()),
-                channel,
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
