@@ -277,3 +277,20 @@ scenario!(two_requests_pending_review_on_one_order_refund_it_once, |h: Harness| 
     assert_eq!(h.kinds("order-events").await.iter().filter(|k| *k == "refund.issued").count(), 1);
     assert_eq!(h.about("order-events", "refund.rejected", "rf-r-9b").await.len(), 1);
 });
+
+/// Embedded only: moto_server does not isolate concurrent TransactWriteItems calls (two
+/// transactions conditioned on the same absent item can both commit, and a failed one
+/// restores a stale copy of the table), which DynamoDB guarantees. The embedded store
+/// keeps DynamoDB's all-or-nothing, serialised transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_on_one_order_refund_it_once() {
+    let h = Harness::embedded().await;
+    place(&h, &membership(&h, "d-10", 120)).await;
+    let (first, second) =
+        (refund_request("r-10a", "d-10", "MEMBERSHIP"), refund_request("r-10b", "d-10", "MEMBERSHIP"));
+    let (a, b) = tokio::join!(h.post("/refunds", &first), h.post("/refunds", &second));
+    let mut statuses = vec![a.1["status"].as_str().unwrap_or_default(), b.1["status"].as_str().unwrap_or_default()];
+    statuses.sort();
+    assert_eq!(statuses, ["APPROVED", "REJECTED"], "{a:?} {b:?}");
+    assert_eq!(h.kinds("order-events").await.iter().filter(|k| *k == "refund.issued").count(), 1);
+}
