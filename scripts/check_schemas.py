@@ -14,7 +14,7 @@
    a schema fails), sit on the schema's `x-topic`, carry the attributes of its
    `x-attributes`, and use no field the schema does not declare. For CloudEvents the
    `type` attribute must equal the envelope's `type`, and the `id` must start with the
-   order id (`subject`) it is derived from. The run fulfils one retail order to the end,
+   order or refund id (`subject`) it is derived from. The run fulfils one retail order to the end,
    has another recalled by a FAILED at the warehouse and two more by their final audit
    rejection, and feeds the fulfilment fixtures (events/api-post-fulfilment-status.json,
    events/sqs-order-dispatched.json, events/sqs-fulfilment-status.json) to the runtime,
@@ -36,6 +36,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
@@ -57,6 +58,10 @@ EXPECTED_TYPES = {
     "order.audit.provisionally_accepted",
     "order.audit.approved",
     "order.audit.rejected",
+    "refund.issued",
+    "refund.rejected",
+    "refund.review_requested",
+    "entitlement.updated",
     "notification",
     "fulfilment.trigger",
     "fulfilment.cancel",
@@ -259,6 +264,45 @@ def publish_result(server, kind, data, envelope=False):
         message = {
             "specversion": "1.0",
             "id": data["audit_id"],
+def digital(server, order_id, product, paid_at):
+    """A digital order of one 120.00 item, paid 80.00 by card and 27.00 in coins."""
+    body = {
+        "order_id": order_id, "customer_id": f"c-{order_id}", "business_type": "digital", "currency": "CNY",
+        "items": [{"sku": "VIP-12M", "quantity": 1, "unit_price": "120.00", "discount": "20.00",
+                   "tax": "6.00", "fee": "1.00"}],
+        "product": product,
+        "payment": {"method": "BANK_CARD", "paid_at": paid_at,
+                    "splits": [{"channel": "BANK_CARD", "amount": "80.00"},
+                               {"channel": "VIRTUAL_COINS", "amount": "27.00"}]},
+    }
+    server.call("POST", "/orders", body, expect=201)
+
+
+def drive_refunds(server):
+    """Refunds issued, sent to review and approved, and refused."""
+    now = datetime.fromisoformat(server.call("GET", "/_local/clock", expect=200)["now"].replace("Z", "+00:00"))
+    iso = lambda t: t.isoformat().replace("+00:00", "Z")  # noqa: E731
+    start = now - timedelta(days=120)
+    membership = {"kind": "MEMBERSHIP", "service_start": iso(start), "service_end": iso(start + timedelta(days=360)),
+                  "entitlement": {"key": "KEY-1", "user_flags": ["VIP"]}}
+    digital(server, "sc-vip", membership, iso(start))
+    issued = server.call("POST", "/refunds", {"request_id": "sc-r-1", "order_id": "sc-vip",
+                                              "scenario": "MEMBERSHIP"}, expect=201)
+    album = {"kind": "ALBUM", "total_episodes": 20, "released_episodes": 8, "consumed_episodes": 5}
+    digital(server, "sc-album", album, iso(now - timedelta(days=3)))
+    server.call("POST", "/refunds", {"request_id": "sc-r-2", "order_id": "sc-album", "scenario": "ALBUM"}, expect=201)
+    decision = {"decision_id": "sc-dec-1", "decision": "APPROVE", "reviewer": {"role": "seller", "id": "s-1"}}
+    approved = server.call("POST", "/refunds/rf-sc-r-2/review", decision, expect=200)
+    old_start = now - timedelta(days=300)
+    old = dict(membership, service_start=iso(old_start), service_end=iso(old_start + timedelta(days=360)))
+    digital(server, "sc-old", old, iso(old_start))
+    refused = server.call("POST", "/refunds", {"request_id": "sc-r-3", "order_id": "sc-old",
+                                               "scenario": "MEMBERSHIP"}, expect=201)
+    got = (issued["status"], approved["status"], refused["status"])
+    if got != ("APPROVED", "APPROVED", "REJECTED"):
+        fail(f"scenario: refunds ended {got}")
+
+
             "source": "middle-office",
             "type": kind,
             "time": data["occurred_at"],
@@ -364,6 +408,7 @@ def drive(server, schemas):
     late_pay = {"payment_ref": "pay-sc-2", "amount": late["prepayment"]["amount"], "currency": "CNY"}
     server.call("POST", "/orders/sc-late/prepayment", late_pay, expect=409)
     server.call("POST", "/_local/settle", expect=200)
+    drive_refunds(server)
 
     outcome = {oid: server.call("GET", f"/orders/{oid}", expect=200)
                for oid in ["sc-low", "sc-high", "sc-blocked", "sc-window", "sc-late", "sc-recall", "o-1001"]}

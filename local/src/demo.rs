@@ -22,6 +22,7 @@ impl<'a> Demo<'a> {
         self.risk_check().await;
         self.audit_chain().await;
         self.fulfilment().await;
+        self.refunds().await;
         if self.failures.is_empty() {
             Ok(self.hops)
         } else {
@@ -234,4 +235,86 @@ fn order(id: &str, customer: &str, price: &str) -> Value {
         "items": [{"sku": "A-1", "quantity": 1, "unit_price": price}],
         "shipping_country": "CN", "billing_country": "CN", "payment": {"method": "BANK_CARD"}
     })
+}
+
+impl Demo<'_> {
+    /// A digital order of one 120.00 item (20.00 off, 6.00 tax, 1.00 fee), paid 80.00
+    /// by card and 27.00 in coins `paid_days_ago` before the runtime's clock.
+    async fn digital(&mut self, id: &str, product: Value, paid_days_ago: i64) {
+        let paid_at = (self.rt.now() - chrono::Duration::days(paid_days_ago)).to_rfc3339();
+        let order = json!({
+            "order_id": id, "customer_id": format!("c-{id}"), "business_type": "digital", "currency": "CNY",
+            "items": [{"sku": "VIP-12M", "quantity": 1, "unit_price": "120.00", "discount": "20.00",
+                       "tax": "6.00", "fee": "1.00"}],
+            "product": product,
+            "payment": {"method": "BANK_CARD", "paid_at": paid_at,
+                        "splits": [{"channel": "BANK_CARD", "amount": "80.00"}, {"channel": "VIRTUAL_COINS", "amount": "27.00"}]}
+        });
+        let (status, body) = self.request("POST", "/orders", Some(order)).await;
+        self.check(status == 201, format!("{status} digital order {id} {}", body["status"]));
+    }
+
+    /// A 360-day membership that started `used_days` ago.
+    fn membership(&self, used_days: i64) -> Value {
+        let start = self.rt.now() - chrono::Duration::days(used_days);
+        json!({"kind": "MEMBERSHIP", "service_start": start.to_rfc3339(),
+               "service_end": (start + chrono::Duration::days(360)).to_rfc3339(),
+               "entitlement": {"key": "KEY-DEMO", "user_flags": ["VIP"]}})
+    }
+
+    async fn refund(&mut self, request_id: &str, order_id: &str, scenario: &str) -> Value {
+        let body = json!({"request_id": request_id, "order_id": order_id, "scenario": scenario});
+        let (status, refund) = self.request("POST", "/refunds", Some(body)).await;
+        self.check(
+            status == 201,
+            format!("{status} {} amount {} reasons {}", refund["status"], refund["amount"], refund["reasons"]),
+        );
+        refund
+    }
+
+    async fn refunds(&mut self) {
+        println!("\n== Refund calculator for digital goods (DOMAIN §4)");
+        self.digital("demo-vip", self.membership(120), 120).await;
+        let refund = self.refund("demo-r-1", "demo-vip", "MEMBERSHIP").await;
+        let split: Vec<String> = refund["channel"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| format!("{} {} to {} as {}", c["channel"], c["amount"], c["destination"], c["form"]))
+            .collect();
+        self.check(
+            refund["status"] == "APPROVED" && refund["amount"] == "70.67",
+            format!(
+                "a third of the term used: {} refunded, code {}, split {split:?}",
+                refund["amount"], refund["code"]
+            ),
+        );
+        self.expect_published("order-events", "refund.issued", "rf-demo-r-1").await;
+        self.expect_published("order-events", "entitlement.updated", "demo-vip").await;
+
+        let album = json!({"kind": "ALBUM", "total_episodes": 20, "released_episodes": 8, "consumed_episodes": 5});
+        self.digital("demo-album", album, 3).await;
+        let refund = self.refund("demo-r-2", "demo-album", "ALBUM").await;
+        self.check(
+            refund["status"] == "PENDING_REVIEW" && refund["reviewer_role"] == "seller",
+            format!("album sent to the {} reviewer: {}", refund["reviewer_role"], refund["reasons"]),
+        );
+        self.expect_published("order-events", "refund.review_requested", "rf-demo-r-2").await;
+        let decision =
+            json!({"decision_id": "demo-dec-1", "decision": "APPROVE", "reviewer": {"role": "seller", "id": "s-demo"}});
+        let (status, approved) = self.request("POST", "/refunds/rf-demo-r-2/review", Some(decision)).await;
+        self.check(
+            status == 200 && approved["status"] == "APPROVED",
+            format!(
+                "{status} seller approves: {} refunded, entitlement {}",
+                approved["amount"], approved["entitlement"]
+            ),
+        );
+        self.expect_published("order-events", "refund.issued", "rf-demo-r-2").await;
+
+        self.digital("demo-old", self.membership(300), 300).await;
+        let refund = self.refund("demo-r-3", "demo-old", "MEMBERSHIP").await;
+        self.check(refund["status"] == "REJECTED", format!("refused: {}", refund["reasons"]));
+        self.expect_published("order-events", "refund.rejected", "rf-demo-r-3").await;
+    }
 }

@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 use orderflow_shared::app::Deps;
 use orderflow_shared::http::ApiResponse;
 use orderflow_shared::topology::{
-    AUDIT_FAILURE, FULFILMENT_DISPATCHER, FULFILMENT_STATUS, NOTIFIER, RISK_CHECK, SCHEDULED_RETRY,
+    AUDIT_FAILURE, FULFILMENT_DISPATCHER, FULFILMENT_STATUS, NOTIFIER, REFUND_CALCULATOR, RISK_CHECK, SCHEDULED_RETRY,
 };
 use scheduled_retry::{TickReport, Unlimited};
 
@@ -15,6 +15,7 @@ pub async fn http(deps: &Deps, function: &str, request: Request) -> Response<Bod
     match function {
         RISK_CHECK => risk_check::handle(deps, request).await,
         FULFILMENT_STATUS => fulfilment_dispatcher::status_api::handle(deps, request).await,
+        REFUND_CALCULATOR => refund_calculator::handle(deps, request).await,
         other => risk_check::handler::to_response(ApiResponse::error(
             500,
             "internal",

@@ -22,6 +22,9 @@ pub enum Error {
     /// key with a different body, a transition the state does not allow).
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do this (a reviewer of another role deciding a refund).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("store: {0}")]
     Store(#[source] StoreError),
     #[error("publish: {0}")]
@@ -50,7 +53,8 @@ impl Error {
             | Error::Malformed { .. }
             | Error::TooLarge { .. }
             | Error::NotFound { .. }
-            | Error::Conflict(_) => false,
+            | Error::Conflict(_)
+            | Error::Forbidden(_) => false,
         }
     }
 }

@@ -48,6 +48,7 @@ impl From<&Error> for ApiResponse {
             Error::Validation { field, message } => ApiResponse::error(422, "validation_failed", message, Some(field)),
             Error::NotFound { .. } => ApiResponse::error(404, "not_found", &err.to_string(), None),
             Error::Conflict(message) => ApiResponse::error(409, "conflict", message, None),
+            Error::Forbidden(message) => ApiResponse::error(403, "forbidden", message, None),
             Error::Store(_) | Error::Publish(_) | Error::Queue(_) => {
                 tracing::error!(error = %err, "request failed");
                 ApiResponse::error(500, "internal", "internal error; retry the request", None)

@@ -11,6 +11,7 @@
 //! - [`rules`]: the rules file (every preset as data), parsed and checked at start-up.
 //! - [`rules_audit`]: its `[audit]` section: reasons, teams, templates, attempt schedule.
 //! - [`rules_fulfilment`]: its `[fulfilment]` section: systems, status table, strategies.
+//! - [`rules_refund`]: its `[refunds]` section: scenarios, conditions, review, formula.
 //! - [`events`]: CloudEvents envelopes for outbound messages; SNS envelope unwrapping.
 //! - [`reaudit`]: audit results in, audit events and notification requests out.
 //! - [`privacy`]: masking of email and phone numbers.
@@ -43,6 +44,7 @@ pub mod repo;
 pub mod rules;
 pub mod rules_audit;
 pub mod rules_fulfilment;
+pub mod rules_refund;
 pub mod sqs_batch;
 pub mod telemetry;
 pub mod topology;

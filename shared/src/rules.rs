@@ -14,6 +14,7 @@ use crate::domain::risk::RiskLevel;
 use crate::money::Currency;
 pub use crate::rules_audit::{AuditRules, Backoff, ReasonRule, Template, UnknownReason};
 pub use crate::rules_fulfilment::{FulfilmentRules, StatusClass, Strategy};
+pub use crate::rules_refund::RefundRules;
 
 /// The rules shipped with the product (`config/rules.toml`).
 pub const DEFAULT_RULES: &str = include_str!("../../config/rules.toml");
@@ -27,6 +28,7 @@ pub struct Rules {
     pub risk: RiskRules,
     pub audit: AuditRules,
     pub fulfilment: FulfilmentRules,
+    pub refunds: RefundRules,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -187,7 +189,8 @@ impl Rules {
         }
         self.risk.validate()?;
         self.audit.validate()?;
-        self.fulfilment.validate(&self.business_types)
+        self.fulfilment.validate(&self.business_types)?;
+        self.refunds.validate()
     }
 }
 

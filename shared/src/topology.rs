@@ -77,6 +77,7 @@ pub const NOTIFIER: &str = "notifier";
 pub const SCHEDULED_RETRY: &str = "scheduled-retry";
 pub const FULFILMENT_DISPATCHER: &str = "fulfilment-dispatcher";
 pub const FULFILMENT_STATUS: &str = "fulfilment-status";
+pub const REFUND_CALCULATOR: &str = "refund-calculator";
 
 pub const AUDIT_RESULTS_QUEUE: &str = "audit-results-queue";
 pub const NOTIFICATIONS_QUEUE: &str = "notifications-queue";
@@ -98,6 +99,7 @@ pub const TOPOLOGY: Topology = Topology {
         Function { name: SCHEDULED_RETRY, logical_id: "ScheduledRetryFunction" },
         Function { name: FULFILMENT_DISPATCHER, logical_id: "FulfilmentDispatcherFunction" },
         Function { name: FULFILMENT_STATUS, logical_id: "FulfilmentStatusFunction" },
+        Function { name: REFUND_CALCULATOR, logical_id: "RefundCalculatorFunction" },
     ],
     topics: &[
         Topic { name: AUDIT_RESULTS, logical_id: "AuditResultsTopic", env: "AUDIT_RESULTS_TOPIC_ARN" },
@@ -177,6 +179,9 @@ pub const TOPOLOGY: Topology = Topology {
         Route { method: "GET", path: "/orders/{order_id}", function: RISK_CHECK, authorized: true },
         Route { method: "POST", path: "/orders/{order_id}/prepayment", function: RISK_CHECK, authorized: true },
         Route { method: "POST", path: "/fulfilment/status", function: FULFILMENT_STATUS, authorized: true },
+        Route { method: "POST", path: "/refunds", function: REFUND_CALCULATOR, authorized: true },
+        Route { method: "GET", path: "/refunds/{refund_id}", function: REFUND_CALCULATOR, authorized: true },
+        Route { method: "POST", path: "/refunds/{refund_id}/review", function: REFUND_CALCULATOR, authorized: true },
     ],
     schedules: &[Schedule { name: "reaudit-tick", expression: "rate(1 minute)", function: SCHEDULED_RETRY }],
 };

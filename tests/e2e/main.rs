@@ -6,6 +6,7 @@ mod faults;
 mod fulfilment;
 mod local;
 mod openapi;
+mod refunds;
 mod risk_check;
 mod support;
 mod topology;

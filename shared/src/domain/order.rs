@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::audit::AuditState;
+use super::digital::Product;
 use super::ids::{CustomerId, OrderId, Sku};
 use super::risk::RiskAssessment;
 use crate::error::{Error, Result};
@@ -63,8 +64,9 @@ pub struct NewOrder {
     pub billing_country: Option<String>,
     pub shipping_address: Option<String>,
     pub payment: PaymentInfo,
-    /// Digital goods: what was bought (kept as submitted; the refund calculator reads it).
-    pub product: Option<serde_json::Value>,
+    /// Digital goods: what was bought and the entitlement it grants (the refund
+    /// calculator reads it).
+    pub product: Option<Product>,
     /// How the docking person can reach the ordering user; shown to them masked.
     #[serde(default)]
     pub contact: Option<Contact>,
@@ -98,11 +100,7 @@ impl NewOrder {
         if !payment.splits.is_empty() && paid != total {
             return Err(Error::validation("payment.splits", format!("add up to {paid}, but the order totals {total}")));
         }
-        let product = match f.raw("product") {
-            None => None,
-            Some(p) if p.is_object() => Some(p.clone()),
-            Some(_) => return Err(Error::validation("product", "must be an object")),
-        };
+        let product = Product::parse(&f)?;
         Ok(NewOrder {
             order_id,
             customer_id,

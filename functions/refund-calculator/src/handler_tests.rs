@@ -1,0 +1,114 @@
+//! The handler on the embedded backend, fed the `events/` fixtures that
+//! `cargo lambda invoke --data-file` uses. Orders are placed through the risk check.
+
+use chrono::Duration;
+use lambda_http::Body;
+use orderflow_shared::embedded::World;
+use orderflow_shared::ports::Clock;
+use serde_json::{json, Value};
+
+use super::handle;
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+async fn invoke(w: &World, event: &Value) -> (u16, Value) {
+    let request = lambda_http::request::from_str(&event.to_string()).expect("fixture is an API Gateway v2 event");
+    let response = if request.uri().path().starts_with("/orders") {
+        risk_check::handle(&w.deps, request).await
+    } else {
+        handle(&w.deps, request).await
+    };
+    let body = match response.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap(),
+        other => panic!("unexpected body {other:?}"),
+    };
+    (response.status().as_u16(), body)
+}
+
+fn with_body(mut event: Value, body: Value) -> Value {
+    event["body"] = json!(body.to_string());
+    event
+}
+
+/// The fixture's digital order, as an album paid three days before the world's clock.
+fn recent_album(w: &World) -> Value {
+    let mut order: Value =
+        serde_json::from_str(fixture("api-post-order-digital.json")["body"].as_str().unwrap()).unwrap();
+    let paid_at = (w.clock.now() - Duration::days(3)).to_rfc3339();
+    order["product"] = json!({"kind": "ALBUM", "total_episodes": 20, "released_episodes": 8, "consumed_episodes": 5});
+    order["payment"]["paid_at"] = json!(paid_at);
+    with_body(fixture("api-post-order-digital.json"), order)
+}
+
+#[tokio::test]
+async fn fixture_membership_bought_last_january_is_refused_with_every_reason() {
+    let w = World::new();
+    let (status, body) = invoke(&w, &fixture("api-post-order-digital.json")).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, refund) = invoke(&w, &fixture("api-post-refund.json")).await;
+    assert_eq!(status, 201, "{refund}");
+    assert_eq!(refund["status"], "REJECTED");
+    assert_eq!(refund["reasons"], json!(["REFUND_WINDOW_EXPIRED", "CONSUMED_TOO_MUCH"]));
+    assert!(w.kinds("order-events").contains(&"refund.rejected".to_string()));
+    let (status, shown) = invoke(&w, &fixture("api-get-refund.json")).await;
+    assert_eq!((status, shown["status"].as_str()), (200, Some("REJECTED")));
+    // The same request again answers the first result and publishes nothing more.
+    let published = w.kinds("order-events").len();
+    let (status, again) = invoke(&w, &fixture("api-post-refund.json")).await;
+    assert_eq!((status, again), (200, refund));
+    assert_eq!(w.kinds("order-events").len(), published);
+}
+
+#[tokio::test]
+async fn album_refund_waits_for_the_seller_then_is_issued_on_approval() {
+    let w = World::new();
+    invoke(&w, &recent_album(&w)).await;
+    let request = json!({"request_id": "r-1", "order_id": "d-2001", "scenario": "ALBUM"});
+    let (status, refund) = invoke(&w, &with_body(fixture("api-post-refund.json"), request)).await;
+    assert_eq!((status, refund["status"].as_str()), (201, Some("PENDING_REVIEW")), "{refund}");
+    assert_eq!(refund["reviewer_role"], "seller");
+    let review = w
+        .bus
+        .published("order-events")
+        .unwrap()
+        .into_iter()
+        .find(|m| m.attributes["type"] == "refund.review_requested");
+    assert_eq!(review.unwrap().attributes["reviewer_role"], "seller");
+
+    let (status, err) = invoke(&w, &fixture("api-post-refund-review.json")).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (403, Some("forbidden")), "a platform reviewer may not decide");
+    let seller = json!({"decision_id": "dec-1", "decision": "APPROVE", "reviewer": {"role": "seller", "id": "s-9"}});
+    let (status, approved) = invoke(&w, &with_body(fixture("api-post-refund-review.json"), seller.clone())).await;
+    assert_eq!((status, approved["status"].as_str()), (200, Some("APPROVED")), "{approved}");
+    assert_eq!(approved["amount"], "63.60");
+    assert!(approved["code"].as_str().is_some_and(|c| c.starts_with("RFC-")));
+    assert_eq!(approved["entitlement"]["product_status"], "UNSUBSCRIBED");
+    let (status, again) = invoke(&w, &with_body(fixture("api-post-refund-review.json"), seller.clone())).await;
+    assert_eq!((status, again), (200, approved));
+    let mut other = seller;
+    other["decision_id"] = json!("dec-2");
+    let (status, _) = invoke(&w, &with_body(fixture("api-post-refund-review.json"), other)).await;
+    assert_eq!(status, 409);
+    let kinds = w.kinds("order-events");
+    assert_eq!(
+        kinds.iter().filter(|k| k.starts_with("refund.") || k.starts_with("entitlement.")).count(),
+        3,
+        "{kinds:?}"
+    );
+}
+
+#[tokio::test]
+async fn refund_of_an_unknown_order_or_with_a_bad_body_changes_nothing() {
+    let w = World::new();
+    let (status, err) = invoke(&w, &fixture("api-post-refund.json")).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (404, Some("not_found")));
+    let bad = json!({"request_id": "r-1", "order_id": "d-2001", "scenario": "BOOK"});
+    let (status, err) = invoke(&w, &with_body(fixture("api-post-refund.json"), bad)).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (422, Some("scenario")));
+    let (status, _) = invoke(&w, &fixture("api-get-refund.json")).await;
+    assert_eq!(status, 404);
+    assert!(w.kinds("order-events").is_empty());
+}

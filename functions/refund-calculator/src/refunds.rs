@@ -1,0 +1,260 @@
+//! `POST /refunds` and `GET /refunds/{refund_id}`: an unsubscribe request is checked
+//! against its scenario's conditions, then rejected, sent to a reviewer or issued.
+//! Idempotent on `request_id`: the refund id derives from it, and a retried request
+//! answers with the stored refund and re-sends what is not yet out.
+
+use chrono::{DateTime, Utc};
+use orderflow_shared::app::Deps;
+use orderflow_shared::domain::ids::OrderId;
+use orderflow_shared::domain::order::Order;
+use orderflow_shared::domain::refund::{quote, Purchase, Quote};
+use orderflow_shared::domain::refund_policy::{apply, extract, failed_conditions, review_reasons};
+use orderflow_shared::error::{Error, Result, StoreError};
+use orderflow_shared::input::Fields;
+use orderflow_shared::repo::{self, Versioned};
+use orderflow_shared::rules_refund::ScenarioRules;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use tracing::{info, instrument};
+
+use crate::outbox;
+use crate::store::{self, Ledger, Refund, RefundStatus};
+
+/// The cause under which a request's messages are kept.
+pub const REQUESTED: &str = "requested";
+/// Attempts of a read-decide-write cycle before giving up on a hot order.
+const ATTEMPTS: usize = 5;
+
+struct RefundRequest {
+    request_id: String,
+    order_id: OrderId,
+    scenario: String,
+}
+
+fn parse(deps: &Deps, body: &Value) -> Result<RefundRequest> {
+    let f = Fields::root(body)?;
+    // Refund ids are `rf-<request_id>` and stay within the 64 characters of an id.
+    let request_id = OrderId::parse("request_id", f.str("request_id")?)?.to_string();
+    if request_id.len() > 61 {
+        return Err(Error::validation("request_id", "must be at most 61 characters"));
+    }
+    let order_id = OrderId::parse("order_id", f.str("order_id")?)?;
+    let scenario = f.str("scenario")?.to_string();
+    if deps.rules.refunds.scenario(&scenario).is_none() {
+        let known: Vec<&str> = deps.rules.refunds.scenarios.keys().map(String::as_str).collect();
+        return Err(Error::validation(
+            "scenario",
+            format!("unknown scenario {scenario:?}: expected one of {}", known.join(", ")),
+        ));
+    }
+    Ok(RefundRequest { request_id, order_id, scenario })
+}
+
+/// `POST /refunds`: `(status, body)`.
+#[instrument(skip_all)]
+pub async fn request(deps: &Deps, body: &Value) -> Result<(u16, Value)> {
+    let req = parse(deps, body)?;
+    let refund_id = format!("rf-{}", req.request_id);
+    for _ in 0..ATTEMPTS {
+        if let Some(existing) = store::get_refund(deps.store.as_ref(), &refund_id).await? {
+            return replay(deps, existing, &req).await;
+        }
+        let (order, scenario, purchase, ledger) = load_purchase(deps, &req.order_id, &req.scenario).await?;
+        if ledger.value.refunded.total() >= purchase.paid() {
+            return Err(Error::Conflict(format!("order {} is already fully refunded", req.order_id)));
+        }
+        let now = deps.clock.now();
+        let mut refund = new_refund(&req, &refund_id, &order, scenario, &purchase, now);
+        match decide(deps, &mut refund, scenario, &purchase, ledger).await {
+            Ok(version) => {
+                info!(refund_id = %refund.refund_id, status = ?refund.status, "refund requested");
+                let answer = view(&refund);
+                store::publish_pending(deps, refund, version, REQUESTED).await?;
+                return Ok((201, answer));
+            }
+            Err(Error::Store(StoreError::ConditionFailed)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Store(StoreError::Backend("refund kept changing under concurrent writes".into())))
+}
+
+/// A refund as requested at `now`: the facts extracted, the failed conditions listed.
+fn new_refund(
+    req: &RefundRequest,
+    refund_id: &str,
+    order: &Order,
+    scenario: &ScenarioRules,
+    purchase: &Purchase,
+    now: DateTime<Utc>,
+) -> Refund {
+    Refund {
+        refund_id: refund_id.to_string(),
+        request_id: req.request_id.clone(),
+        order_id: req.order_id.clone(),
+        customer_id: order.request.customer_id.to_string(),
+        scenario: req.scenario.clone(),
+        status: RefundStatus::Rejected,
+        requested_at: now,
+        facts: extract(scenario, purchase),
+        reasons: failed_conditions(scenario, purchase, now),
+        reviewer_role: None,
+        quote: None,
+        code: None,
+        decision: None,
+        entitlement: None,
+        outbox: Default::default(),
+    }
+}
+
+/// Rejects, routes to review or issues the new refund, and stores it.
+async fn decide(
+    deps: &Deps,
+    refund: &mut Refund,
+    scenario: &ScenarioRules,
+    purchase: &Purchase,
+    ledger: Versioned<Ledger>,
+) -> Result<u64> {
+    let now = refund.requested_at;
+    if refund.reasons.is_empty() {
+        let q = quote(&deps.rules.refunds, scenario, purchase, &ledger.value.refunded, now);
+        if q.amount == Decimal::ZERO {
+            refund.reasons.push("NOTHING_TO_REFUND".into());
+        } else {
+            let review = review_reasons(scenario, purchase, &q);
+            refund.quote = Some(q);
+            if review.is_empty() {
+                return issue(deps, refund, None, scenario, ledger, now, REQUESTED).await;
+            }
+            refund.status = RefundStatus::PendingReview;
+            refund.reviewer_role = Some(scenario.review.reviewer);
+            refund.reasons = review;
+            let messages = outbox::review_requested(refund, now, REQUESTED);
+            refund.emit(REQUESTED, messages);
+            return store::put_refund(deps.store.as_ref(), refund, None).await;
+        }
+    }
+    let messages = outbox::rejected(refund, now, REQUESTED);
+    refund.emit(REQUESTED, messages);
+    store::put_refund(deps.store.as_ref(), refund, None).await
+}
+
+/// Issues `refund` (its quote set): a fresh unguessable code, the ledger and the
+/// entitlement updated, in one transaction with the refund.
+pub async fn issue(
+    deps: &Deps,
+    refund: &mut Refund,
+    refund_version: Option<u64>,
+    scenario: &ScenarioRules,
+    ledger: Versioned<Ledger>,
+    at: DateTime<Utc>,
+    cause: &str,
+) -> Result<u64> {
+    let Versioned { value: mut ledger, version } = ledger;
+    let channels = refund.quote.as_ref().map(|q: &Quote| q.channels.clone()).unwrap_or_default();
+    ledger.refunded.add(&channels);
+    ledger.refund_ids.push(refund.refund_id.clone());
+    ledger.entitlement = apply(&scenario.entitlement, &ledger.entitlement);
+    refund.status = RefundStatus::Approved;
+    refund.code = Some(format!("RFC-{}", deps.ids.next_id()));
+    refund.entitlement = Some(ledger.entitlement.clone());
+    let messages = outbox::issued(refund, at, cause);
+    refund.emit(cause, messages);
+    let ledger_version = (version > 0).then_some(version);
+    store::put_issued(deps.store.as_ref(), refund, refund_version, &ledger, ledger_version).await
+}
+
+fn new_ledger(purchase: &Purchase) -> Ledger {
+    Ledger { refunded: Default::default(), refund_ids: Vec::new(), entitlement: purchase.entitlement.clone() }
+}
+
+/// The order, the rules of `scenario`, the purchase and the order's refund ledger
+/// (version 0 while none is stored), refusing physical orders and a scenario that does
+/// not match the product.
+pub async fn load_purchase<'r>(
+    deps: &'r Deps,
+    order_id: &OrderId,
+    scenario: &str,
+) -> Result<(Order, &'r ScenarioRules, Purchase, Versioned<Ledger>)> {
+    let order = repo::get_order(deps.store.as_ref(), order_id)
+        .await?
+        .ok_or_else(|| Error::NotFound { what: "order", id: order_id.to_string() })?
+        .value;
+    let Some(product) = &order.request.product else {
+        return Err(Error::validation(
+            "order_id",
+            format!("order {order_id} is a physical order; only digital goods are refunded"),
+        ));
+    };
+    if product.kind.name() != scenario {
+        return Err(Error::validation(
+            "scenario",
+            format!("order {order_id} is a {}, not a {scenario}", product.kind.name()),
+        ));
+    }
+    let rules =
+        deps.rules.refunds.scenario(scenario).ok_or_else(|| Error::validation("scenario", "unknown scenario"))?;
+    let mut purchase = Purchase::of(&order.request)?;
+    let ledger = match store::get_ledger(deps.store.as_ref(), order_id).await? {
+        Some(ledger) => ledger,
+        None => Versioned { value: new_ledger(&purchase), version: 0 },
+    };
+    // The entitlement in force is the ledger's once a refund changed it.
+    purchase.entitlement = ledger.value.entitlement.clone();
+    Ok((order, rules, purchase, ledger))
+}
+
+async fn replay(deps: &Deps, existing: Versioned<Refund>, req: &RefundRequest) -> Result<(u16, Value)> {
+    let refund = &existing.value;
+    if refund.order_id != req.order_id || refund.scenario != req.scenario {
+        return Err(Error::Conflict(format!("request_id {} was already used for a different refund", req.request_id)));
+    }
+    let answer = view(refund);
+    store::publish_pending(deps, existing.value, existing.version, REQUESTED).await?;
+    Ok((200, answer))
+}
+
+/// `GET /refunds/{refund_id}`.
+pub async fn show(deps: &Deps, refund_id: &str) -> Result<Value> {
+    check_refund_id(refund_id)?;
+    let found = store::get_refund(deps.store.as_ref(), refund_id).await?;
+    Ok(view(&found.ok_or_else(|| Error::NotFound { what: "refund", id: refund_id.to_string() })?.value))
+}
+
+/// Refund ids are `rf-<request_id>`: a path that cannot be one is refused before any read.
+pub fn check_refund_id(refund_id: &str) -> Result<()> {
+    OrderId::parse("refund_id", refund_id).map(|_| ())
+}
+
+/// The refund as the API shows it.
+pub fn view(refund: &Refund) -> Value {
+    let mut body = json!({
+        "refund_id": refund.refund_id,
+        "request_id": refund.request_id,
+        "order_id": refund.order_id,
+        "scenario": refund.scenario,
+        "status": refund.status,
+        "requested_at": refund.requested_at,
+        "facts": refund.facts,
+    });
+    if !refund.reasons.is_empty() {
+        body["reasons"] = json!(refund.reasons);
+    }
+    if let Some(role) = refund.reviewer_role {
+        body["reviewer_role"] = json!(role.as_str());
+    }
+    if let Some(q) = &refund.quote {
+        body["amount"] = json!(q.amount);
+        body["currency"] = json!(q.currency);
+        body["breakdown"] = json!(q.breakdown);
+        body["channel"] = json!(q.channels);
+    }
+    for (name, value) in
+        [("code", json!(refund.code)), ("decision", json!(refund.decision)), ("entitlement", json!(refund.entitlement))]
+    {
+        if !value.is_null() {
+            body[name] = value;
+        }
+    }
+    body
+}

@@ -1,0 +1,139 @@
+//! `POST /refunds/{refund_id}/review`: a reviewer of the role the refund was routed to
+//! approves or rejects it. Idempotent on `decision_id`: the same decision answers the
+//! same; any other decision on a decided refund is a conflict. An approval checks the
+//! conditions again and recomputes the refund at the time of unsubscription against the
+//! ledger and entitlement as they are now, so refunds issued meanwhile are never paid
+//! twice; if they no longer hold, the refund is rejected with the failed conditions.
+
+use orderflow_shared::app::Deps;
+use orderflow_shared::domain::ids::OrderId;
+use orderflow_shared::domain::refund::quote;
+use orderflow_shared::domain::refund_policy::failed_conditions;
+use orderflow_shared::error::{Error, Result, StoreError};
+use orderflow_shared::input::Fields;
+use orderflow_shared::repo::Versioned;
+use orderflow_shared::rules_refund::ReviewerRole;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use tracing::{info, instrument};
+
+use crate::outbox;
+use crate::refunds::{check_refund_id, issue, load_purchase, view};
+use crate::store::{self, Decision, Refund, RefundStatus};
+
+const ATTEMPTS: usize = 5;
+
+struct ReviewRequest {
+    decision_id: String,
+    approve: bool,
+    role: ReviewerRole,
+    reviewer_id: String,
+}
+
+fn parse(body: &Value) -> Result<ReviewRequest> {
+    let f = Fields::root(body)?;
+    let decision_id = OrderId::parse("decision_id", f.str("decision_id")?)?.to_string();
+    let approve = match f.str("decision")? {
+        "APPROVE" => true,
+        "REJECT" => false,
+        other => return Err(Error::validation("decision", format!("{other:?} is not APPROVE or REJECT"))),
+    };
+    let reviewer = f.object("reviewer")?;
+    let r = reviewer.fields();
+    let role = match r.str("role")? {
+        "platform" => ReviewerRole::Platform,
+        "seller" => ReviewerRole::Seller,
+        other => return Err(Error::validation(r.path("role"), format!("{other:?} is not platform or seller"))),
+    };
+    let reviewer_id = OrderId::parse(&r.path("id"), r.str("id")?)?.to_string();
+    Ok(ReviewRequest { decision_id, approve, role, reviewer_id })
+}
+
+fn cause(decision_id: &str) -> String {
+    format!("decision:{decision_id}")
+}
+
+/// `POST /refunds/{refund_id}/review`: `(status, body)`.
+#[instrument(skip_all, fields(refund_id = %refund_id))]
+pub async fn decide(deps: &Deps, refund_id: &str, body: &Value) -> Result<(u16, Value)> {
+    let req = parse(body)?;
+    check_refund_id(refund_id)?;
+    for _ in 0..ATTEMPTS {
+        let found = store::get_refund(deps.store.as_ref(), refund_id).await?;
+        let Versioned { value: mut refund, version } =
+            found.ok_or_else(|| Error::NotFound { what: "refund", id: refund_id.to_string() })?;
+        if let Some(done) = &refund.decision {
+            return replay(deps, done.clone(), Versioned { value: refund, version }, &req).await;
+        }
+        if refund.status != RefundStatus::PendingReview {
+            return Err(Error::Conflict(format!("refund {refund_id} is not pending review")));
+        }
+        if refund.reviewer_role != Some(req.role) {
+            let routed = refund.reviewer_role.map(|r| r.as_str()).unwrap_or("nobody");
+            return Err(Error::Forbidden(format!("refund {refund_id} awaits a {routed} reviewer")));
+        }
+        match apply_decision(deps, &mut refund, version, &req).await {
+            Ok(version) => {
+                info!(refund_id, status = ?refund.status, "review decided");
+                let answer = view(&refund);
+                store::publish_pending(deps, refund, version, &cause(&req.decision_id)).await?;
+                return Ok((200, answer));
+            }
+            Err(Error::Store(StoreError::ConditionFailed)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Store(StoreError::Backend("refund kept changing under concurrent writes".into())))
+}
+
+async fn apply_decision(deps: &Deps, refund: &mut Refund, version: u64, req: &ReviewRequest) -> Result<u64> {
+    let now = deps.clock.now();
+    let cause = cause(&req.decision_id);
+    refund.decision = Some(Decision {
+        decision_id: req.decision_id.clone(),
+        decision: if req.approve { "APPROVE" } else { "REJECT" }.into(),
+        reviewer_role: req.role,
+        reviewer_id: req.reviewer_id.clone(),
+        decided_at: now,
+    });
+    if req.approve {
+        let (_, scenario, purchase, ledger) = load_purchase(deps, &refund.order_id, &refund.scenario).await?;
+        // Conditions are checked again at the time of unsubscription against the
+        // entitlement and ledger as they are now: a refund issued meanwhile (another
+        // request on the same order) must not be paid twice.
+        let at = refund.requested_at;
+        let mut failed = failed_conditions(scenario, &purchase, at);
+        let q = quote(&deps.rules.refunds, scenario, &purchase, &ledger.value.refunded, at);
+        if failed.is_empty() && q.amount == Decimal::ZERO {
+            failed.push("NOTHING_TO_REFUND".into());
+        }
+        if failed.is_empty() {
+            refund.quote = Some(q);
+            refund.reasons.clear();
+            return issue(deps, refund, Some(version), scenario, ledger, now, &cause).await;
+        }
+        refund.reasons = failed;
+    } else {
+        refund.reasons = vec!["REVIEWER_REJECTED".into()];
+    }
+    refund.status = RefundStatus::Rejected;
+    let messages = outbox::rejected(refund, now, &cause);
+    refund.emit(&cause, messages);
+    store::put_refund(deps.store.as_ref(), refund, Some(version)).await
+}
+
+async fn replay(deps: &Deps, done: Decision, stored: Versioned<Refund>, req: &ReviewRequest) -> Result<(u16, Value)> {
+    let same = done.decision_id == req.decision_id
+        && (done.decision == "APPROVE") == req.approve
+        && done.reviewer_role == req.role
+        && done.reviewer_id == req.reviewer_id;
+    if !same {
+        return Err(Error::Conflict(format!(
+            "refund {} was already decided by decision {}",
+            stored.value.refund_id, done.decision_id
+        )));
+    }
+    let answer = view(&stored.value);
+    store::publish_pending(deps, stored.value, stored.version, &cause(&done.decision_id)).await?;
+    Ok((200, answer))
+}

@@ -1,0 +1,79 @@
+//! Splitting a refund back across the channels that paid, in minor units, so the parts
+//! add up exactly and no channel gets back more than it paid.
+#![deny(clippy::float_arithmetic)]
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::order::PAYMENT_METHODS;
+use crate::money::Currency;
+
+/// The part of a refund going back through one original channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelRefund {
+    /// The channel that paid.
+    pub channel: String,
+    pub amount: Decimal,
+    /// Where the money goes: the channel itself; virtual coins go to the platform account.
+    pub destination: String,
+    /// `MONEY`, or `COINS` for virtual coins credited back as coins.
+    pub form: String,
+}
+
+pub(crate) fn normalized(amount: Decimal, currency: Currency) -> Decimal {
+    let mut amount = amount;
+    amount.rescale(currency.minor_units());
+    amount
+}
+
+fn minor(amount: Decimal, currency: Currency) -> i128 {
+    normalized(amount, currency).mantissa()
+}
+
+fn channel_rank(channel: &str) -> usize {
+    PAYMENT_METHODS.iter().position(|m| *m == channel).unwrap_or(PAYMENT_METHODS.len())
+}
+
+/// Splits `total` across channels in proportion to what each can still take back. In
+/// minor units: each gets the floor of its share; the cents left over go one each to
+/// the largest remainders, ties to the channel listed first in `PAYMENT_METHODS`. The
+/// parts add up to `total` exactly, no part exceeds its channel's remaining amount when
+/// `total` does not exceed their sum, and the input order of the channels is irrelevant.
+pub fn split(total: Decimal, remaining: &BTreeMap<String, Decimal>, currency: Currency) -> Vec<ChannelRefund> {
+    let mut parts: Vec<(&str, i128)> =
+        remaining.iter().map(|(c, r)| (c.as_str(), minor(*r, currency).max(0))).filter(|(_, r)| *r > 0).collect();
+    parts.sort_by_key(|(c, _)| (channel_rank(c), *c));
+    let sum: i128 = parts.iter().map(|(_, r)| r).sum();
+    let total_minor = minor(total, currency);
+    if sum == 0 || total_minor <= 0 {
+        return Vec::new();
+    }
+    let mut shares: Vec<(usize, i128, i128)> =
+        parts.iter().enumerate().map(|(i, (_, r))| (i, total_minor * r / sum, total_minor * r % sum)).collect();
+    let mut left = total_minor - shares.iter().map(|s| s.1).sum::<i128>();
+    let mut order: Vec<usize> = (0..shares.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(shares[i].2), i));
+    for i in order {
+        if left == 0 {
+            break;
+        }
+        shares[i].1 += 1;
+        left -= 1;
+    }
+    shares
+        .into_iter()
+        .filter(|s| s.1 > 0)
+        .map(|(i, cents, _)| {
+            let channel = parts[i].0.to_string();
+            let coins = channel == "VIRTUAL_COINS";
+            ChannelRefund {
+                destination: if coins { "PLATFORM_ACCOUNT".into() } else { channel.clone() },
+                form: if coins { "COINS".into() } else { "MONEY".into() },
+                amount: Decimal::from_i128_with_scale(cents, currency.minor_units()),
+                channel,
+            }
+        })
+        .collect()
+}
