@@ -165,6 +165,8 @@ scenario!(album_refund_is_sent_to_the_seller_and_issued_when_approved, |h: Harne
     assert_eq!(approved["entitlement"]["service_content"], "RELEASED_EPISODES_ONLY");
 
     assert_eq!(h.post("/refunds/rf-r-3/review", &seller).await, (200, approved));
+    let (status, replay) = h.post("/refunds", &refund_request("r-3", "d-3", "ALBUM")).await;
+    assert_eq!((status, replay), (200, refund), "a retried request answers its first result");
     let reject = json!({"decision_id": "dec-3", "decision": "REJECT", "reviewer": {"role": "seller", "id": "s-1"}});
     assert_eq!(h.post("/refunds/rf-r-3/review", &reject).await.0, 409);
     assert_eq!(

@@ -104,6 +104,14 @@ fn new_refund(
         decision: None,
         entitlement: None,
         outbox: Default::default(),
+        first_result: None,
+    }
+}
+
+/// Keeps the answer of the request, once, before the refund is first stored.
+fn remember_first_result(refund: &mut Refund) {
+    if refund.first_result.is_none() {
+        refund.first_result = Some(view(refund));
     }
 }
 
@@ -131,11 +139,13 @@ async fn decide(
             refund.reasons = review;
             let messages = outbox::review_requested(refund, now, REQUESTED);
             refund.emit(REQUESTED, messages);
+            remember_first_result(refund);
             return store::put_refund(deps.store.as_ref(), refund, None).await;
         }
     }
     let messages = outbox::rejected(refund, now, REQUESTED);
     refund.emit(REQUESTED, messages);
+    remember_first_result(refund);
     store::put_refund(deps.store.as_ref(), refund, None).await
 }
 
@@ -160,6 +170,7 @@ pub async fn issue(
     refund.entitlement = Some(ledger.entitlement.clone());
     let messages = outbox::issued(refund, at, cause);
     refund.emit(cause, messages);
+    remember_first_result(refund);
     let ledger_version = (version > 0).then_some(version);
     store::put_issued(deps.store.as_ref(), refund, refund_version, &ledger, ledger_version).await
 }
@@ -209,7 +220,7 @@ async fn replay(deps: &Deps, existing: Versioned<Refund>, req: &RefundRequest) -
     if refund.order_id != req.order_id || refund.scenario != req.scenario {
         return Err(Error::Conflict(format!("request_id {} was already used for a different refund", req.request_id)));
     }
-    let answer = view(refund);
+    let answer = refund.first_result.clone().unwrap_or_else(|| view(refund));
     store::publish_pending(deps, existing.value, existing.version, REQUESTED).await?;
     Ok((200, answer))
 }

@@ -56,6 +56,10 @@ pub struct Refund {
     pub decision: Option<Decision>,
     pub entitlement: Option<Entitlement>,
     pub outbox: Outbox,
+    /// What `POST /refunds` first answered: a retried request answers the same, even
+    /// after a reviewer decided.
+    #[serde(default)]
+    pub first_result: Option<serde_json::Value>,
 }
 
 impl Refund {
