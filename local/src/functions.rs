@@ -16,7 +16,7 @@ pub async fn http(deps: &Deps, function: &str, request: Request) -> Response<Bod
         RISK_CHECK => risk_check::handle(deps, request).await,
         FULFILMENT_STATUS => fulfilment_dispatcher::status_api::handle(deps, request).await,
         REFUND_CALCULATOR => refund_calculator::handle(deps, request).await,
-        other => risk_check::handler::to_response(ApiResponse::error(
+        other => orderflow_shared::api::json_response(ApiResponse::error(
             500,
             "internal",
             &format!("function {other} is not wired into the local runtime"),

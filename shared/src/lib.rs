@@ -2,6 +2,7 @@
 //! behind them. Every function crate is a thin binary over this.
 //!
 //! # Layout
+//! - [`api`]: the HTTP functions' entry: topology routing and JSON answers (feature `api`).
 //! - [`app`]: `Deps`, the ports and rules a handler is given at cold start.
 //! - [`clock`]: system and manual clocks; id generators.
 //! - [`error`]: the typed error enum and its retryable / non-retryable split.
@@ -27,6 +28,8 @@
 //! - [`aws`]: adapters on the `aws-sdk-*` crates (features `dynamodb`, `sqs`, `sns`),
 //!   plus moto provisioning for tests and the local runtime (feature `moto`).
 
+#[cfg(feature = "api")]
+pub mod api;
 pub mod app;
 pub mod clock;
 pub mod domain;

@@ -2,38 +2,21 @@
 //! not completed, the system, node and status value are known to its strategy) and
 //! queues the report for the dispatcher, answering `202`.
 
-use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::{Body, Request, Response};
+use orderflow_shared::api;
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::fulfilment::FulfilmentStatus;
 use orderflow_shared::error::{Error, Result};
 use orderflow_shared::http::ApiResponse;
 use orderflow_shared::input::parse_body;
 use orderflow_shared::repo;
-use orderflow_shared::topology::{RouteMatch, FULFILMENT_STATUS, FULFILMENT_STATUS_QUEUE, TOPOLOGY};
+use orderflow_shared::topology::{FULFILMENT_STATUS, FULFILMENT_STATUS_QUEUE};
 use serde_json::json;
 
 use crate::dispatch::{parse_report, STATUS_REPORTED};
 
 pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
-    let (method, path) = (request.method().as_str().to_string(), request.uri().path().to_string());
-    let answer = match TOPOLOGY.route(&method, &path) {
-        RouteMatch::Found(route, _) if route.function == FULFILMENT_STATUS => {
-            let body: &[u8] = match request.body() {
-                Body::Text(t) => t.as_bytes(),
-                Body::Binary(b) => b,
-                _ => &[],
-            };
-            accept(deps, body).await.unwrap_or_else(|e| (&e).into())
-        }
-        RouteMatch::MethodNotAllowed => ApiResponse::method_not_allowed(&method, &path),
-        _ => ApiResponse::not_found_route(&method, &path),
-    };
-    Response::builder()
-        .status(answer.status)
-        .header(CONTENT_TYPE, "application/json")
-        .body(Body::Text(answer.body.to_string()))
-        .unwrap_or_else(|_| Response::new(Body::Text(answer.body.to_string())))
+    api::serve(&request, FULFILMENT_STATUS, |r| accept(deps, r.body)).await
 }
 
 async fn accept(deps: &Deps, body: &[u8]) -> Result<ApiResponse> {
