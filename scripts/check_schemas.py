@@ -58,11 +58,11 @@ EXPECTED_TYPES = {
     "order.audit.provisionally_accepted",
     "order.audit.approved",
     "order.audit.rejected",
+    "notification",
     "refund.issued",
     "refund.rejected",
     "refund.review_requested",
     "entitlement.updated",
-    "notification",
     "fulfilment.trigger",
     "fulfilment.cancel",
     "order.fulfilment.completed",
@@ -264,45 +264,6 @@ def publish_result(server, kind, data, envelope=False):
         message = {
             "specversion": "1.0",
             "id": data["audit_id"],
-def digital(server, order_id, product, paid_at):
-    """A digital order of one 120.00 item, paid 80.00 by card and 27.00 in coins."""
-    body = {
-        "order_id": order_id, "customer_id": f"c-{order_id}", "business_type": "digital", "currency": "CNY",
-        "items": [{"sku": "VIP-12M", "quantity": 1, "unit_price": "120.00", "discount": "20.00",
-                   "tax": "6.00", "fee": "1.00"}],
-        "product": product,
-        "payment": {"method": "BANK_CARD", "paid_at": paid_at,
-                    "splits": [{"channel": "BANK_CARD", "amount": "80.00"},
-                               {"channel": "VIRTUAL_COINS", "amount": "27.00"}]},
-    }
-    server.call("POST", "/orders", body, expect=201)
-
-
-def drive_refunds(server):
-    """Refunds issued, sent to review and approved, and refused."""
-    now = datetime.fromisoformat(server.call("GET", "/_local/clock", expect=200)["now"].replace("Z", "+00:00"))
-    iso = lambda t: t.isoformat().replace("+00:00", "Z")  # noqa: E731
-    start = now - timedelta(days=120)
-    membership = {"kind": "MEMBERSHIP", "service_start": iso(start), "service_end": iso(start + timedelta(days=360)),
-                  "entitlement": {"key": "KEY-1", "user_flags": ["VIP"]}}
-    digital(server, "sc-vip", membership, iso(start))
-    issued = server.call("POST", "/refunds", {"request_id": "sc-r-1", "order_id": "sc-vip",
-                                              "scenario": "MEMBERSHIP"}, expect=201)
-    album = {"kind": "ALBUM", "total_episodes": 20, "released_episodes": 8, "consumed_episodes": 5}
-    digital(server, "sc-album", album, iso(now - timedelta(days=3)))
-    server.call("POST", "/refunds", {"request_id": "sc-r-2", "order_id": "sc-album", "scenario": "ALBUM"}, expect=201)
-    decision = {"decision_id": "sc-dec-1", "decision": "APPROVE", "reviewer": {"role": "seller", "id": "s-1"}}
-    approved = server.call("POST", "/refunds/rf-sc-r-2/review", decision, expect=200)
-    old_start = now - timedelta(days=300)
-    old = dict(membership, service_start=iso(old_start), service_end=iso(old_start + timedelta(days=360)))
-    digital(server, "sc-old", old, iso(old_start))
-    refused = server.call("POST", "/refunds", {"request_id": "sc-r-3", "order_id": "sc-old",
-                                               "scenario": "MEMBERSHIP"}, expect=201)
-    got = (issued["status"], approved["status"], refused["status"])
-    if got != ("APPROVED", "APPROVED", "REJECTED"):
-        fail(f"scenario: refunds ended {got}")
-
-
             "source": "middle-office",
             "type": kind,
             "time": data["occurred_at"],
@@ -364,6 +325,45 @@ def fulfilment_outcome(fulfilment):
     systems = [s["system"] if isinstance(s, dict) else s for s in fulfilment.get("systems", [])]
     return (fulfilment.get("status"), systems, fulfilment.get("cancelled"), fulfilment.get("recalled_for"),
             len(fulfilment.get("held", [])))
+
+
+def digital(server, order_id, product, paid_at):
+    """A digital order of one 120.00 item, paid 80.00 by card and 27.00 in coins."""
+    body = {
+        "order_id": order_id, "customer_id": f"c-{order_id}", "business_type": "digital", "currency": "CNY",
+        "items": [{"sku": "VIP-12M", "quantity": 1, "unit_price": "120.00", "discount": "20.00",
+                   "tax": "6.00", "fee": "1.00"}],
+        "product": product,
+        "payment": {"method": "BANK_CARD", "paid_at": paid_at,
+                    "splits": [{"channel": "BANK_CARD", "amount": "80.00"},
+                               {"channel": "VIRTUAL_COINS", "amount": "27.00"}]},
+    }
+    server.call("POST", "/orders", body, expect=201)
+
+
+def drive_refunds(server):
+    """Refunds issued, sent to review and approved, and refused."""
+    now = datetime.fromisoformat(server.call("GET", "/_local/clock", expect=200)["now"].replace("Z", "+00:00"))
+    iso = lambda t: t.isoformat().replace("+00:00", "Z")  # noqa: E731
+    start = now - timedelta(days=120)
+    membership = {"kind": "MEMBERSHIP", "service_start": iso(start), "service_end": iso(start + timedelta(days=360)),
+                  "entitlement": {"key": "KEY-1", "user_flags": ["VIP"]}}
+    digital(server, "sc-vip", membership, iso(start))
+    issued = server.call("POST", "/refunds", {"request_id": "sc-r-1", "order_id": "sc-vip",
+                                              "scenario": "MEMBERSHIP"}, expect=201)
+    album = {"kind": "ALBUM", "total_episodes": 20, "released_episodes": 8, "consumed_episodes": 5}
+    digital(server, "sc-album", album, iso(now - timedelta(days=3)))
+    server.call("POST", "/refunds", {"request_id": "sc-r-2", "order_id": "sc-album", "scenario": "ALBUM"}, expect=201)
+    decision = {"decision_id": "sc-dec-1", "decision": "APPROVE", "reviewer": {"role": "seller", "id": "s-1"}}
+    approved = server.call("POST", "/refunds/rf-sc-r-2/review", decision, expect=200)
+    old_start = now - timedelta(days=300)
+    old = dict(membership, service_start=iso(old_start), service_end=iso(old_start + timedelta(days=360)))
+    digital(server, "sc-old", old, iso(old_start))
+    refused = server.call("POST", "/refunds", {"request_id": "sc-r-3", "order_id": "sc-old",
+                                               "scenario": "MEMBERSHIP"}, expect=201)
+    got = (issued["status"], approved["status"], refused["status"])
+    if got != ("APPROVED", "APPROVED", "REJECTED"):
+        fail(f"scenario: refunds ended {got}")
 
 
 def drive(server, schemas):
