@@ -16,6 +16,7 @@
 //! - [`events`]: CloudEvents envelopes for outbound messages; SNS envelope unwrapping.
 //! - [`reaudit`]: audit results in, audit events and notification requests out.
 //! - [`privacy`]: masking of email and phone numbers.
+//! - [`order_events`]: order events several functions build alike (`order.rejected`).
 //! - [`outbox`]: a transition's messages, stored with it, sent, then marked published.
 //! - [`repo`]: the single-table key layout and typed entity access over the store port.
 //! - [`sqs_batch`]: per-record processing of an SQS batch with partial batch failures.
@@ -39,6 +40,7 @@ pub mod http;
 pub mod input;
 pub mod lambda_env;
 pub mod money;
+pub mod order_events;
 pub mod outbox;
 pub mod ports;
 pub mod privacy;

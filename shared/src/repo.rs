@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::domain::audit::{due_at, shard_of};
 use crate::domain::ids::{CustomerId, OrderId};
-use crate::domain::order::Order;
+use crate::domain::order::{Order, OrderStatus};
 use crate::error::{Error, Result, StoreError};
 use crate::outbox::Outbox;
 use crate::ports::{Condition, Index, IndexQuery, Item, Key, StateStore, Write};
@@ -56,12 +56,18 @@ fn order_item(order: &Order) -> Item {
         customer_index_pk(&order.request.customer_id),
         format!("{}#{}", sort_time(order.created_at), order.id()),
     );
-    // Only orders with a re-audit rule are in the due index (a sparse index).
-    match &order.audit.rule {
-        Some(rule) => item.with_index(
+    // Only orders with work coming due are in the due index (a sparse index): a
+    // re-audit rule, or a prepayment that may become overdue.
+    let due = match (&order.audit.rule, order.status, &order.prepayment) {
+        (Some(rule), _, _) => Some(due_at(rule)),
+        (None, OrderStatus::AwaitingPrepayment, Some(prepayment)) => Some(prepayment.due_at),
+        _ => None,
+    };
+    match due {
+        Some(due) => item.with_index(
             Index::Gsi2,
             due_index_pk(shard_of(order.id().as_str(), DUE_SHARDS)),
-            format!("{}#{}", sort_time(due_at(rule)), order.id()),
+            format!("{}#{}", sort_time(due), order.id()),
         ),
         None => item,
     }

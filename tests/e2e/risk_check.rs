@@ -68,6 +68,23 @@ scenario!(late_prepayment_is_refused_and_the_order_cancelled, |h: Harness| async
     assert!(h.kinds("audit-requests").await.is_empty());
 });
 
+scenario!(an_order_whose_prepayment_never_comes_is_cancelled_when_it_falls_due, |h: Harness| async move {
+    let (status, body) = h.post("/orders", &retail_order("o-6", "c-6", "200000.00")).await;
+    assert_eq!((status, body["status"].as_str()), (201, Some("AWAITING_PREPAYMENT")));
+    h.advance(23 * 3600).await;
+    assert_eq!(h.get("/orders/o-6").await.1["status"], "AWAITING_PREPAYMENT");
+    h.advance(2 * 3600).await;
+    let (_, order) = h.get("/orders/o-6").await;
+    assert_eq!(order["status"], "CANCELLED");
+    let rejected = h.about("order-events", "order.rejected", "o-6").await;
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].message["data"]["reason"], "PREPAYMENT_OVERDUE");
+    // A payment arriving now is refused and sends nothing more.
+    let pay = json!({"payment_ref": "p-1", "amount": "60000.00", "currency": "CNY"});
+    assert_eq!(h.post("/orders/o-6/prepayment", &pay).await.0, 409);
+    assert_eq!(h.about("order-events", "order.rejected", "o-6").await.len(), 1);
+});
+
 scenario!(blocklisted_customer_is_rejected, |h: Harness| async move {
     let (status, body) = h.post("/orders", &retail_order("o-4", "c-blocked", "10.00")).await;
     assert_eq!(status, 201, "{body}");

@@ -12,6 +12,7 @@ use orderflow_shared::domain::risk::{assess, decide, RiskDecision, RiskFacts};
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::input::Fields;
 use orderflow_shared::money::{Currency, Money};
+use orderflow_shared::order_events;
 use orderflow_shared::repo::{self, Versioned};
 use serde_json::{json, Value};
 use tracing::{info, instrument};
@@ -20,7 +21,8 @@ use crate::outbox;
 
 /// Causes of the risk check's transitions, under which their messages are kept.
 const CREATED: &str = "created";
-const CANCELLED: &str = "prepayment-overdue";
+const CANCELLED: &str = order_events::PREPAYMENT_OVERDUE;
+const SOURCE: &str = "orderflow/risk-check";
 
 fn payment_cause(payment_ref: &str) -> String {
     format!("prepayment:{payment_ref}")
@@ -210,10 +212,8 @@ pub async fn pay(deps: &Deps, order_id: &str, body: &Value) -> Result<(u16, Valu
         };
         let overdue = now > due.due_at;
         if overdue {
-            order.status = OrderStatus::Cancelled;
-            order.record(now, "CANCELLED", Some(format!("prepayment {} arrived after due_at", paid.payment_ref)));
-            let messages = outbox::rejected(&order, "PREPAYMENT_OVERDUE");
-            order.emit(CANCELLED, messages);
+            let detail = format!("prepayment {} arrived after due_at", paid.payment_ref);
+            order_events::cancel_overdue(SOURCE, &mut order, now, detail);
         } else {
             order.check_prepayment(&paid.amount)?;
             order.prepayment_paid = Some(PaymentRecord {

@@ -3,16 +3,15 @@
 
 use orderflow_shared::domain::order::Order;
 use orderflow_shared::events::EventBuilder;
+use orderflow_shared::order_events;
 use orderflow_shared::ports::OutboundMessage;
-use orderflow_shared::topology::{AUDIT_REQUESTS, ORDER_EVENTS};
+use orderflow_shared::topology::AUDIT_REQUESTS;
 use serde_json::{json, Value};
 
 const SOURCE: &str = "orderflow/risk-check";
 
 fn order_event(order: &Order, kind: &str, data: Value) -> OutboundMessage {
-    let builder = EventBuilder { topic: ORDER_EVENTS, source: SOURCE, time: order.updated_at };
-    let id = format!("{}:{kind}:{}", order.id(), order.history.len());
-    builder.event(id, kind, order.id().as_str(), data).with_attribute("business_type", &order.request.business_type)
+    order_events::order_event(SOURCE, order, kind, data)
 }
 
 /// `order.dispatched` for the order receivers and `audit.requested` (attempt 1) for the
@@ -46,14 +45,7 @@ pub fn prepayment_requested(order: &Order) -> Vec<OutboundMessage> {
     vec![order_event(order, "order.prepayment_requested", data)]
 }
 
-/// `order.rejected`: blocked by the risk rules, or cancelled for an overdue prepayment.
+/// `order.rejected`: blocked by the risk rules.
 pub fn rejected(order: &Order, reason: &str) -> Vec<OutboundMessage> {
-    let data = json!({
-        "order_id": order.id(),
-        "customer_id": order.request.customer_id,
-        "status": order.status,
-        "reason": reason,
-        "matched_rules": order.risk.matched_rules,
-    });
-    vec![order_event(order, "order.rejected", data)]
+    order_events::rejected(SOURCE, order, reason)
 }

@@ -6,8 +6,9 @@
 use chrono::{DateTime, Duration, Utc};
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::audit::{after_request, tick_action, Claim, TickAction};
-use orderflow_shared::domain::order::{AuditStatus, Order};
+use orderflow_shared::domain::order::{AuditStatus, Order, OrderStatus};
 use orderflow_shared::error::{Error, Result, StoreError};
+use orderflow_shared::order_events;
 use orderflow_shared::ports::OutboundMessage;
 use orderflow_shared::reaudit::{audit_request, final_rejection, notification};
 use orderflow_shared::repo::{self, Versioned};
@@ -19,11 +20,34 @@ const SOURCE: &str = "orderflow/scheduled-retry";
 pub enum Outcome {
     Requested,
     Expired,
+    /// An order whose prepayment never came was cancelled.
+    Cancelled,
     Skipped,
 }
 
+/// An order still awaiting its prepayment after `due_at` is cancelled, as a late
+/// payment would have found it; one versioned write, so a concurrent payment or tick
+/// wins or loses cleanly.
+async fn expire_prepayment(deps: &Deps, stored: Versioned<Order>, now: DateTime<Utc>) -> Result<Outcome> {
+    let Versioned { value: mut order, version } = stored;
+    let overdue = order.prepayment.as_ref().is_some_and(|p| now > p.due_at);
+    if order.status != OrderStatus::AwaitingPrepayment || !overdue {
+        return Ok(Outcome::Skipped);
+    }
+    order_events::cancel_overdue(SOURCE, &mut order, now, "no prepayment by due_at".into());
+    match repo::update_order(deps.store.as_ref(), &order, version).await {
+        Ok(version) => {
+            info!(order_id = %order.id(), "prepayment overdue; order cancelled");
+            repo::publish_pending(deps, order, version, order_events::PREPAYMENT_OVERDUE).await?;
+            Ok(Outcome::Cancelled)
+        }
+        Err(Error::Store(StoreError::ConditionFailed)) => Ok(Outcome::Skipped),
+        Err(e) => Err(e),
+    }
+}
+
 pub async fn handle(deps: &Deps, stored: Versioned<Order>, now: DateTime<Utc>) -> Result<Outcome> {
-    let Some(rule) = &stored.value.audit.rule else { return Ok(Outcome::Skipped) };
+    let Some(rule) = &stored.value.audit.rule else { return expire_prepayment(deps, stored, now).await };
     let Some(action) = tick_action(rule, now) else { return Ok(Outcome::Skipped) };
     let claim = Claim { action, until: now + Duration::seconds(i64::from(deps.rules.audit.claim_seconds)) };
     let mut claimed = stored.value.clone();

@@ -45,6 +45,8 @@ impl Budget for Deadline {
 pub struct TickReport {
     pub requested: usize,
     pub expired: usize,
+    /// Orders cancelled because their prepayment never came.
+    pub cancelled: usize,
     /// Due orders another tick or a concurrent write got to first.
     pub skipped: usize,
     pub errors: usize,
@@ -76,6 +78,7 @@ pub async fn tick(deps: &Deps, budget: &dyn Budget) -> TickReport {
     info!(
         requested = report.requested,
         expired = report.expired,
+        cancelled = report.cancelled,
         skipped = report.skipped,
         errors = report.errors,
         stopped_early = report.stopped_early,
@@ -114,6 +117,7 @@ async fn drain_shard(
             match due::handle(deps, order, now).await {
                 Ok(Outcome::Requested) => report.requested += 1,
                 Ok(Outcome::Expired) => report.expired += 1,
+                Ok(Outcome::Cancelled) => report.cancelled += 1,
                 Ok(Outcome::Skipped) => {
                     report.skipped += 1;
                     continue;

@@ -1,10 +1,12 @@
 //! Scheduled retry (DOMAIN §1 step 6): on every tick, finds the re-audit rules that are
 //! due through the sharded due index (never a scan), sends each due order's audit
 //! request, moves the rule along its schedule, and rejects the orders whose window has
-//! closed. Stops before the invocation's deadline; what is left waits for the next tick.
+//! closed. The same index holds prepayment deadlines: an order whose prepayment never
+//! came is cancelled once it falls due. Stops before the invocation's deadline; what is
+//! left waits for the next tick.
 //!
 //! - [`handler`]: the tick: shards, pages, budget.
-//! - [`due`]: one due order: claim, send, confirm.
+//! - [`due`]: one due order: claim, send, confirm; or cancel an unpaid one.
 
 pub mod due;
 pub mod handler;
