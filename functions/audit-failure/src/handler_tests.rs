@@ -1,14 +1,13 @@
 //! The handler on the embedded backend, fed the `events/` fixtures.
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use orderflow_shared::embedded::World;
+use orderflow_shared::embedded::{fixtures, World};
 use serde_json::{json, Value};
 
 use super::handle;
 
 fn fixture(name: &str) -> SqsEvent {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    fixtures::load(name)
 }
 
 async fn place_order(w: &World) {

@@ -1,13 +1,12 @@
 //! The queue consumer on the embedded backend, fed the `events/` fixtures.
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use orderflow_shared::embedded::World;
+use orderflow_shared::embedded::{fixtures, World};
 
 use super::handle;
 
 fn fixture(name: &str) -> SqsEvent {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    fixtures::load(name)
 }
 
 fn commands(w: &World) -> Vec<(String, String)> {

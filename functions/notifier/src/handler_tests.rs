@@ -1,13 +1,12 @@
 //! The handler on the embedded backend, fed the `events/` fixture.
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use orderflow_shared::embedded::World;
+use orderflow_shared::embedded::{fixtures, World};
 
 use super::handle;
 
 fn fixture() -> SqsEvent {
-    let path = format!("{}/../../events/sqs-notification.json", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    fixtures::load("sqs-notification.json")
 }
 
 #[tokio::test]

@@ -2,30 +2,24 @@
 //! `cargo lambda invoke --data-file` uses. Orders are placed through the risk check.
 
 use chrono::Duration;
-use lambda_http::Body;
-use orderflow_shared::embedded::World;
+use orderflow_shared::embedded::{fixtures, World};
 use orderflow_shared::ports::Clock;
 use serde_json::{json, Value};
 
 use super::handle;
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    fixtures::load(name)
 }
 
 async fn invoke(w: &World, event: &Value) -> (u16, Value) {
-    let request = lambda_http::request::from_str(&event.to_string()).expect("fixture is an API Gateway v2 event");
+    let request = fixtures::request(event);
     let response = if request.uri().path().starts_with("/orders") {
         risk_check::handle(&w.deps, request).await
     } else {
         handle(&w.deps, request).await
     };
-    let body = match response.body() {
-        Body::Text(t) => serde_json::from_str(t).unwrap(),
-        other => panic!("unexpected body {other:?}"),
-    };
-    (response.status().as_u16(), body)
+    fixtures::answer(response)
 }
 
 fn with_body(mut event: Value, body: Value) -> Value {

@@ -2,29 +2,17 @@
 //! `cargo lambda invoke --data-file` uses.
 
 use chrono::Duration;
-use lambda_http::Body;
-use orderflow_shared::embedded::World;
+use orderflow_shared::embedded::{fixtures, World};
 use serde_json::{json, Value};
 
 use super::handle;
 
-fn world() -> World {
-    World::new()
-}
-
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    fixtures::load(name)
 }
 
 async fn invoke(w: &World, event: &Value) -> (u16, Value) {
-    let request = lambda_http::request::from_str(&event.to_string()).expect("fixture is an API Gateway v2 event");
-    let response = handle(&w.deps, request).await;
-    let body = match response.body() {
-        Body::Text(t) => serde_json::from_str(t).unwrap(),
-        other => panic!("unexpected body {other:?}"),
-    };
-    (response.status().as_u16(), body)
+    fixtures::answer(handle(&w.deps, fixtures::request(event)).await)
 }
 
 fn with_body(mut event: Value, body: Value) -> Value {
@@ -32,20 +20,16 @@ fn with_body(mut event: Value, body: Value) -> Value {
     event
 }
 
-fn kinds(w: &World, topic: &str) -> Vec<String> {
-    w.kinds(topic)
-}
-
 #[tokio::test]
 async fn fixture_order_is_dispatched_and_announced() {
-    let w = world();
+    let w = World::new();
     let (status, body) = invoke(&w, &fixture("api-post-order.json")).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["status"], "DISPATCHED");
     assert_eq!(body["risk"]["level"], "LOW");
-    assert_eq!(kinds(&w, "order-events"), ["order.dispatched"]);
+    assert_eq!(w.kinds("order-events"), ["order.dispatched"]);
     assert_eq!(w.bus.published("order-events").unwrap()[0].attributes["business_type"], "retail");
-    assert_eq!(kinds(&w, "audit-requests"), ["audit.requested"]);
+    assert_eq!(w.kinds("audit-requests"), ["audit.requested"]);
     let (status, order) = invoke(&w, &fixture("api-get-order.json")).await;
     assert_eq!(status, 200);
     assert_eq!(order["audit_status"], "PENDING");
@@ -54,15 +38,15 @@ async fn fixture_order_is_dispatched_and_announced() {
 
 #[tokio::test]
 async fn high_risk_order_waits_for_its_prepayment_then_dispatches() {
-    let w = world();
+    let w = World::new();
     let (status, body) = invoke(&w, &fixture("api-post-order-high-risk.json")).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["status"], "AWAITING_PREPAYMENT");
     assert_eq!(body["prepayment"]["amount"], "60000.00");
-    assert_eq!(kinds(&w, "order-events"), ["order.prepayment_requested"]);
+    assert_eq!(w.kinds("order-events"), ["order.prepayment_requested"]);
     let (status, body) = invoke(&w, &fixture("api-post-prepayment.json")).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("DISPATCHED")), "{body}");
-    assert_eq!(kinds(&w, "order-events"), ["order.prepayment_requested", "order.dispatched"]);
+    assert_eq!(w.kinds("order-events"), ["order.prepayment_requested", "order.dispatched"]);
     // The same payment again changes nothing and answers the same.
     let (status, again) = invoke(&w, &fixture("api-post-prepayment.json")).await;
     assert_eq!((status, again), (200, body));
@@ -70,7 +54,7 @@ async fn high_risk_order_waits_for_its_prepayment_then_dispatches() {
 
 #[tokio::test]
 async fn prepayment_with_the_wrong_amount_is_refused_naming_the_field() {
-    let w = world();
+    let w = World::new();
     invoke(&w, &fixture("api-post-order-high-risk.json")).await;
     let event = with_body(
         fixture("api-post-prepayment.json"),
@@ -79,12 +63,12 @@ async fn prepayment_with_the_wrong_amount_is_refused_naming_the_field() {
     let (status, body) = invoke(&w, &event).await;
     assert_eq!(status, 422);
     assert_eq!(body["error"]["field"], "amount");
-    assert_eq!(kinds(&w, "order-events"), ["order.prepayment_requested"]);
+    assert_eq!(w.kinds("order-events"), ["order.prepayment_requested"]);
 }
 
 #[tokio::test]
 async fn late_prepayment_is_refused_and_cancels_the_order() {
-    let w = world();
+    let w = World::new();
     invoke(&w, &fixture("api-post-order-high-risk.json")).await;
     w.clock.advance(Duration::days(2));
     let (status, body) = invoke(&w, &fixture("api-post-prepayment.json")).await;
@@ -95,18 +79,18 @@ async fn late_prepayment_is_refused_and_cancels_the_order() {
     get["requestContext"]["http"]["path"] = json!("/orders/o-2001");
     let (_, order) = invoke(&w, &get).await;
     assert_eq!(order["status"], "CANCELLED");
-    assert_eq!(kinds(&w, "order-events"), ["order.prepayment_requested", "order.rejected"]);
+    assert_eq!(w.kinds("order-events"), ["order.prepayment_requested", "order.rejected"]);
 }
 
 #[tokio::test]
 async fn health_check_answers_ok() {
-    let w = world();
+    let w = World::new();
     assert_eq!(invoke(&w, &fixture("api-get-health.json")).await, (200, json!({"status": "ok"})));
 }
 
 #[tokio::test]
 async fn unknown_route_and_method_answer_json_errors() {
-    let w = world();
+    let w = World::new();
     let mut event = fixture("api-get-health.json");
     event["rawPath"] = json!("/nope");
     event["requestContext"]["http"]["path"] = json!("/nope");

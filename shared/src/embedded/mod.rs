@@ -6,11 +6,13 @@
 //!   (at-least-once, visibility timeout, redrive to a dead-letter queue).
 //! - [`filter`]: SNS filter policy matching.
 //! - [`faults`]: the seam for injecting duplicates, delays and crashes.
+//! - [`fixtures`]: the `events/` fixtures for handler tests.
 //! - [`world`]: a whole embedded backend with a manual clock, for tests and benchmarks.
 
 pub mod bus;
 pub mod faults;
 pub mod filter;
+pub mod fixtures;
 pub mod store;
 pub mod world;
 
