@@ -353,9 +353,10 @@ def drive_refunds(server):
                                               "scenario": "MEMBERSHIP"}, expect=201)
     album = {"kind": "ALBUM", "total_episodes": 20, "released_episodes": 8, "consumed_episodes": 5}
     digital(server, "sc-album", album, iso(now - timedelta(days=3)))
-    server.call("POST", "/refunds", {"request_id": "sc-r-2", "order_id": "sc-album", "scenario": "ALBUM"}, expect=201)
+    pending = server.call("POST", "/refunds", {"request_id": "sc-r-2", "order_id": "sc-album", "scenario": "ALBUM"},
+                          expect=201)
     decision = {"decision_id": "sc-dec-1", "decision": "APPROVE", "reviewer": {"role": "seller", "id": "s-1"}}
-    approved = server.call("POST", "/refunds/rf-sc-r-2/review", decision, expect=200)
+    approved = server.call("POST", f"/refunds/{pending['refund_id']}/review", decision, expect=200)
     old_start = now - timedelta(days=300)
     old = dict(membership, service_start=iso(old_start), service_end=iso(old_start + timedelta(days=360)))
     digital(server, "sc-old", old, iso(old_start))

@@ -11,13 +11,16 @@
 //! - [`functions`]: which handler serves which route, queue and schedule.
 //! - [`pump`]: the event source mapping emulation and `settle`.
 //! - [`router`]: the HTTP API plus the `/_local` control routes.
-//! - [`server`]: binds 127.0.0.1 and serves the router.
+//! - [`guard`]: refuses requests a web page could have sent (foreign `Host` or
+//!   `Origin`, a body that is not JSON).
+//! - [`server`]: binds 127.0.0.1 and serves the router behind the guard.
 //! - [`bench`]: throughput measurements on the embedded backend.
 //! - [`demo`]: the scripted scenario of `orderflow-local demo`.
 
 pub mod bench;
 pub mod demo;
 pub mod functions;
+pub mod guard;
 pub mod pump;
 pub mod router;
 pub mod runtime;

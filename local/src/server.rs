@@ -1,5 +1,6 @@
 //! Serves the router on 127.0.0.1 over HTTP/1.1, with the queues pumped in the
-//! background as Lambda's event source mappings would.
+//! background as Lambda's event source mappings would. Every request passes the
+//! [`guard`](crate::guard) first, so a web page in the developer's browser cannot use it.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use orderflow_shared::input::MAX_BODY_BYTES;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
+use crate::guard;
 use crate::pump;
 use crate::router::{self, Reply};
 use crate::runtime::Runtime;
@@ -71,14 +73,10 @@ async fn pump_forever(rt: Arc<Runtime>) {
 async fn answer(rt: Arc<Runtime>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let method = request.method().as_str().to_string();
     let path = request.uri().path().to_string();
-    let reply = match Limited::new(request.into_body(), MAX_BODY_BYTES).collect().await {
-        Ok(body) => router::handle(&rt, &method, &path, &body.to_bytes()).await,
-        Err(_) => Reply::from(ApiResponse::error(
-            413,
-            "validation_failed",
-            &format!("larger than the {MAX_BODY_BYTES} byte limit"),
-            Some("body"),
-        )),
+    let reply = match guard::check_caller(request.headers()) {
+        Ok(()) => read_and_route(&rt, &method, &path, request).await,
+        // Refused before the body is read: nothing of it reaches the router.
+        Err(refused) => Reply::from(refused),
     };
     info!(%method, %path, status = reply.status, "request");
     let response = Response::builder()
@@ -87,4 +85,19 @@ async fn answer(rt: Arc<Runtime>, request: Request<Incoming>) -> Result<Response
         .body(Full::new(Bytes::from(reply.body)))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())));
     Ok(response)
+}
+
+async fn read_and_route(rt: &Runtime, method: &str, path: &str, request: Request<Incoming>) -> Reply {
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => {
+            let message = format!("larger than the {MAX_BODY_BYTES} byte limit");
+            return ApiResponse::error(413, "validation_failed", &message, Some("body")).into();
+        }
+    };
+    match guard::check_body(&parts.headers, body.len()) {
+        Ok(()) => router::handle(rt, method, path, &body).await,
+        Err(refused) => refused.into(),
+    }
 }

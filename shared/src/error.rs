@@ -35,11 +35,11 @@ pub enum Error {
 
 impl Error {
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Validation { field: field.into(), message: message.into() }
+        Error::Validation { field: bounded(field.into()), message: bounded(message.into()) }
     }
 
     pub fn malformed(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Malformed { field: field.into(), message: message.into() }
+        Error::Malformed { field: bounded(field.into()), message: bounded(message.into()) }
     }
 
     /// Transient failures (I/O, lost optimistic-lock races) are worth retrying; bad input
@@ -57,6 +57,19 @@ impl Error {
             | Error::Forbidden(_) => false,
         }
     }
+}
+
+/// Longest message or field name an input error carries: whatever value a message
+/// quotes, a caller never gets a huge input echoed back (nor a log line or a
+/// dead-letter reason that size).
+pub const MAX_MESSAGE_CHARS: usize = 300;
+
+fn bounded(mut text: String) -> String {
+    if let Some((cut, _)) = text.char_indices().nth(MAX_MESSAGE_CHARS) {
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
 }
 
 impl From<StoreError> for Error {
@@ -80,3 +93,16 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_errors_never_echo_a_huge_value() {
+        let err = Error::validation("sku", format!("{:?} is not allowed", "é".repeat(10_000)));
+        let Error::Validation { message, .. } = &err else { panic!("{err:?}") };
+        assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS + 1);
+        assert!(Error::malformed("body", "short").to_string() == "body: short");
+    }
+}

@@ -1,6 +1,6 @@
 //! Money: a decimal amount in an ISO 4217 currency. Never a float; every rounding names
 //! its strategy where it happens.
-#![deny(clippy::float_arithmetic)]
+#![deny(clippy::float_arithmetic, clippy::arithmetic_side_effects)]
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,6 +9,12 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+
+/// The largest amount the API accepts anywhere (a price, tax, fee, discount, payment
+/// split, prepayment, and an order's total): 1,000,000,000,000 in the currency's major
+/// unit. Far below `Decimal::MAX` (about 7.9e28), so sums of thousands of such amounts
+/// and their products with quantities and shares cannot overflow.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(0xD4A5_1000, 0xE8, 0, false, 0);
 
 /// ISO 4217 codes this deployment accepts, with their minor units (decimal places).
 const CURRENCIES: &[(&str, u32)] = &[
@@ -48,23 +54,34 @@ impl Currency {
         self.1
     }
 
-    /// Parses an amount written as a decimal string with at most the currency's decimal
-    /// places. `field` names the input for the error.
+    /// Parses an amount written as a decimal string (`"129.90"`), not negative, with at
+    /// most the currency's decimal places and at most [`MAX_AMOUNT`]. `field` names the
+    /// input for the error; the error quotes at most the start of a long value.
     pub fn parse_amount(self, field: &str, text: &str) -> Result<Decimal> {
-        let well_formed = {
-            let digits = text.strip_prefix('-').unwrap_or(text);
-            let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
-            !int.is_empty() && !frac.is_empty() && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-        };
-        let amount = Decimal::from_str(text)
-            .ok()
-            .filter(|_| well_formed)
-            .ok_or_else(|| Error::validation(field, format!("{text:?} is not a decimal amount such as \"129.90\"")))?;
+        let malformed = || Error::validation(field, format!("{} is not a decimal amount such as \"129.90\"", quote(text)));
+        if text.starts_with('-') {
+            return Err(Error::validation(field, "must not be negative"));
+        }
+        let (int, frac) = text.split_once('.').unwrap_or((text, "0"));
+        let well_formed = !int.is_empty() && !frac.is_empty() && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit());
+        if !well_formed {
+            return Err(malformed());
+        }
+        let significant = int.trim_start_matches('0');
+        // More integer digits than MAX_AMOUNT has cannot be a valid amount, whatever
+        // `Decimal` could hold.
+        if significant.len() > 13 {
+            return Err(too_large(field));
+        }
+        let amount = Decimal::from_str(text).map_err(|_| malformed())?;
         if amount.scale() > self.1 {
             return Err(Error::validation(
                 field,
-                format!("{} allows at most {} decimal places, got {text:?}", self.0, self.1),
+                format!("{} allows at most {} decimal places, got {}", self.0, self.1, quote(text)),
             ));
+        }
+        if amount > MAX_AMOUNT {
+            return Err(too_large(field));
         }
         Ok(self.normalize(amount))
     }
@@ -82,6 +99,37 @@ impl Currency {
     pub fn round_half_up(self, amount: Decimal) -> Decimal {
         self.normalize(amount.round_dp_with_strategy(self.1, RoundingStrategy::MidpointAwayFromZero))
     }
+}
+
+/// The error for an amount above [`MAX_AMOUNT`], or a sum or product that would be.
+pub fn too_large(field: &str) -> Error {
+    Error::validation(field, format!("must be at most {MAX_AMOUNT}"))
+}
+
+/// `a + b`, or the field's error when the sum passes [`MAX_AMOUNT`].
+pub fn add(field: &str, a: Decimal, b: Decimal) -> Result<Decimal> {
+    a.checked_add(b).filter(|s| s.abs() <= MAX_AMOUNT).ok_or_else(|| too_large(field))
+}
+
+/// `a × b`, or the field's error when the product passes [`MAX_AMOUNT`].
+pub fn mul(field: &str, a: Decimal, b: Decimal) -> Result<Decimal> {
+    a.checked_mul(b).filter(|p| p.abs() <= MAX_AMOUNT).ok_or_else(|| too_large(field))
+}
+
+/// `a − b`, or the field's error when the difference passes [`MAX_AMOUNT`].
+pub fn sub(field: &str, a: Decimal, b: Decimal) -> Result<Decimal> {
+    a.checked_sub(b).filter(|d| d.abs() <= MAX_AMOUNT).ok_or_else(|| too_large(field))
+}
+
+/// The sum of `amounts`, or the field's error when it passes [`MAX_AMOUNT`].
+pub fn sum(field: &str, amounts: impl IntoIterator<Item = Decimal>) -> Result<Decimal> {
+    amounts.into_iter().try_fold(Decimal::ZERO, |acc, a| add(field, acc, a))
+}
+
+/// A value quoted for an error message, cut after 40 characters so a huge value is
+/// never echoed whole.
+pub fn quote(text: &str) -> String {
+    crate::input::quote(text)
 }
 
 impl fmt::Display for Currency {
@@ -146,11 +194,44 @@ mod tests {
 
     #[test]
     fn malformed_amounts_and_unknown_currencies_are_rejected() {
-        for bad in ["", "1e3", "1.", ".5", "abc", "1,00", "+1"] {
+        for bad in ["", "1e3", "1.", ".5", "abc", "1,00", "+1", " 1", "1 ", "٣", "0x10", "1.0.0", "NaN"] {
             assert!(cny().parse_amount("a", bad).is_err(), "{bad}");
         }
         assert!(Currency::parse("currency", "XXX").is_err());
         assert!(Currency::parse("currency", "cny").is_err());
+    }
+
+    #[test]
+    fn negative_amounts_and_negative_zero_are_refused() {
+        for bad in ["-1.00", "-0.00", "-0"] {
+            let err = cny().parse_amount("items[0].unit_price", bad).unwrap_err();
+            assert_eq!(err.to_string(), "items[0].unit_price: must not be negative", "{bad}");
+        }
+    }
+
+    #[test]
+    fn amounts_above_the_bound_are_refused_naming_the_field() {
+        assert_eq!(cny().parse_amount("a", "1000000000000.00").unwrap(), MAX_AMOUNT);
+        for bad in ["1000000000000.01", "99999999999999999999.99", "79228162514264337593543950335", &"9".repeat(400)] {
+            let err = cny().parse_amount("items[0].unit_price", bad).unwrap_err();
+            assert_eq!(err.to_string(), "items[0].unit_price: must be at most 1000000000000", "{bad}");
+        }
+        assert_eq!(cny().parse_amount("a", "000000000000000000001.50").unwrap().to_string(), "1.50");
+    }
+
+    #[test]
+    fn sums_and_products_past_the_bound_are_errors_not_panics() {
+        assert!(add("total", MAX_AMOUNT, Decimal::ONE).is_err());
+        assert!(mul("total", Decimal::MAX, Decimal::MAX).is_err());
+        assert!(sub("total", Decimal::MIN, Decimal::MAX).is_err());
+        assert!(sum("total", vec![MAX_AMOUNT; 3]).is_err());
+        assert_eq!(sum("total", [Decimal::ONE, Decimal::TWO]).unwrap(), Decimal::from(3));
+    }
+
+    #[test]
+    fn long_values_are_not_echoed_whole() {
+        let err = cny().parse_amount("a", &"x".repeat(10_000)).unwrap_err();
+        assert!(err.to_string().len() < 200, "{err}");
     }
 
     #[test]

@@ -39,6 +39,11 @@ impl Index {
             Index::Gsi2 => "gsi2",
         }
     }
+
+    /// The names of its key attributes in the table: `gsi1pk`/`gsi1sk` for `gsi1`.
+    pub fn key_attributes(self) -> (String, String) {
+        (format!("{}pk", self.name()), format!("{}sk", self.name()))
+    }
 }
 
 /// An item as stored: keys, an optimistic-lock version, the entity as JSON, optional
@@ -62,6 +67,78 @@ impl Item {
         self.index_keys.insert(index, Key::new(pk, sk));
         self
     }
+
+    /// The item's size as DynamoDB counts it against [`MAX_ITEM_BYTES`], stored at
+    /// `version` the way the DynamoDB adapter stores it: strings `pk`, `sk`, `body`,
+    /// `gsiNpk`/`gsiNsk` per index entry, numbers `version` and `ttl` (see
+    /// [`string_attribute_size`]). The embedded store refuses what DynamoDB would.
+    pub fn stored_size(&self, version: u64) -> usize {
+        let mut size = string_attribute_size(layout::PK, &self.key.pk)
+            + string_attribute_size(layout::SK, &self.key.sk)
+            + number_attribute_size(layout::VERSION, &version.to_string())
+            + string_attribute_size(layout::BODY, &self.body);
+        for (index, key) in &self.index_keys {
+            let (pk, sk) = index.key_attributes();
+            size += string_attribute_size(&pk, &key.pk) + string_attribute_size(&sk, &key.sk);
+        }
+        if let Some(at) = self.expires_at {
+            size += number_attribute_size(layout::TTL, &at.to_string());
+        }
+        size
+    }
+
+    /// `Ok` if the item fits DynamoDB's item size limit at `version`; else the store
+    /// error both stores answer, naming the item and its size.
+    pub fn check_size(&self, version: u64) -> Result<(), StoreError> {
+        let size = self.stored_size(version);
+        if size > MAX_ITEM_BYTES {
+            let Key { pk, sk } = &self.key;
+            return Err(StoreError::Backend(format!(
+                "item {pk}/{sk} would be {size} bytes, over DynamoDB's {MAX_ITEM_BYTES}-byte item size limit"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// DynamoDB's item size limit: 400 KB, counted as [`Item::stored_size`] does.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// Attribute names of an item in the DynamoDB table (`aws::dynamodb` writes these; the
+/// size rules count them).
+pub mod layout {
+    pub const PK: &str = "pk";
+    pub const SK: &str = "sk";
+    pub const VERSION: &str = "version";
+    pub const BODY: &str = "body";
+    pub const TTL: &str = "ttl";
+}
+
+/// DynamoDB's size rules for the attribute types this table uses (Amazon DynamoDB
+/// Developer Guide, "DynamoDB item sizes and formats"): an item is the sum of its
+/// attributes; a string attribute is the UTF-8 bytes of its name plus those of its value.
+pub fn string_attribute_size(name: &str, value: &str) -> usize {
+    name.len() + value.len()
+}
+
+/// A number attribute is the UTF-8 bytes of its name, plus one byte per two significant
+/// digits (leading and trailing zeros trimmed), plus one byte. `value` is the number as
+/// DynamoDB's API carries it (`"42"`, `"-1.50"`).
+pub fn number_attribute_size(name: &str, value: &str) -> usize {
+    let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+    let significant = digits.trim_start_matches('0').trim_end_matches('0').len().max(1);
+    name.len() + significant.div_ceil(2) + 1
+}
+
+/// SNS's and SQS's message size limit: 256 KiB, counted as [`message_size`] does.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// A message's size as SNS and SQS count it against [`MAX_MESSAGE_BYTES`]: the body's
+/// UTF-8 bytes plus, per attribute, the bytes of its name, data type (`String`, the
+/// only type the adapters send) and value.
+pub fn message_size(body: &str, attributes: &BTreeMap<String, String>) -> usize {
+    let attributes: usize = attributes.iter().map(|(name, value)| name.len() + "String".len() + value.len()).sum();
+    body.len() + attributes
 }
 
 /// When a write may happen.
@@ -134,6 +211,13 @@ pub struct OutboundMessage {
     pub via: Via,
 }
 
+impl OutboundMessage {
+    /// Its size against [`MAX_MESSAGE_BYTES`] (see [`message_size`]).
+    pub fn size(&self) -> usize {
+        message_size(&self.body, &self.attributes)
+    }
+}
+
 /// How an outbound message travels.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -193,4 +277,68 @@ pub trait Clock: Send + Sync {
 /// Source of fresh unique identifiers (refund ids, message ids).
 pub trait IdGenerator: Send + Sync {
     fn next_id(&self) -> String;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_sizes_follow_dynamodb_documented_examples() {
+        // Service quotas page: "shirt-color" = "R" and "shirt-size" = "M" is 23 bytes.
+        assert_eq!(string_attribute_size("shirt-color", "R") + string_attribute_size("shirt-size", "M"), 23);
+        // Names and values count in UTF-8 bytes, not characters.
+        assert_eq!(string_attribute_size("名前", "é"), 8);
+        // Numbers: a byte per two significant digits, leading and trailing zeros trimmed,
+        // plus one: 2099 is 3 bytes, 1000 and 0.001 are 2, 12345 is 4.
+        assert_eq!(number_attribute_size("n", "2099"), 4);
+        assert_eq!(number_attribute_size("n", "1000"), 3);
+        assert_eq!(number_attribute_size("n", "0.001"), 3);
+        assert_eq!(number_attribute_size("n", "12345"), 5);
+        // A slot item of seven strings and one number, 141 bytes by the usual calculators.
+        let strings = [
+            ("itemType", "SLOT"),
+            ("id", "abc1231"),
+            ("hostName", "Harry Mason"),
+            ("timeSlot", "February 23, 1999"),
+            ("slotStatus", "OPEN"),
+            ("createdAt", "February 1, 1999"),
+            ("updatedAt", "February 1, 1999"),
+        ];
+        let size: usize = strings.iter().map(|(n, v)| string_attribute_size(n, v)).sum();
+        assert_eq!(size + number_attribute_size("expiresAt", "2099"), 141);
+    }
+
+    #[test]
+    fn a_stored_item_counts_every_attribute_the_table_holds() {
+        let mut item = Item::new(Key::new("ORDER#o-1", "ORDER"), "{}".into())
+            .with_index(Index::Gsi1, "CUSTOMER#c", "2026#o-1")
+            .with_index(Index::Gsi2, "DUE#01", "2026#o-1");
+        // pk 2+9, sk 2+5, version 7+2, body 4+2, gsi1 6+10 6+8, gsi2 6+6 6+8.
+        assert_eq!(item.stored_size(1), 11 + 7 + 9 + 6 + 16 + 14 + 12 + 14);
+        // Version 1234567890 has nine significant digits: 5 + 1 bytes, not 1 + 1.
+        assert_eq!(item.stored_size(1_234_567_890) - item.stored_size(1), 4);
+        // `ttl` 3 + (2 significant digits: 1 + 1).
+        item.expires_at = Some(1_800_000_000);
+        assert_eq!(item.stored_size(1), 89 + 3 + 2);
+    }
+
+    #[test]
+    fn an_item_over_the_limit_is_a_store_error_naming_it() {
+        let key = Key::new("ORDER#o-1", "ORDER");
+        let overhead = Item::new(key.clone(), String::new()).stored_size(1);
+        let fits = Item::new(key.clone(), "x".repeat(MAX_ITEM_BYTES - overhead));
+        assert_eq!(fits.stored_size(1), MAX_ITEM_BYTES);
+        assert_eq!(fits.check_size(1), Ok(()));
+        let over = Item::new(key, "x".repeat(MAX_ITEM_BYTES - overhead + 1));
+        let Err(StoreError::Backend(message)) = over.check_size(1) else { panic!("over the limit") };
+        assert!(message.starts_with("item ORDER#o-1/ORDER would be 409601 bytes"), "{message}");
+    }
+
+    #[test]
+    fn message_sizes_count_body_and_attributes() {
+        let attributes = BTreeMap::from([("type".to_string(), "order.dispatched".to_string())]);
+        assert_eq!(message_size("{}", &attributes), 2 + 4 + 6 + 16);
+        assert_eq!(message_size("é", &BTreeMap::new()), 2);
+    }
 }

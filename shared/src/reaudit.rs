@@ -9,10 +9,15 @@ use crate::domain::audit::{Failure, ReauditRule};
 use crate::domain::order::{AuditStatus, Order};
 use crate::error::{Error, Result};
 use crate::events::EventBuilder;
-use crate::input::Fields;
+use crate::domain::ids::AuditId;
+use crate::input::{strict_json, Fields, TimeWindow};
 use crate::ports::OutboundMessage;
 use crate::privacy::{mask_email, mask_phone};
 use crate::topology::{AUDIT_REQUESTS, NOTIFICATIONS_QUEUE, ORDER_EVENTS};
+
+/// Longest free-text `reason` an audit failure may carry (it is stored and shown to
+/// the docking person).
+pub const MAX_REASON_CHARS: usize = 1000;
 
 /// A message on `audit-results`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +43,9 @@ impl AuditResult {
 
 /// Reads an audit result: a CloudEvents envelope (`type` + `data`) or a bare JSON object
 /// whose type is in the `type` message attribute (or its own `type` field).
-pub fn parse_audit_result(body: &str, type_attribute: Option<&str>) -> Result<AuditResult> {
-    let value: Value = serde_json::from_str(body).map_err(|_| Error::validation("body", "is not JSON"))?;
+/// Its `occurred_at` must lie in the event window around `now`.
+pub fn parse_audit_result(body: &str, type_attribute: Option<&str>, now: DateTime<Utc>) -> Result<AuditResult> {
+    let value = strict_json(body.as_bytes()).map_err(|e| Error::validation("body", format!("is not JSON: {e}")))?;
     let envelope = value.get("specversion").is_some();
     let kind = match (envelope, type_attribute) {
         (true, _) => value.get("type").and_then(Value::as_str),
@@ -49,12 +55,17 @@ pub fn parse_audit_result(body: &str, type_attribute: Option<&str>) -> Result<Au
     let data = if envelope { value.get("data").unwrap_or(&Value::Null) } else { &value };
     let fields = Fields::root(data).map_err(|_| Error::validation("data", "must be a JSON object"))?;
     let order_id = crate::domain::ids::OrderId::parse("order_id", fields.str("order_id")?)?.to_string();
-    let audit_id = fields.str("audit_id")?.to_string();
-    let occurred_at = fields.opt_time("occurred_at")?.ok_or_else(|| Error::validation("occurred_at", "is required"))?;
+    let audit_id = AuditId::parse("audit_id", fields.str("audit_id")?)?.to_string();
+    let occurred_at = fields
+        .opt_time_within("occurred_at", now, TimeWindow::EVENT)?
+        .ok_or_else(|| Error::validation("occurred_at", "is required"))?;
     match kind {
         Some("audit.failed") => {
             let reason_code = fields.str("reason_code")?.to_string();
             let reason = fields.opt_str("reason")?.unwrap_or_default().to_string();
+            if reason.chars().count() > MAX_REASON_CHARS {
+                return Err(Error::validation("reason", format!("must be at most {MAX_REASON_CHARS} characters")));
+            }
             Ok(AuditResult::Failed { order_id, failure: Failure { audit_id, reason_code, reason, occurred_at } })
         }
         Some("audit.passed") => Ok(AuditResult::Passed { order_id, audit_id, occurred_at }),
@@ -158,7 +169,7 @@ pub fn notification(
         audit_status: order.audit_status.unwrap_or(AuditStatus::Pending),
         user: MaskedUser {
             customer_id: order.request.customer_id.to_string(),
-            name: contact.name,
+            name: contact.name.as_deref().map(crate::privacy::mask_name),
             email: contact.email.as_deref().map(mask_email),
             phone: contact.phone.as_deref().map(mask_phone),
         },
@@ -178,6 +189,34 @@ pub fn notification(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()
+    }
+
+    fn parse_audit_result(body: &str, kind: Option<&str>) -> Result<AuditResult> {
+        super::parse_audit_result(body, kind, now())
+    }
+
+    #[test]
+    fn results_dated_far_from_the_clock_are_refused_naming_occurred_at() {
+        for at in ["9999-12-31T23:59:59Z", "+10000-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "2026-11-23T10:00:00Z"] {
+            let body = format!(
+                r#"{{"audit_id":"a1","order_id":"o-1","reason_code":"STOCK_SHORTAGE","occurred_at":"{at}"}}"#
+            );
+            let err = parse_audit_result(&body, Some("audit.failed")).unwrap_err().to_string();
+            assert!(err.starts_with("occurred_at: "), "{at}: {err}");
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_and_long_ids_are_refused() {
+        let dup = r#"{"audit_id":"a1","order_id":"o-1","order_id":"o-2","occurred_at":"2026-11-22T10:00:00Z"}"#;
+        assert!(parse_audit_result(dup, Some("audit.passed")).unwrap_err().to_string().contains("duplicate key"));
+        let long = format!(r#"{{"audit_id":"{}","order_id":"o-1","occurred_at":"2026-11-22T10:00:00Z"}}"#, "a".repeat(65));
+        assert!(parse_audit_result(&long, Some("audit.passed")).unwrap_err().to_string().starts_with("audit_id"));
+    }
 
     #[test]
     fn bare_and_enveloped_results_parse_alike() {
@@ -191,7 +230,7 @@ mod tests {
     #[test]
     fn bad_results_name_the_problem() {
         let err = |body: &str, kind| parse_audit_result(body, kind).unwrap_err().to_string();
-        assert_eq!(err("not json", None), "body: is not JSON");
+        assert!(err("not json", None).starts_with("body: is not JSON"));
         assert!(err(r#"{"audit_id":"a","occurred_at":"2026-11-22T10:00:00Z"}"#, Some("audit.passed"))
             .starts_with("order_id"));
         let passed = r#"{"audit_id":"a","order_id":"o","occurred_at":"2026-11-22T10:00:00Z"}"#;

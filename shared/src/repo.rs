@@ -9,8 +9,11 @@ use crate::domain::audit::{due_at, shard_of};
 use crate::domain::ids::{CustomerId, OrderId};
 use crate::domain::order::{Order, OrderStatus};
 use crate::error::{Error, Result, StoreError};
+use crate::input::MAX_BODY_BYTES;
 use crate::outbox::Outbox;
-use crate::ports::{Condition, Index, IndexQuery, Item, Key, StateStore, Write};
+use crate::ports::{
+    Condition, Index, IndexQuery, Item, Key, OutboundMessage, StateStore, Write, MAX_ITEM_BYTES, MAX_MESSAGE_BYTES,
+};
 
 /// An entity with the version it was read at, for an optimistic update.
 #[derive(Debug, Clone)]
@@ -73,32 +76,66 @@ fn order_item(order: &Order) -> Item {
     }
 }
 
+/// Lowest sort key the due index is read from. Every time from year 0000 to 9999 sorts
+/// at or above it; a key written for a time outside those years (`+10000-…`,
+/// `-0001-…`) sorts below it and is never read, so it can neither look due forever nor
+/// stand in front of the real ones.
+const DUE_FROM: &str = "0";
+
 /// The earliest time any rule in `shard` is due, if it has any.
 pub async fn earliest_due(store: &dyn StateStore, shard: u32) -> Result<Option<DateTime<Utc>>> {
-    let query =
-        IndexQuery { index: Index::Gsi2, pk: due_index_pk(shard), sk_from: None, sk_to: None, limit: 1, after: None };
+    let query = IndexQuery {
+        index: Index::Gsi2,
+        pk: due_index_pk(shard),
+        sk_from: Some(DUE_FROM.into()),
+        sk_to: None,
+        limit: 1,
+        after: None,
+    };
     let page = store.query(query).await?;
     Ok(page.items.first().and_then(|i| i.index_keys.get(&Index::Gsi2)).and_then(|k| parse_sort_time(&k.sk)))
 }
 
-/// Orders in `shard` whose rule is due at or before `now`, earliest first.
+/// One page of the due orders of a shard.
+#[derive(Debug, Default)]
+pub struct DuePage {
+    pub orders: Vec<Versioned<Order>>,
+    /// Items of the page that could not be read as orders (logged, left alone).
+    pub unreadable: usize,
+    /// Where the next page starts; `None` when the due range is exhausted.
+    pub next: Option<Key>,
+}
+
+/// Orders in `shard` whose rule is due at or before `now`, earliest first, from `after`
+/// on (`None`: from the start). An item that cannot be read does not hide the others.
 pub async fn due_orders(
     store: &dyn StateStore,
     shard: u32,
     now: DateTime<Utc>,
     limit: usize,
-) -> Result<Vec<Versioned<Order>>> {
+    after: Option<Key>,
+) -> Result<DuePage> {
     let query = IndexQuery {
         index: Index::Gsi2,
         pk: due_index_pk(shard),
-        sk_from: None,
+        sk_from: Some(DUE_FROM.into()),
         // Every sort key of a time up to `now` sorts below `now` followed by '~'.
         sk_to: Some(format!("{}~", sort_time(now))),
         limit,
-        after: None,
+        after,
     };
     let page = store.query(query).await?;
-    page.items.iter().map(|item| Ok(Versioned { value: decode(item)?, version: item.version })).collect()
+    let mut due = DuePage { next: page.next, ..DuePage::default() };
+    for item in &page.items {
+        match decode(item) {
+            Ok(value) => due.orders.push(Versioned { value, version: item.version }),
+            Err(e) => {
+                tracing::warn!(error = %e, "due index entry is not an order; skipped");
+                due.unreadable = due.unreadable.saturating_add(1);
+            }
+        }
+    }
+    Ok(due)
 }
 
 pub async fn get_order(store: &dyn StateStore, id: &OrderId) -> Result<Option<Versioned<Order>>> {
@@ -109,8 +146,32 @@ pub async fn get_order(store: &dyn StateStore, id: &OrderId) -> Result<Option<Ve
 }
 
 /// Creates the order unless one with its id exists ([`StoreError::ConditionFailed`]).
+/// An order whose item or messages would not fit is refused first ([`check_fits`]), so
+/// nothing is stored or published.
 pub async fn create_order(store: &dyn StateStore, order: &Order) -> Result<()> {
-    store.write(Write::Put { item: order_item(order), condition: Condition::NotExists }).await?;
+    let item = order_item(order);
+    check_fits(&item, 1, order.latest_outbox())?;
+    store.write(Write::Put { item, condition: Condition::NotExists }).await?;
+    Ok(())
+}
+
+/// Refuses, as a too large request ([`Error::TooLarge`], `413`), an item that would
+/// not fit DynamoDB's item size limit at `version` or a message that would not fit the
+/// SNS/SQS message size limit. [`MAX_BODY_BYTES`] is chosen so that no accepted order
+/// comes near either (`docs/storage.md`); this check keeps that true should a field or
+/// a message grow, instead of a `500` after a partial effect.
+pub fn check_fits(item: &Item, version: u64, messages: &[OutboundMessage]) -> Result<()> {
+    let item_bytes = item.stored_size(version);
+    let message_bytes = messages.iter().map(OutboundMessage::size).max().unwrap_or(0);
+    if item_bytes > MAX_ITEM_BYTES || message_bytes > MAX_MESSAGE_BYTES {
+        tracing::warn!(
+            pk = %item.key.pk,
+            item_bytes,
+            message_bytes,
+            "refused: the item or a message would pass DynamoDB's or SNS/SQS's size limit"
+        );
+        return Err(Error::TooLarge { limit: MAX_BODY_BYTES });
+    }
     Ok(())
 }
 
@@ -268,4 +329,27 @@ pub async fn get_progress(
 /// Creates the progress unless it exists ([`StoreError::ConditionFailed`]).
 pub async fn create_progress(store: &dyn StateStore, progress: &crate::domain::fulfilment::Progress) -> Result<u64> {
     Ok(store.write(Write::Put { item: progress.to_item(), condition: Condition::NotExists }).await?)
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn an_item_or_a_message_over_its_limit_is_a_too_large_request() {
+        let key = Key::new("ORDER#o-1", "ORDER");
+        let small = Item::new(key.clone(), "{}".into());
+        assert!(check_fits(&small, 1, &[]).is_ok());
+        let large = Item::new(key, "x".repeat(MAX_ITEM_BYTES));
+        assert!(matches!(check_fits(&large, 1, &[]), Err(Error::TooLarge { limit: MAX_BODY_BYTES })));
+        let attributes = [("type".to_string(), "order.dispatched".to_string())].into();
+        let message = |bytes| OutboundMessage {
+            topic: "order-events".into(),
+            body: "x".repeat(bytes),
+            attributes: std::collections::BTreeMap::clone(&attributes),
+            via: Default::default(),
+        };
+        assert!(check_fits(&small, 1, &[message(MAX_MESSAGE_BYTES - 26)]).is_ok());
+        assert!(matches!(check_fits(&small, 1, &[message(MAX_MESSAGE_BYTES - 25)]), Err(Error::TooLarge { .. })));
+    }
 }

@@ -110,7 +110,9 @@ scenario!(a_failure_after_the_window_deletes_the_rule_and_rejects, |h: Harness| 
     h.dispatched_order("a-6").await;
     let first = h.now();
     h.audit_result("audit.failed", audit_failed("aud-1", "a-6", "STOCK_SHORTAGE", first)).await;
-    // The middle office reports a failure that happened after the window closed.
+    // The middle office reports a failure that happened after the window closed, before
+    // any tick noticed the window's end (the clock moves; no schedule fires).
+    h.rt.manual_clock().unwrap().advance(Duration::hours(30));
     h.audit_result("audit.failed", audit_failed("aud-2", "a-6", "STOCK_SHORTAGE", first + Duration::hours(30))).await;
     let order = h.order("a-6").await;
     assert_eq!(order["audit_status"], "REJECTED");
@@ -156,8 +158,8 @@ scenario!(overlapping_ticks_send_one_request_per_due_attempt, |h: Harness| async
     // Two ticks read the due index before either acts on what they read...
     let id = orderflow_shared::domain::ids::OrderId::parse("order_id", "a-9").unwrap();
     let shard = orderflow_shared::domain::audit::shard_of("a-9", orderflow_shared::repo::DUE_SHARDS);
-    let due = orderflow_shared::repo::due_orders(deps.store.as_ref(), shard, now, 100).await.unwrap();
-    let seen = due.into_iter().find(|o| o.value.id() == &id).expect("the rule is due");
+    let due = orderflow_shared::repo::due_orders(deps.store.as_ref(), shard, now, 100, None).await.unwrap();
+    let seen = due.orders.into_iter().find(|o| o.value.id() == &id).expect("the rule is due");
     // ...then both act on it: the second finds the rule claimed and backs off.
     let first = scheduled_retry::due::handle(deps, seen.clone(), now).await.unwrap();
     let second = scheduled_retry::due::handle(deps, seen, now).await.unwrap();

@@ -208,7 +208,7 @@ async fn fifty_concurrent_status_writers_converge_on_one_state() {
         tasks.spawn(async move {
             // A writer that loses every optimistic round fails; its redelivery retries.
             loop {
-                let report = fulfilment_dispatcher::dispatch::parse_report(&body).unwrap();
+                let report = fulfilment_dispatcher::dispatch::parse_report(&body, deps.clock.now()).unwrap();
                 if fulfilment_dispatcher::dispatch::status(&deps, report).await.is_ok() {
                     break;
                 }

@@ -14,17 +14,26 @@ use crate::support::{retail_order, Harness};
 
 /// A minimal HTTP/1.1 exchange, so the test sees exactly what a curl user would.
 async fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, Value) {
+    exchange(port, method, path, &[("Host", "127.0.0.1"), ("Content-Type", "application/json")], body).await
+}
+
+/// An HTTP/1.1 exchange with exactly these headers (and `Content-Length`).
+async fn exchange(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    let head: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+    let request =
+        format!("{method} {path} HTTP/1.1\r\n{head}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut raw = String::new();
     stream.read_to_string(&mut raw).await.unwrap();
     let status = raw[9..12].parse().unwrap();
     let (_, body) = raw.split_once("\r\n\r\n").unwrap();
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn refusal(answer: &(u16, Value)) -> (u16, &str, &str) {
+    let error = &answer.1["error"];
+    (answer.0, error["code"].as_str().unwrap_or_default(), error["field"].as_str().unwrap_or_default())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,6 +63,58 @@ async fn serve_answers_the_api_and_control_routes_over_http() {
     assert_ne!(before["now"], after["now"]);
     let (status, err) = http(port, "GET", "/_local/topics/nope/messages", "").await;
     assert_eq!((status, err["error"]["code"].as_str()), (404, Some("not_found")));
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_a_web_page_could_send_are_refused_and_change_nothing() {
+    let rt = Arc::new(Runtime::start(&Options::embedded()).await.unwrap());
+    let (address, serving) = server::bind(rt, 0).await.unwrap();
+    let task = tokio::spawn(serving);
+    let port = address.port();
+    let host = format!("127.0.0.1:{port}");
+    let forged = json!({"message": {"type": "audit.passed", "data": {"audit_id": "a-1", "order_id": "w-1"}}});
+    let forged = forged.to_string();
+    let order = retail_order("w-1", "c-1", "10.00").to_string();
+
+    // A page on another site posts cross-origin, as JSON (fetch) or as a form (text/plain).
+    let json_from_evil =
+        [("Host", host.as_str()), ("Origin", "http://evil.example"), ("Content-Type", "application/json")];
+    let answer = exchange(port, "POST", "/_local/topics/audit-results", &json_from_evil, &forged).await;
+    assert_eq!(refusal(&answer), (403, "forbidden", "origin"));
+    let form_from_evil = [("Host", host.as_str()), ("Origin", "http://evil.example"), ("Content-Type", "text/plain")];
+    let answer = exchange(port, "POST", "/orders", &form_from_evil, &order).await;
+    assert_eq!(refusal(&answer), (403, "forbidden", "origin"));
+    // A DNS-rebinding page is "same origin" with the runtime under its own name.
+    let evil_host = format!("evil.example:{port}");
+    let evil_origin = format!("http://evil.example:{port}");
+    let rebound =
+        [("Host", evil_host.as_str()), ("Origin", evil_origin.as_str()), ("Content-Type", "application/json")];
+    let answer = exchange(port, "POST", "/orders", &rebound, &order).await;
+    assert_eq!(refusal(&answer), (403, "forbidden", "host"));
+    let answer = exchange(port, "GET", "/_local/topics/order-events/messages", &rebound[..1], "").await;
+    assert_eq!(refusal(&answer), (403, "forbidden", "host"));
+    // A body that is not JSON is refused even without an Origin.
+    let plain = [("Host", host.as_str()), ("Content-Type", "text/plain")];
+    let answer = exchange(port, "POST", "/orders", &plain, &order).await;
+    assert_eq!(refusal(&answer), (415, "validation_failed", "content-type"));
+    let answer = exchange(port, "POST", "/_local/topics/audit-results", &plain, &forged).await;
+    assert_eq!(refusal(&answer), (415, "validation_failed", "content-type"));
+
+    // Nothing was stored or published.
+    assert_eq!(http(port, "GET", "/orders/w-1", "").await.0, 404);
+    for topic in ["audit-results", "order-events", "audit-requests"] {
+        let path = format!("/_local/topics/{topic}/messages");
+        assert_eq!(http(port, "GET", &path, "").await, (200, json!([])), "{topic}");
+    }
+    // A page served from localhost itself may call it.
+    let local_page = [
+        ("Host", host.as_str()),
+        ("Origin", "http://localhost:5173"),
+        ("Content-Type", "Application/JSON; charset=utf-8"),
+    ];
+    let (status, body) = exchange(port, "POST", "/orders", &local_page, &order).await;
+    assert_eq!((status, body["status"].as_str()), (201, Some("DISPATCHED")), "{body}");
     task.abort();
 }
 

@@ -4,9 +4,11 @@
 mod audit_chain;
 mod faults;
 mod fulfilment;
+mod hostile;
 mod local;
 mod openapi;
 mod refunds;
 mod risk_check;
+mod sizes;
 mod support;
 mod topology;

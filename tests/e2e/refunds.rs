@@ -1,6 +1,7 @@
 //! DOMAIN §4 end to end on both backends: unsubscribe requests checked, rejected, sent
 //! to review or issued with their channel split and entitlement change. The amounts
-//! are the README's worked examples, to the cent.
+//! are the README's worked examples, to the cent. Refund ids are random: tests read
+//! them from the answers. Which orders can be refunded at all, secrets and ids: `guards`.
 
 use chrono::Duration;
 use serde_json::{json, Value};
@@ -47,6 +48,15 @@ async fn place(h: &Harness, order: &Value) {
 
 fn refund_request(request: &str, order: &str, scenario: &str) -> Value {
     json!({"request_id": request, "order_id": order, "scenario": scenario})
+}
+
+/// The id of the refund an answer shows.
+fn id_of(refund: &Value) -> String {
+    refund["refund_id"].as_str().unwrap_or_else(|| panic!("no refund_id in {refund}")).to_string()
+}
+
+fn review(decision_id: &str, decision: &str, role: &str) -> Value {
+    json!({"decision_id": decision_id, "decision": decision, "reviewer": {"role": role, "id": "u-1"}})
 }
 
 /// `(line, amount rounded to the cent)` of every breakdown line.
@@ -105,15 +115,17 @@ scenario!(membership_a_third_into_its_term_is_refunded_its_residual_value, |h: H
     assert!(refund["code"].as_str().is_some_and(|c| c.len() > 8), "{refund}");
     assert_eq!(
         refund["entitlement"],
-        json!({"key": null, "user_flags": ["REFUNDED"], "service_content": "NONE", "product_status": "UNSUBSCRIBED"})
+        json!({"key_status": "NONE", "user_flags": ["REFUNDED"], "service_content": "NONE", "product_status": "UNSUBSCRIBED"})
     );
 
-    let issued = h.about("order-events", "refund.issued", "rf-r-1").await;
+    let id = id_of(&refund);
+    let issued = h.about("order-events", "refund.issued", &id).await;
     assert_eq!(issued.len(), 1);
-    assert_eq!(issued[0].message["id"], "rf-r-1:refund.issued:requested");
+    assert_eq!(issued[0].message["id"], format!("{id}:refund.issued:requested"));
     assert_eq!(issued[0].message["data"]["channels"], refund["channel"]);
     let entitlement = h.about("order-events", "entitlement.updated", "d-1").await;
     assert_eq!(entitlement[0].message["data"]["entitlement"]["product_status"], "UNSUBSCRIBED");
+    assert_eq!(entitlement[0].message["data"]["key_revoked"], true);
 
     // Idempotent on request_id; a new request finds the entitlement already unsubscribed.
     assert_eq!(h.post("/refunds", &refund_request("r-1", "d-1", "MEMBERSHIP")).await, (200, refund.clone()));
@@ -121,8 +133,8 @@ scenario!(membership_a_third_into_its_term_is_refunded_its_residual_value, |h: H
     assert_eq!((status, err["error"]["code"].as_str()), (409, Some("conflict")));
     let (status, again) = h.post("/refunds", &refund_request("r-2", "d-1", "MEMBERSHIP")).await;
     assert_eq!((status, again["reasons"].clone()), (201, json!(["ENTITLEMENT_NOT_REFUNDABLE"])));
-    assert_eq!(h.get("/refunds/rf-r-1").await, (200, refund));
-    assert_eq!(h.about("order-events", "refund.issued", "rf-r-1").await.len(), 1);
+    assert_eq!(h.get(&format!("/refunds/{id}")).await, (200, refund));
+    assert_eq!(h.about("order-events", "refund.issued", &id).await.len(), 1);
 });
 
 scenario!(album_refund_is_sent_to_the_seller_and_issued_when_approved, |h: Harness| async move {
@@ -133,15 +145,15 @@ scenario!(album_refund_is_sent_to_the_seller_and_issued_when_approved, |h: Harne
         (refund["reviewer_role"].as_str(), refund["reasons"].clone()),
         (Some("seller"), json!(["AMOUNT_ABOVE_AUTO_LIMIT"]))
     );
-    let requested = h.about("order-events", "refund.review_requested", "rf-r-3").await;
+    let id = id_of(&refund);
+    let path = format!("/refunds/{id}/review");
+    let requested = h.about("order-events", "refund.review_requested", &id).await;
     assert_eq!(requested[0].attributes["reviewer_role"], "seller");
 
-    let platform =
-        json!({"decision_id": "dec-1", "decision": "APPROVE", "reviewer": {"role": "platform", "id": "u-1"}});
-    let (status, err) = h.post("/refunds/rf-r-3/review", &platform).await;
+    let (status, err) = h.post(&path, &review("dec-1", "APPROVE", "platform")).await;
     assert_eq!((status, err["error"]["code"].as_str()), (403, Some("forbidden")));
-    let seller = json!({"decision_id": "dec-2", "decision": "APPROVE", "reviewer": {"role": "seller", "id": "s-1"}});
-    let (status, approved) = h.post("/refunds/rf-r-3/review", &seller).await;
+    let seller = review("dec-2", "APPROVE", "seller");
+    let (status, approved) = h.post(&path, &seller).await;
     assert_eq!((status, approved["status"].as_str()), (200, Some("APPROVED")), "{approved}");
     assert_eq!(approved["amount"], "37.80");
     assert_eq!(
@@ -164,14 +176,13 @@ scenario!(album_refund_is_sent_to_the_seller_and_issued_when_approved, |h: Harne
     );
     assert_eq!(approved["entitlement"]["service_content"], "RELEASED_EPISODES_ONLY");
 
-    assert_eq!(h.post("/refunds/rf-r-3/review", &seller).await, (200, approved));
+    assert_eq!(h.post(&path, &seller).await, (200, approved));
     let (status, replay) = h.post("/refunds", &refund_request("r-3", "d-3", "ALBUM")).await;
     assert_eq!((status, replay), (200, refund), "a retried request answers its first result");
-    let reject = json!({"decision_id": "dec-3", "decision": "REJECT", "reviewer": {"role": "seller", "id": "s-1"}});
-    assert_eq!(h.post("/refunds/rf-r-3/review", &reject).await.0, 409);
+    assert_eq!(h.post(&path, &review("dec-3", "REJECT", "seller")).await.0, 409);
     assert_eq!(
-        h.about("order-events", "refund.issued", "rf-r-3").await[0].message["id"],
-        "rf-r-3:refund.issued:decision:dec-2"
+        h.about("order-events", "refund.issued", &id).await[0].message["id"],
+        format!("{id}:refund.issued:decision:dec-2")
     );
     assert_eq!(h.about("order-events", "entitlement.updated", "d-3").await.len(), 1);
 });
@@ -182,11 +193,16 @@ scenario!(refund_is_refused_with_every_failed_condition, |h: Harness| async move
     assert_eq!((status, refund["status"].as_str()), (201, Some("REJECTED")), "{refund}");
     assert_eq!(refund["reasons"], json!(["REFUND_WINDOW_EXPIRED", "CONSUMED_TOO_MUCH"]));
     assert!(refund.get("code").is_none() && refund.get("amount").is_none());
-    let rejected = h.about("order-events", "refund.rejected", "rf-r-4").await;
+    let id = id_of(&refund);
+    let rejected = h.about("order-events", "refund.rejected", &id).await;
     assert_eq!(rejected[0].message["data"]["reasons"], refund["reasons"]);
-    let review = json!({"decision_id": "dec-4", "decision": "APPROVE", "reviewer": {"role": "platform", "id": "u-1"}});
-    assert_eq!(h.post("/refunds/rf-r-4/review", &review).await.0, 409, "a rejected refund is not pending review");
-    assert!(h.about("order-events", "refund.issued", "rf-r-4").await.is_empty());
+    let approve = review("dec-4", "APPROVE", "platform");
+    assert_eq!(
+        h.post(&format!("/refunds/{id}/review"), &approve).await.0,
+        409,
+        "a rejected refund is not pending review"
+    );
+    assert!(h.about("order-events", "refund.issued", &id).await.is_empty());
 });
 
 scenario!(lending_payment_goes_to_the_platform_and_a_rejection_is_published, |h: Harness| async move {
@@ -204,13 +220,15 @@ scenario!(lending_payment_goes_to_the_platform_and_a_rejection_is_published, |h:
     let want =
         [("base", "100.00"), ("residual_share", "0.00"), ("tax", "6.00"), ("fee", "-2.00"), ("rounding", "0.00")];
     assert_eq!(lines(&refund), owned(&want));
-    let reject = json!({"decision_id": "dec-5", "decision": "REJECT", "reviewer": {"role": "platform", "id": "u-2"}});
-    let (status, rejected) = h.post("/refunds/rf-r-5/review", &reject).await;
+    let id = id_of(&refund);
+    let (status, rejected) = h.post(&format!("/refunds/{id}/review"), &review("dec-5", "REJECT", "platform")).await;
     assert_eq!(
         (status, rejected["status"].as_str(), rejected["reasons"].clone()),
         (200, Some("REJECTED"), json!(["REVIEWER_REJECTED"]))
     );
-    assert_eq!(h.about("order-events", "refund.rejected", "rf-r-5").await.len(), 1);
+    assert!(rejected.get("amount").is_none(), "a rejected refund pays nothing: {rejected}");
+    assert_eq!(rejected["quoted"]["amount"], "104.00", "what the reviewer saw");
+    assert_eq!(h.about("order-events", "refund.rejected", &id).await.len(), 1);
     assert!(h.about("order-events", "entitlement.updated", "d-5").await.is_empty());
 });
 
@@ -231,7 +249,7 @@ scenario!(a_fully_refunded_order_cannot_be_refunded_again, |h: Harness| async mo
     assert_eq!(channels(&refund), [("PLATFORM_ACCOUNT".into(), "105.00".into(), "PLATFORM_ACCOUNT".into())]);
     let (status, err) = h.post("/refunds", &refund_request("r-7", "d-6", "MEMBERSHIP")).await;
     assert_eq!((status, err["error"]["code"].as_str()), (409, Some("conflict")), "{err}");
-    assert_eq!(h.get("/refunds/rf-r-7").await.0, 404);
+    assert_eq!(h.kinds("order-events").await.iter().filter(|k| k.starts_with("refund.")).count(), 1);
 });
 
 scenario!(bad_refund_requests_answer_4xx_and_change_nothing, |h: Harness| async move {
@@ -253,10 +271,8 @@ scenario!(bad_refund_requests_answer_4xx_and_change_nothing, |h: Harness| async 
     }
     let (status, err) = h.send("POST", "/refunds", b"{not json").await;
     assert_eq!((status, err["error"]["field"].as_str()), (400, Some("body")));
-    let review = json!({"decision_id": "dec-8", "decision": "MAYBE", "reviewer": {"role": "platform", "id": "u-1"}});
-    assert_eq!(h.post("/refunds/rf-r-8/review", &review).await.0, 422);
-    let review = json!({"decision_id": "dec-8", "decision": "APPROVE", "reviewer": {"role": "platform", "id": "u-1"}});
-    assert_eq!(h.post("/refunds/rf-r-8/review", &review).await.0, 404);
+    assert_eq!(h.post("/refunds/rf-r-8/review", &review("dec-8", "MAYBE", "platform")).await.0, 422);
+    assert_eq!(h.post("/refunds/rf-r-8/review", &review("dec-8", "APPROVE", "platform")).await.0, 404);
     assert_eq!(h.get("/refunds/rf-r-8").await.0, 404);
     let (status, err) = h.get(&format!("/refunds/{}", "x".repeat(70))).await;
     assert_eq!((status, err["error"]["field"].as_str()), (422, Some("refund_id")));
@@ -265,19 +281,23 @@ scenario!(bad_refund_requests_answer_4xx_and_change_nothing, |h: Harness| async 
 
 scenario!(two_requests_pending_review_on_one_order_refund_it_once, |h: Harness| async move {
     place(&h, &album(&h, "d-9")).await;
+    let mut ids = Vec::new();
     for request in ["r-9a", "r-9b"] {
         let (status, refund) = h.post("/refunds", &refund_request(request, "d-9", "ALBUM")).await;
         assert_eq!((status, refund["status"].as_str()), (201, Some("PENDING_REVIEW")), "{refund}");
+        ids.push(id_of(&refund));
     }
-    let approve =
-        |id: &str| json!({"decision_id": id, "decision": "APPROVE", "reviewer": {"role": "seller", "id": "s-1"}});
-    let (status, first) = h.post("/refunds/rf-r-9a/review", &approve("dec-9a")).await;
+    let approve = |decision: &str| review(decision, "APPROVE", "seller");
+    let (status, first) = h.post(&format!("/refunds/{}/review", ids[0]), &approve("dec-9a")).await;
     assert_eq!((status, first["status"].as_str(), first["amount"].as_str()), (200, Some("APPROVED"), Some("37.80")));
-    let (status, second) = h.post("/refunds/rf-r-9b/review", &approve("dec-9b")).await;
+    let (status, second) = h.post(&format!("/refunds/{}/review", ids[1]), &approve("dec-9b")).await;
     assert_eq!((status, second["status"].as_str()), (200, Some("REJECTED")), "{second}");
     assert_eq!(second["reasons"], json!(["ENTITLEMENT_NOT_REFUNDABLE"]));
+    for money in ["amount", "currency", "breakdown", "channel", "code"] {
+        assert!(second.get(money).is_none(), "a refund rejected at approval pays nothing: {second}");
+    }
     assert_eq!(h.kinds("order-events").await.iter().filter(|k| *k == "refund.issued").count(), 1);
-    assert_eq!(h.about("order-events", "refund.rejected", "rf-r-9b").await.len(), 1);
+    assert_eq!(h.about("order-events", "refund.rejected", &ids[1]).await.len(), 1);
 });
 
 /// Embedded only: moto_server does not isolate concurrent TransactWriteItems calls (two
@@ -296,3 +316,6 @@ async fn concurrent_requests_on_one_order_refund_it_once() {
     assert_eq!(statuses, ["APPROVED", "REJECTED"], "{a:?} {b:?}");
     assert_eq!(h.kinds("order-events").await.iter().filter(|k| *k == "refund.issued").count(), 1);
 }
+
+#[path = "refund_guards.rs"]
+mod guards;

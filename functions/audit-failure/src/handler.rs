@@ -10,7 +10,8 @@ use crate::flow;
 
 pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
     sqs_batch::process(event, |record: Record| async move {
-        let result = parse_audit_result(&record.body, record.attributes.get("type").map(String::as_str))?;
+        let kind = record.attributes.get("type").map(String::as_str);
+        let result = parse_audit_result(&record.body, kind, deps.clock.now())?;
         flow::apply(deps, &result).await
     })
     .await

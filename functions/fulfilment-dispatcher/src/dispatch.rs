@@ -7,7 +7,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::fulfilment::{Progress, StatusReport};
 use orderflow_shared::error::{Error, Result, StoreError};
-use orderflow_shared::input::Fields;
+use orderflow_shared::input::{Fields, TimeWindow};
 use orderflow_shared::repo::{self, Versioned};
 use orderflow_shared::rules::Strategy;
 use orderflow_shared::sqs_batch::{self, Record};
@@ -32,7 +32,7 @@ pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
         match kind {
             "order.dispatched" => dispatched(deps, data).await,
             "order.audit.rejected" => audit_rejected(deps, data, record.attributes.get("business_type")).await,
-            STATUS_REPORTED => status(deps, parse_report(data)?).await,
+            STATUS_REPORTED => status(deps, parse_report(data, deps.clock.now())?).await,
             other => Err(Error::validation("type", format!("unknown message type {other:?}"))),
         }
     })
@@ -105,11 +105,14 @@ async fn audit_rejected(deps: &Deps, data: &Value, business_type: Option<&String
     Err(conflicts())
 }
 
-/// Reads a status report (as `POST /fulfilment/status` took it).
-pub fn parse_report(data: &Value) -> Result<(String, StatusReport)> {
+/// Reads a status report (as `POST /fulfilment/status` took it); its `occurred_at` must
+/// lie in the event window around `now`.
+pub fn parse_report(data: &Value, now: chrono::DateTime<chrono::Utc>) -> Result<(String, StatusReport)> {
     let f = Fields::root(data)?;
     let order_id = orderflow_shared::domain::ids::OrderId::parse("order_id", f.str("order_id")?)?.to_string();
-    let occurred_at = f.opt_time("occurred_at")?.ok_or_else(|| Error::validation("occurred_at", "is required"))?;
+    let occurred_at = f
+        .opt_time_within("occurred_at", now, TimeWindow::EVENT)?
+        .ok_or_else(|| Error::validation("occurred_at", "is required"))?;
     let report = StatusReport {
         system: f.str("system")?.to_string(),
         node: f.str("node")?.to_string(),

@@ -21,7 +21,7 @@ pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
 
 async fn accept(deps: &Deps, body: &[u8]) -> Result<ApiResponse> {
     let value = parse_body(body)?;
-    let (order_id, report) = parse_report(&value)?;
+    let (order_id, report) = parse_report(&value, deps.clock.now())?;
     let progress = repo::get_progress(deps.store.as_ref(), &order_id)
         .await?
         .ok_or_else(|| Error::NotFound { what: "fulfilment of order", id: order_id.clone() })?;

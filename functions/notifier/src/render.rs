@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use orderflow_shared::app::Deps;
 use orderflow_shared::error::{Error, Result};
 use orderflow_shared::events::EventBuilder;
-use orderflow_shared::reaudit::NotificationRequest;
+use orderflow_shared::privacy::mask_name;
+use orderflow_shared::reaudit::{MaskedUser, NotificationRequest};
 use orderflow_shared::repo;
 use orderflow_shared::rules_audit::render;
 use orderflow_shared::topology::HANDLER_NOTIFICATIONS;
@@ -25,7 +26,9 @@ pub async fn send_once(deps: &Deps, request: &NotificationRequest) -> Result<()>
     let template = deps.rules.audit.templates.get(&request.template).ok_or_else(|| {
         Error::validation("template", format!("no template named {:?} in [audit.templates]", request.template))
     })?;
-    let values = values(request);
+    // Producers mask the name; a request queued before they did is masked here.
+    let user = MaskedUser { name: request.user.name.as_deref().map(mask_name), ..request.user.clone() };
+    let values = values(request, &user);
     let order_id = request.order["order_id"].as_str().unwrap_or_default();
     let data = json!({
         "notification_id": request.notification_id,
@@ -36,7 +39,7 @@ pub async fn send_once(deps: &Deps, request: &NotificationRequest) -> Result<()>
         "order": request.order,
         "failure": request.failure,
         "audit_status": request.audit_status,
-        "user": request.user,
+        "user": user,
     });
     let message = EventBuilder { topic: HANDLER_NOTIFICATIONS, source: SOURCE, time: now }
         .event(request.notification_id.clone(), "notification", order_id, data)
@@ -49,8 +52,8 @@ pub async fn send_once(deps: &Deps, request: &NotificationRequest) -> Result<()>
     Ok(())
 }
 
-/// The template values. The user's email and phone arrive masked.
-fn values(request: &NotificationRequest) -> BTreeMap<&'static str, String> {
+/// The template values. The user's name, email and phone are masked.
+fn values(request: &NotificationRequest, user: &MaskedUser) -> BTreeMap<&'static str, String> {
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
         Value::Null => "-".into(),
@@ -62,16 +65,16 @@ fn values(request: &NotificationRequest) -> BTreeMap<&'static str, String> {
     let audit_status = serde_json::to_value(request.audit_status).map(|v| text(&v)).unwrap_or_default();
     BTreeMap::from([
         ("order_id", text(&request.order["order_id"])),
-        ("customer_id", request.user.customer_id.clone()),
+        ("customer_id", user.customer_id.clone()),
         ("business_type", text(&request.order["business_type"])),
         ("total", text(&request.order["total"])),
         ("currency", text(&request.order["currency"])),
         ("reason_code", request.failure.reason_code.clone()),
         ("reason", request.failure.reason.clone()),
         ("audit_status", audit_status),
-        ("user_name", or_dash(&request.user.name)),
-        ("user_email", or_dash(&request.user.email)),
-        ("user_phone", or_dash(&request.user.phone)),
+        ("user_name", or_dash(&user.name)),
+        ("user_email", or_dash(&user.email)),
+        ("user_phone", or_dash(&user.phone)),
         ("first_failure_at", time(rule.map(|r| r.first_failure_at))),
         ("window_ends_at", time(rule.map(|r| r.window_ends_at))),
         ("next_attempt_at", time(rule.map(|r| r.next_attempt_at))),

@@ -27,6 +27,12 @@ fn with_body(mut event: Value, body: Value) -> Value {
     event
 }
 
+/// A fixture about refund `rf-r-1` made about `refund`'s id: refund ids are random.
+fn about(event: Value, refund: &Value) -> Value {
+    let id = refund["refund_id"].as_str().unwrap();
+    serde_json::from_str(&event.to_string().replace("rf-r-1", id)).unwrap()
+}
+
 /// The fixture's digital order, as an album paid three days before the world's clock.
 fn recent_album(w: &World) -> Value {
     let mut order: Value =
@@ -47,7 +53,8 @@ async fn fixture_membership_bought_last_january_is_refused_with_every_reason() {
     assert_eq!(refund["status"], "REJECTED");
     assert_eq!(refund["reasons"], json!(["REFUND_WINDOW_EXPIRED", "CONSUMED_TOO_MUCH"]));
     assert!(w.kinds("order-events").contains(&"refund.rejected".to_string()));
-    let (status, shown) = invoke(&w, &fixture("api-get-refund.json")).await;
+    assert!(!refund["refund_id"].as_str().unwrap().contains("r-1"), "not derived from the request id: {refund}");
+    let (status, shown) = invoke(&w, &about(fixture("api-get-refund.json"), &refund)).await;
     assert_eq!((status, shown["status"].as_str()), (200, Some("REJECTED")));
     // The same request again answers the first result and publishes nothing more.
     let published = w.kinds("order-events").len();
@@ -72,19 +79,21 @@ async fn album_refund_waits_for_the_seller_then_is_issued_on_approval() {
         .find(|m| m.attributes["type"] == "refund.review_requested");
     assert_eq!(review.unwrap().attributes["reviewer_role"], "seller");
 
-    let (status, err) = invoke(&w, &fixture("api-post-refund-review.json")).await;
+    let (status, err) = invoke(&w, &about(fixture("api-post-refund-review.json"), &refund)).await;
     assert_eq!((status, err["error"]["code"].as_str()), (403, Some("forbidden")), "a platform reviewer may not decide");
     let seller = json!({"decision_id": "dec-1", "decision": "APPROVE", "reviewer": {"role": "seller", "id": "s-9"}});
-    let (status, approved) = invoke(&w, &with_body(fixture("api-post-refund-review.json"), seller.clone())).await;
+    let (status, approved) =
+        invoke(&w, &with_body(about(fixture("api-post-refund-review.json"), &refund), seller.clone())).await;
     assert_eq!((status, approved["status"].as_str()), (200, Some("APPROVED")), "{approved}");
     assert_eq!(approved["amount"], "63.60");
     assert!(approved["code"].as_str().is_some_and(|c| c.starts_with("RFC-")));
     assert_eq!(approved["entitlement"]["product_status"], "UNSUBSCRIBED");
-    let (status, again) = invoke(&w, &with_body(fixture("api-post-refund-review.json"), seller.clone())).await;
+    let (status, again) =
+        invoke(&w, &with_body(about(fixture("api-post-refund-review.json"), &refund), seller.clone())).await;
     assert_eq!((status, again), (200, approved));
     let mut other = seller;
     other["decision_id"] = json!("dec-2");
-    let (status, _) = invoke(&w, &with_body(fixture("api-post-refund-review.json"), other)).await;
+    let (status, _) = invoke(&w, &with_body(about(fixture("api-post-refund-review.json"), &refund), other)).await;
     assert_eq!(status, 409);
     let kinds = w.kinds("order-events");
     assert_eq!(

@@ -4,13 +4,15 @@
 //! - [`handler`]: HTTP routing and the mapping of results to responses.
 //! - [`refunds`]: `POST /refunds` and `GET /refunds/{refund_id}`.
 //! - [`review`]: `POST /refunds/{refund_id}/review`.
-//! - [`store`]: the refund and per-order ledger items, and their outbox.
+//! - [`store`]: the refund, request and per-order ledger items, and their outbox.
 //! - [`outbox`]: the messages each refund transition publishes.
+//! - [`view`]: the refund as answers show it (no secrets; no amount on a rejection).
 
 pub mod handler;
 pub mod outbox;
 pub mod refunds;
 pub mod review;
 pub mod store;
+pub mod view;
 
 pub use handler::handle;

@@ -3,6 +3,7 @@
 //! decision), so a re-sent outbox carries the same ids.
 
 use chrono::{DateTime, Utc};
+use orderflow_shared::domain::refund_policy::entitlement_view;
 use orderflow_shared::events::EventBuilder;
 use orderflow_shared::ports::OutboundMessage;
 use orderflow_shared::topology::ORDER_EVENTS;
@@ -57,8 +58,10 @@ pub fn review_requested(refund: &Refund, at: DateTime<Utc>, cause: &str) -> Vec<
         .with_attribute("reviewer_role", role)]
 }
 
-/// `refund.issued` with the channel split, and `entitlement.updated` for the order.
-pub fn issued(refund: &Refund, at: DateTime<Utc>, cause: &str) -> Vec<OutboundMessage> {
+/// `refund.issued` with the channel split, and `entitlement.updated` for the order:
+/// the entitlement as [`entitlement_view`] shows it (never the key itself) and whether
+/// this refund revoked the key that was in force.
+pub fn issued(refund: &Refund, at: DateTime<Utc>, cause: &str, key_revoked: bool) -> Vec<OutboundMessage> {
     let mut data = base(refund);
     data["code"] = json!(refund.code);
     if let Some(q) = &refund.quote {
@@ -68,7 +71,10 @@ pub fn issued(refund: &Refund, at: DateTime<Utc>, cause: &str) -> Vec<OutboundMe
         data["breakdown"] = json!(q.breakdown);
     }
     let mut entitlement = base(refund);
-    entitlement["entitlement"] = json!(refund.entitlement);
+    if let Some(e) = &refund.entitlement {
+        entitlement["entitlement"] = entitlement_view(e);
+    }
+    entitlement["key_revoked"] = json!(key_revoked);
     vec![
         event(refund, at, cause, "refund.issued", &refund.refund_id, data),
         event(refund, at, cause, "entitlement.updated", refund.order_id.as_str(), entitlement),

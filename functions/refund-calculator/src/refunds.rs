@@ -1,24 +1,26 @@
 //! `POST /refunds` and `GET /refunds/{refund_id}`: an unsubscribe request is checked
 //! against its scenario's conditions, then rejected, sent to a reviewer or issued.
-//! Idempotent on `request_id`: the refund id derives from it, and a retried request
-//! answers with the stored refund and re-sends what is not yet out.
+//! Only a paid, dispatched order can be refunded (`order_refusal`). Refund ids are
+//! random; idempotent on `request_id` through the request item stored with the refund:
+//! a retried request answers with the stored refund and re-sends what is not yet out.
 
 use chrono::{DateTime, Utc};
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::ids::OrderId;
 use orderflow_shared::domain::order::Order;
 use orderflow_shared::domain::refund::{quote, Purchase, Quote};
-use orderflow_shared::domain::refund_policy::{apply, extract, failed_conditions, review_reasons};
+use orderflow_shared::domain::refund_policy::{apply, extract, failed_conditions, order_refusal, review_reasons};
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::input::Fields;
 use orderflow_shared::repo::{self, Versioned};
 use orderflow_shared::rules_refund::ScenarioRules;
 use rust_decimal::Decimal;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tracing::{info, instrument};
 
 use crate::outbox;
 use crate::store::{self, Ledger, Refund, RefundStatus};
+pub use crate::view::{check_refund_id, view};
 
 /// The cause under which a request's messages are kept.
 pub const REQUESTED: &str = "requested";
@@ -33,11 +35,7 @@ struct RefundRequest {
 
 fn parse(deps: &Deps, body: &Value) -> Result<RefundRequest> {
     let f = Fields::root(body)?;
-    // Refund ids are `rf-<request_id>` and stay within the 64 characters of an id.
     let request_id = OrderId::parse("request_id", f.str("request_id")?)?.to_string();
-    if request_id.len() > 61 {
-        return Err(Error::validation("request_id", "must be at most 61 characters"));
-    }
     let order_id = OrderId::parse("order_id", f.str("order_id")?)?;
     let scenario = f.str("scenario")?.to_string();
     if deps.rules.refunds.scenario(&scenario).is_none() {
@@ -54,16 +52,21 @@ fn parse(deps: &Deps, body: &Value) -> Result<RefundRequest> {
 #[instrument(skip_all)]
 pub async fn request(deps: &Deps, body: &Value) -> Result<(u16, Value)> {
     let req = parse(deps, body)?;
-    let refund_id = format!("rf-{}", req.request_id);
     for _ in 0..ATTEMPTS {
-        if let Some(existing) = store::get_refund(deps.store.as_ref(), &refund_id).await? {
+        if let Some(existing) = store::find_by_request(deps.store.as_ref(), &req.request_id).await? {
             return replay(deps, existing, &req).await;
         }
         let (order, scenario, purchase, ledger) = load_purchase(deps, &req.order_id, &req.scenario).await?;
+        if let Some(refusal) = order_refusal(&order) {
+            return Err(Error::Conflict(refusal.message));
+        }
         if ledger.value.refunded.total() >= purchase.paid() {
             return Err(Error::Conflict(format!("order {} is already fully refunded", req.order_id)));
         }
         let now = deps.clock.now();
+        // Random, so a refund cannot be read or reviewed by guessing its id; a lost race
+        // on the same request id fails the transaction and is answered by the winner.
+        let refund_id = format!("rf-{}", deps.ids.next_id());
         let mut refund = new_refund(&req, &refund_id, &order, scenario, &purchase, now);
         match decide(deps, &mut refund, scenario, &purchase, ledger).await {
             Ok(version) => {
@@ -125,7 +128,7 @@ async fn decide(
 ) -> Result<u64> {
     let now = refund.requested_at;
     if refund.reasons.is_empty() {
-        let q = quote(&deps.rules.refunds, scenario, purchase, &ledger.value.refunded, now);
+        let q = quote(&deps.rules.refunds, scenario, purchase, &ledger.value.refunded, now)?;
         if q.amount == Decimal::ZERO {
             refund.reasons.push("NOTHING_TO_REFUND".into());
         } else {
@@ -162,13 +165,15 @@ pub async fn issue(
 ) -> Result<u64> {
     let Versioned { value: mut ledger, version } = ledger;
     let channels = refund.quote.as_ref().map(|q: &Quote| q.channels.clone()).unwrap_or_default();
-    ledger.refunded.add(&channels);
+    ledger.refunded.add(&channels)?;
     ledger.refund_ids.push(refund.refund_id.clone());
-    ledger.entitlement = apply(&scenario.entitlement, &ledger.entitlement);
+    let after = apply(&scenario.entitlement, &ledger.entitlement);
+    let key_revoked = ledger.entitlement.key.is_some() && after.key.is_none();
+    ledger.entitlement = after;
     refund.status = RefundStatus::Approved;
     refund.code = Some(format!("RFC-{}", deps.ids.next_id()));
     refund.entitlement = Some(ledger.entitlement.clone());
-    let messages = outbox::issued(refund, at, cause);
+    let messages = outbox::issued(refund, at, cause, key_revoked);
     refund.emit(cause, messages);
     remember_first_result(refund);
     let ledger_version = (version > 0).then_some(version);
@@ -220,7 +225,7 @@ async fn replay(deps: &Deps, existing: Versioned<Refund>, req: &RefundRequest) -
     if refund.order_id != req.order_id || refund.scenario != req.scenario {
         return Err(Error::Conflict(format!("request_id {} was already used for a different refund", req.request_id)));
     }
-    let answer = refund.first_result.clone().unwrap_or_else(|| view(refund));
+    let answer = refund.first_result.clone().map_or_else(|| view(refund), crate::view::scrub);
     store::publish_pending(deps, existing.value, existing.version, REQUESTED).await?;
     Ok((200, answer))
 }
@@ -230,42 +235,4 @@ pub async fn show(deps: &Deps, refund_id: &str) -> Result<Value> {
     check_refund_id(refund_id)?;
     let found = store::get_refund(deps.store.as_ref(), refund_id).await?;
     Ok(view(&found.ok_or_else(|| Error::NotFound { what: "refund", id: refund_id.to_string() })?.value))
-}
-
-/// Refund ids are `rf-<request_id>`: a path that cannot be one is refused before any read.
-pub fn check_refund_id(refund_id: &str) -> Result<()> {
-    OrderId::parse("refund_id", refund_id).map(|_| ())
-}
-
-/// The refund as the API shows it.
-pub fn view(refund: &Refund) -> Value {
-    let mut body = json!({
-        "refund_id": refund.refund_id,
-        "request_id": refund.request_id,
-        "order_id": refund.order_id,
-        "scenario": refund.scenario,
-        "status": refund.status,
-        "requested_at": refund.requested_at,
-        "facts": refund.facts,
-    });
-    if !refund.reasons.is_empty() {
-        body["reasons"] = json!(refund.reasons);
-    }
-    if let Some(role) = refund.reviewer_role {
-        body["reviewer_role"] = json!(role.as_str());
-    }
-    if let Some(q) = &refund.quote {
-        body["amount"] = json!(q.amount);
-        body["currency"] = json!(q.currency);
-        body["breakdown"] = json!(q.breakdown);
-        body["channel"] = json!(q.channels);
-    }
-    for (name, value) in
-        [("code", json!(refund.code)), ("decision", json!(refund.decision)), ("entitlement", json!(refund.entitlement))]
-    {
-        if !value.is_null() {
-            body[name] = value;
-        }
-    }
-    body
 }

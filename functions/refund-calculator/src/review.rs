@@ -1,14 +1,15 @@
 //! `POST /refunds/{refund_id}/review`: a reviewer of the role the refund was routed to
 //! approves or rejects it. Idempotent on `decision_id`: the same decision answers the
 //! same; any other decision on a decided refund is a conflict. An approval checks the
-//! conditions again and recomputes the refund at the time of unsubscription against the
-//! ledger and entitlement as they are now, so refunds issued meanwhile are never paid
-//! twice; if they no longer hold, the refund is rejected with the failed conditions.
+//! order's state and the conditions again and recomputes the refund at the time of
+//! unsubscription against the order, ledger and entitlement as they are now, so an
+//! order rejected by its audit meanwhile is not refunded and refunds issued meanwhile
+//! are never paid twice; if they no longer hold, the refund is rejected with the reason.
 
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::ids::OrderId;
 use orderflow_shared::domain::refund::quote;
-use orderflow_shared::domain::refund_policy::failed_conditions;
+use orderflow_shared::domain::refund_policy::{failed_conditions, order_refusal};
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::input::Fields;
 use orderflow_shared::repo::Versioned;
@@ -97,20 +98,25 @@ async fn apply_decision(deps: &Deps, refund: &mut Refund, version: u64, req: &Re
         decided_at: now,
     });
     if req.approve {
-        let (_, scenario, purchase, ledger) = load_purchase(deps, &refund.order_id, &refund.scenario).await?;
-        // Conditions are checked again at the time of unsubscription against the
+        let (order, scenario, purchase, ledger) = load_purchase(deps, &refund.order_id, &refund.scenario).await?;
+        // The order may have changed since the request (a final audit rejection), and
+        // conditions are checked again at the time of unsubscription against the
         // entitlement and ledger as they are now: a refund issued meanwhile (another
         // request on the same order) must not be paid twice.
         let at = refund.requested_at;
-        let mut failed = failed_conditions(scenario, &purchase, at);
-        let q = quote(&deps.rules.refunds, scenario, &purchase, &ledger.value.refunded, at);
-        if failed.is_empty() && q.amount == Decimal::ZERO {
-            failed.push("NOTHING_TO_REFUND".into());
-        }
+        let mut failed = match order_refusal(&order) {
+            Some(refusal) => vec![refusal.reason.to_string()],
+            None => failed_conditions(scenario, &purchase, at),
+        };
         if failed.is_empty() {
-            refund.quote = Some(q);
-            refund.reasons.clear();
-            return issue(deps, refund, Some(version), scenario, ledger, now, &cause).await;
+            let q = quote(&deps.rules.refunds, scenario, &purchase, &ledger.value.refunded, at)?;
+            if q.amount == Decimal::ZERO {
+                failed.push("NOTHING_TO_REFUND".into());
+            } else {
+                refund.quote = Some(q);
+                refund.reasons.clear();
+                return issue(deps, refund, Some(version), scenario, ledger, now, &cause).await;
+            }
         }
         refund.reasons = failed;
     } else {

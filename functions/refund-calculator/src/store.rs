@@ -1,16 +1,19 @@
 //! The refund calculator's items in the single table (see `docs/storage.md`):
-//! `REFUND#<refund_id>`/`REFUND` holds a refund with its outbox, and
+//! `REFUND#<refund_id>`/`REFUND` holds a refund with its outbox,
+//! `REFUND_REQUEST#<request_id>`/`REFUND_REQUEST` finds the refund a request created
+//! (refund ids are random, so a retried request cannot derive it), and
 //! `ORDER#<order_id>`/`REFUNDS` is the order's refund ledger: what each channel got
-//! back so far and the entitlement now in force. An issued refund and its ledger
-//! update are written in one transaction conditioned on the ledger's version, so two
-//! refunds racing on one order can never both spend the same remaining amount.
+//! back so far and the entitlement now in force. A new refund and its request item are
+//! written in one transaction, both only if absent; an issued refund and its ledger
+//! update in one transaction conditioned on the ledger's version, so two refunds racing
+//! on one order can never both spend the same remaining amount.
 
 use chrono::{DateTime, Utc};
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::digital::Entitlement;
 use orderflow_shared::domain::ids::OrderId;
 use orderflow_shared::domain::refund::{Quote, Refunded};
-use orderflow_shared::error::Result;
+use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::outbox::Outbox;
 use orderflow_shared::ports::{Condition, Item, Key, OutboundMessage, StateStore, Write};
 use orderflow_shared::repo::{self, decode, encode, Stored, Versioned};
@@ -94,6 +97,21 @@ pub fn refund_key(refund_id: &str) -> Key {
     Key::new(format!("REFUND#{refund_id}"), "REFUND")
 }
 
+/// What a request id leads to: the refund it created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct RequestRecord {
+    refund_id: String,
+}
+
+fn request_key(request_id: &str) -> Key {
+    Key::new(format!("REFUND_REQUEST#{request_id}"), "REFUND_REQUEST")
+}
+
+fn request_item(refund: &Refund) -> Write {
+    let record = RequestRecord { refund_id: refund.refund_id.clone() };
+    Write::Put { item: Item::new(request_key(&refund.request_id), encode(&record)), condition: Condition::NotExists }
+}
+
 fn ledger_key(order_id: &OrderId) -> Key {
     Key::new(format!("ORDER#{order_id}"), "REFUNDS")
 }
@@ -101,6 +119,16 @@ fn ledger_key(order_id: &OrderId) -> Key {
 pub async fn get_refund(store: &dyn StateStore, refund_id: &str) -> Result<Option<Versioned<Refund>>> {
     let item = store.get(&refund_key(refund_id)).await?;
     item.map(|i| Ok(Versioned { value: decode(&i)?, version: i.version })).transpose()
+}
+
+/// The refund `request_id` created, if any.
+pub async fn find_by_request(store: &dyn StateStore, request_id: &str) -> Result<Option<Versioned<Refund>>> {
+    let Some(item) = store.get(&request_key(request_id)).await? else { return Ok(None) };
+    let record: RequestRecord = decode(&item)?;
+    // Written in one transaction with the refund: one without the other is corrupt.
+    let missing =
+        || Error::Store(StoreError::Corrupt(format!("request {request_id}: refund {} is missing", record.refund_id)));
+    get_refund(store, &record.refund_id).await?.map(Some).ok_or_else(missing)
 }
 
 pub async fn get_ledger(store: &dyn StateStore, order_id: &OrderId) -> Result<Option<Versioned<Ledger>>> {
@@ -112,12 +140,33 @@ fn condition(version: Option<u64>) -> Condition {
     version.map_or(Condition::NotExists, Condition::VersionIs)
 }
 
-/// Writes a refund that moves no money: new (`None`) or over `version`.
-pub async fn put_refund(store: &dyn StateStore, refund: &Refund, version: Option<u64>) -> Result<u64> {
-    Ok(store.write(Write::Put { item: refund.to_item(), condition: condition(version) }).await?)
+/// The writes of a refund: a new one (`None`) with its request item, both only if
+/// absent, so a request id creates one refund; a known one over its `version`.
+fn refund_writes(refund: &Refund, version: Option<u64>) -> Vec<Write> {
+    let put = Write::Put { item: refund.to_item(), condition: condition(version) };
+    match version {
+        None => vec![put, request_item(refund)],
+        Some(_) => vec![put],
+    }
 }
 
-/// Writes an issued refund and the ledger it updates, both or neither.
+fn next_version(version: Option<u64>) -> u64 {
+    version.map_or(1, |v| v.saturating_add(1))
+}
+
+/// Writes a refund that moves no money: new (`None`) or over `version`.
+pub async fn put_refund(store: &dyn StateStore, refund: &Refund, version: Option<u64>) -> Result<u64> {
+    match version {
+        Some(_) => Ok(store.write(Write::Put { item: refund.to_item(), condition: condition(version) }).await?),
+        None => {
+            store.transact(refund_writes(refund, None)).await?;
+            Ok(next_version(None))
+        }
+    }
+}
+
+/// Writes an issued refund (with its request item, if new) and the ledger it updates,
+/// all or none.
 pub async fn put_issued(
     store: &dyn StateStore,
     refund: &Refund,
@@ -125,15 +174,11 @@ pub async fn put_issued(
     ledger: &Ledger,
     ledger_version: Option<u64>,
 ) -> Result<u64> {
-    let refund_item = refund.to_item();
     let ledger_item = Item::new(ledger_key(&refund.order_id), encode(ledger));
-    store
-        .transact(vec![
-            Write::Put { item: refund_item, condition: condition(refund_version) },
-            Write::Put { item: ledger_item, condition: condition(ledger_version) },
-        ])
-        .await?;
-    Ok(refund_version.map_or(1, |v| v + 1))
+    let mut writes = refund_writes(refund, refund_version);
+    writes.push(Write::Put { item: ledger_item, condition: condition(ledger_version) });
+    store.transact(writes).await?;
+    Ok(next_version(refund_version))
 }
 
 /// Sends the messages of `cause` not yet out, then records that they are.

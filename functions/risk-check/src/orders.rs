@@ -36,7 +36,7 @@ const VELOCITY_CAP: usize = 1000;
 /// `POST /orders`: `(status, body)`.
 #[instrument(skip_all)]
 pub async fn place(deps: &Deps, body: &Value) -> Result<(u16, Value)> {
-    let request = NewOrder::parse(body, &deps.rules)?;
+    let request = NewOrder::parse(body, &deps.rules, deps.clock.now())?;
     for _ in 0..ATTEMPTS {
         if let Some(existing) = repo::get_order(deps.store.as_ref(), &request.order_id).await? {
             return replay_creation(deps, existing, &request).await;
@@ -79,7 +79,7 @@ async fn assess_new(deps: &Deps, request: NewOrder) -> Result<Order> {
         VELOCITY_CAP,
     )
     .await?;
-    let total = request.total();
+    let total = request.total()?;
     let facts = RiskFacts {
         total,
         customer_id: request.customer_id.as_str(),

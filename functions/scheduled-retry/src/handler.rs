@@ -87,8 +87,9 @@ pub async fn tick(deps: &Deps, budget: &dyn Budget) -> TickReport {
     report
 }
 
-/// Works through one shard; `false` if the budget ran out. Handled orders leave the
-/// due range, so each query starts from the range's beginning again.
+/// Works through one shard page by page, each page starting after the last one, so
+/// entries this tick cannot act on (claimed by another tick, unreadable, skipped) never
+/// hide the due ones behind them; `false` if the budget ran out.
 async fn drain_shard(
     deps: &Deps,
     shard: u32,
@@ -96,11 +97,12 @@ async fn drain_shard(
     budget: &dyn Budget,
     report: &mut TickReport,
 ) -> bool {
+    let mut after = None;
     loop {
         if budget.exhausted() {
             return false;
         }
-        let page = match repo::due_orders(deps.store.as_ref(), shard, now, PAGE).await {
+        let page = match repo::due_orders(deps.store.as_ref(), shard, now, PAGE, after).await {
             Ok(page) => page,
             Err(e) => {
                 warn!(shard, error = %e, "reading due rules failed");
@@ -108,9 +110,8 @@ async fn drain_shard(
                 return true;
             }
         };
-        let full = page.len() == PAGE;
-        let mut progressed = false;
-        for order in page {
+        report.errors += page.unreadable;
+        for order in page.orders {
             if budget.exhausted() {
                 return false;
             }
@@ -118,21 +119,16 @@ async fn drain_shard(
                 Ok(Outcome::Requested) => report.requested += 1,
                 Ok(Outcome::Expired) => report.expired += 1,
                 Ok(Outcome::Cancelled) => report.cancelled += 1,
-                Ok(Outcome::Skipped) => {
-                    report.skipped += 1;
-                    continue;
-                }
+                Ok(Outcome::Skipped) => report.skipped += 1,
                 Err(e) => {
                     warn!(error = %e, "due rule failed; the next tick retries it");
                     report.errors += 1;
-                    continue;
                 }
             }
-            progressed = true;
         }
-        // Without progress the same page would come back: leave it to the next tick.
-        if !full || !progressed {
-            return true;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return true,
         }
     }
 }

@@ -4,9 +4,15 @@
 //! entity's JSON), strings `gsiNpk`/`gsiNsk` only when the item is in index `gsiN`, and
 //! number `ttl` (epoch seconds, the table's TTL attribute) only when it expires.
 //!
-//! Every `Put` is an UpdateItem that sets `version = if_not_exists(version, 0) + 1`: the
-//! store numbers versions itself, with no read, whatever the condition (`Always` too),
-//! and absent optional attributes are removed so the result equals a whole-item put.
+//! A conditional `Put` (`NotExists`, `VersionIs(v)`) is a PutItem of the whole item at
+//! the version its condition implies (1, v + 1). An unconditional one is an UpdateItem
+//! that sets `version = if_not_exists(version, 0) + 1`, so the store numbers versions
+//! itself with no read, and removes absent optional attributes so the result equals a
+//! whole-item put. A whole-item PutItem is measured against the 400 KB item size limit
+//! as the new item alone, by DynamoDB and by moto alike (moto counts an UpdateItem that
+//! replaces `body` as the old and the new body together). Every put is first checked
+//! with [`Item::check_size`], so an item too large fails as it does on the embedded
+//! store, before any request.
 //!
 //! Pagination: `Page.next` is the table key of the last item (the port's contract), but
 //! a GSI's ExclusiveStartKey also needs that item's index key. The store remembers the
@@ -28,24 +34,25 @@ use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ReturnValue, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+    Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
+    Update,
 };
 use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
+use crate::ports::layout::{BODY, PK, SK, TTL, VERSION};
 use crate::ports::{Condition, Index, IndexQuery, Item, Key, Page, StateStore, Write};
 
-type Attrs = HashMap<String, AttributeValue>;
+#[path = "dynamodb_write.rs"]
+mod write;
+use write::{op, Action, Expressions};
 
-const PK: &str = "pk";
-const SK: &str = "sk";
-const VERSION: &str = "version";
-const BODY: &str = "body";
-const TTL: &str = "ttl";
+type Attrs = HashMap<String, AttributeValue>;
 /// Remembered page cursors; past this the memory is cleared (continuations then fall
 /// back to a GetItem), so abandoned paginations cannot grow it without bound.
 const MAX_CURSORS: usize = 1024;
@@ -63,12 +70,26 @@ impl DynamoStore {
         DynamoStore { client, table, cursors: Mutex::new(HashMap::new()) }
     }
 
-    async fn update_item(&self, op: Op, update: String) -> Result<u64, StoreError> {
-        let out = (self.client.update_item().table_name(&self.table).set_key(Some(op.key)))
+    async fn put_item(&self, item: Attrs, version: u64, exprs: Expressions) -> Result<u64, StoreError> {
+        (self.client.put_item().table_name(&self.table).set_item(Some(item)))
+            .set_condition_expression(exprs.condition)
+            .set_expression_attribute_names(exprs.names)
+            .set_expression_attribute_values(exprs.values)
+            .send()
+            .await
+            .map_err(|e| {
+                let failed = e.as_service_error().is_some_and(PutItemError::is_conditional_check_failed_exception);
+                condition_or_backend(failed, &e)
+            })?;
+        Ok(version)
+    }
+
+    async fn update_item(&self, key: Attrs, update: String, exprs: Expressions) -> Result<u64, StoreError> {
+        let out = (self.client.update_item().table_name(&self.table).set_key(Some(key)))
             .update_expression(update)
-            .set_condition_expression(op.condition)
-            .set_expression_attribute_names(op.names)
-            .set_expression_attribute_values(op.values)
+            .set_condition_expression(exprs.condition)
+            .set_expression_attribute_names(exprs.names)
+            .set_expression_attribute_values(exprs.values)
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await
@@ -80,11 +101,11 @@ impl DynamoStore {
         number(attrs, VERSION)
     }
 
-    async fn delete_item(&self, op: Op) -> Result<u64, StoreError> {
-        (self.client.delete_item().table_name(&self.table).set_key(Some(op.key)))
-            .set_condition_expression(op.condition)
-            .set_expression_attribute_names(op.names)
-            .set_expression_attribute_values(op.values)
+    async fn delete_item(&self, key: Attrs, exprs: Expressions) -> Result<u64, StoreError> {
+        (self.client.delete_item().table_name(&self.table).set_key(Some(key)))
+            .set_condition_expression(exprs.condition)
+            .set_expression_attribute_names(exprs.names)
+            .set_expression_attribute_values(exprs.values)
             .send()
             .await
             .map_err(|e| {
@@ -94,21 +115,30 @@ impl DynamoStore {
         Ok(0)
     }
 
-    fn transact_item(&self, mut op: Op) -> Result<TransactWriteItem, StoreError> {
-        let item = match op.update.take() {
-            Some(update) => TransactWriteItem::builder().update(
-                (Update::builder().table_name(&self.table).set_key(Some(op.key)).update_expression(update))
-                    .set_condition_expression(op.condition)
-                    .set_expression_attribute_names(op.names)
-                    .set_expression_attribute_values(op.values)
+    fn transact_item(&self, (action, exprs): (Action, Expressions)) -> Result<TransactWriteItem, StoreError> {
+        let Expressions { condition, names, values } = exprs;
+        let item = match action {
+            Action::Put { item, .. } => TransactWriteItem::builder().put(
+                (Put::builder().table_name(&self.table).set_item(Some(item)))
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
                     .build()
                     .map_err(|e| backend(&e))?,
             ),
-            None => TransactWriteItem::builder().delete(
-                (Delete::builder().table_name(&self.table).set_key(Some(op.key)))
-                    .set_condition_expression(op.condition)
-                    .set_expression_attribute_names(op.names)
-                    .set_expression_attribute_values(op.values)
+            Action::Update { key, update } => TransactWriteItem::builder().update(
+                (Update::builder().table_name(&self.table).set_key(Some(key)).update_expression(update))
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(|e| backend(&e))?,
+            ),
+            Action::Delete { key } => TransactWriteItem::builder().delete(
+                (Delete::builder().table_name(&self.table).set_key(Some(key)))
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
                     .build()
                     .map_err(|e| backend(&e))?,
             ),
@@ -178,10 +208,10 @@ impl StateStore for DynamoStore {
     }
 
     async fn write(&self, write: Write) -> Result<u64, StoreError> {
-        let mut op = op(write);
-        match op.update.take() {
-            Some(update) => self.update_item(op, update).await,
-            None => self.delete_item(op).await,
+        match op(write)? {
+            (Action::Put { item, version }, exprs) => self.put_item(item, version, exprs).await,
+            (Action::Update { key, update }, exprs) => self.update_item(key, update, exprs).await,
+            (Action::Delete { key }, exprs) => self.delete_item(key, exprs).await,
         }
     }
 
@@ -189,7 +219,7 @@ impl StateStore for DynamoStore {
         if writes.is_empty() {
             return Ok(());
         }
-        let items = writes.into_iter().map(|w| self.transact_item(op(w))).collect::<Result<Vec<_>, _>>()?;
+        let items = writes.into_iter().map(|w| self.transact_item(op(w)?)).collect::<Result<Vec<_>, _>>()?;
         self.client.transact_write_items().set_transact_items(Some(items)).send().await.map_err(|e| {
             let failed = match e.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
@@ -294,7 +324,7 @@ fn string_attr(name: &str) -> Result<AttributeDefinition, StoreError> {
 
 /// The key attribute names of an index: `gsi1pk`/`gsi1sk` for `gsi1`.
 fn index_attrs(index: Index) -> (String, String) {
-    (format!("{}pk", index.name()), format!("{}sk", index.name()))
+    index.key_attributes()
 }
 
 fn key_attrs(key: &Key) -> Attrs {
@@ -374,59 +404,6 @@ impl Expr {
             }
         }
     }
-}
-
-/// One [`Write`] as DynamoDB expressions: an UpdateItem when `update` is set, else a
-/// DeleteItem; single writes and transactions share this translation.
-struct Op {
-    key: Attrs,
-    update: Option<String>,
-    condition: Option<String>,
-    names: Option<HashMap<String, String>>,
-    values: Option<Attrs>,
-}
-
-fn op(write: Write) -> Op {
-    let mut expr = Expr::default();
-    let (key, update, condition) = match write {
-        Write::Put { item, condition } => {
-            (key_attrs(&item.key), Some(put_update(&mut expr, &item)), expr.condition(condition))
-        }
-        Write::Delete { key, condition } => (key_attrs(&key), None, expr.condition(condition)),
-    };
-    // DynamoDB rejects empty name/value maps (an unconditional delete has neither).
-    let names = (!expr.names.is_empty()).then_some(expr.names);
-    let values = (!expr.values.is_empty()).then_some(expr.values);
-    Op { key, update, condition, names, values }
-}
-
-/// The update expression of a put (see the module docs).
-fn put_update(expr: &mut Expr, item: &Item) -> String {
-    let version = expr.name(VERSION);
-    let (zero, one) =
-        (expr.value("zero", AttributeValue::N("0".into())), expr.value("one", AttributeValue::N("1".into())));
-    let mut set = vec![format!("{version} = if_not_exists({version}, {zero}) + {one}")];
-    set.push(format!("{} = {}", expr.name(BODY), expr.value(BODY, AttributeValue::S(item.body.clone()))));
-    let mut remove = Vec::new();
-    for index in Index::ALL {
-        let (ipk, isk) = index_attrs(index);
-        match item.index_keys.get(&index) {
-            Some(k) => {
-                set.push(format!("{} = {}", expr.name(&ipk), expr.value(&ipk, AttributeValue::S(k.pk.clone()))));
-                set.push(format!("{} = {}", expr.name(&isk), expr.value(&isk, AttributeValue::S(k.sk.clone()))));
-            }
-            None => remove.extend([expr.name(&ipk), expr.name(&isk)]),
-        }
-    }
-    match item.expires_at {
-        Some(at) => set.push(format!("{} = {}", expr.name(TTL), expr.value(TTL, AttributeValue::N(at.to_string())))),
-        None => remove.push(expr.name(TTL)),
-    }
-    let mut update = format!("SET {}", set.join(", "));
-    if !remove.is_empty() {
-        update.push_str(&format!(" REMOVE {}", remove.join(", ")));
-    }
-    update
 }
 
 #[cfg(all(test, feature = "moto"))]

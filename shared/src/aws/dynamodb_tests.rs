@@ -170,3 +170,56 @@ async fn expiry_is_stored_in_the_ttl_attribute() {
     store.write(put(item("a", "2"), Condition::VersionIs(1))).await.expect("update");
     assert_eq!(store.get(&key).await.expect("get").expect("exists").expires_at, None);
 }
+
+/// An item whose stored size at version 1 is `size` bytes.
+fn item_of_size(sk: &str, size: usize) -> Item {
+    let overhead = item(sk, "").stored_size(1);
+    item(sk, &"x".repeat(size - overhead))
+}
+
+#[test]
+fn the_size_check_counts_exactly_the_attributes_written() {
+    use crate::ports::{number_attribute_size, string_attribute_size};
+    let mut stored =
+        item("a", "{\"name\":\"é\"}").with_index(Index::Gsi1, "c#1", "2026").with_index(Index::Gsi2, "d", "x");
+    stored.expires_at = Some(1_900_000_000);
+    for version in [1, 42, 123_456_789] {
+        let size: usize = write::item_attrs(&stored, version)
+            .iter()
+            .map(|(name, value)| match value {
+                AttributeValue::S(s) => string_attribute_size(name, s),
+                AttributeValue::N(n) => number_attribute_size(name, n),
+                other => panic!("{name} is {other:?}"),
+            })
+            .sum();
+        assert_eq!(size, stored.stored_size(version), "version {version}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_item_over_the_size_limit_is_refused_before_any_request() {
+    let store = store().await;
+    let over = item_of_size("a", crate::ports::MAX_ITEM_BYTES + 1);
+    let Err(StoreError::Backend(message)) = store.write(put(over.clone(), Condition::NotExists)).await else {
+        panic!("refused");
+    };
+    assert!(message.contains("item order#1/a would be 409601 bytes"), "{message}");
+    let fits = put(item("b", "1"), Condition::NotExists);
+    assert!(store.transact(vec![fits, put(over, Condition::NotExists)]).await.is_err());
+    assert_eq!(store.get(&Key::new("order#1", "b")).await.expect("get"), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_item_can_be_replaced_by_a_versioned_put() {
+    // Two bodies of 300 KB together are over the limit: the replacement is measured
+    // alone, as a whole new item.
+    let store = store().await;
+    store.write(put(item_of_size("a", 300_000), Condition::NotExists)).await.expect("create");
+    let replaced = item_of_size("a", 300_000).with_index(Index::Gsi1, "c#1", "2026");
+    assert_eq!(store.write(put(replaced, Condition::VersionIs(1))).await, Ok(2));
+    let both = vec![put(item_of_size("a", 300_000), Condition::VersionIs(2))];
+    store.transact(both).await.expect("transact replaces a large item too");
+    let stored = store.get(&Key::new("order#1", "a")).await.expect("get").expect("exists");
+    assert_eq!((stored.version, stored.body.len()), (3, 300_000 - item("a", "").stored_size(1)));
+    assert!(stored.index_keys.is_empty());
+}

@@ -3,6 +3,8 @@
 #![deny(clippy::float_arithmetic)]
 
 use chrono::{DateTime, Duration, Utc};
+
+use super::later;
 use serde::{Deserialize, Serialize};
 
 use super::order::AuditStatus;
@@ -118,7 +120,7 @@ pub fn on_failure(
         return FailureDecision::Expire;
     }
     let mut kept = rule.clone();
-    kept.failures += 1;
+    kept.failures = kept.failures.saturating_add(1);
     // A late-arriving older failure never pulls the next attempt earlier.
     let moved = next_attempt_at(&rules.attempts, order_id, kept.attempts, failure.occurred_at, kept.window_ends_at);
     kept.next_attempt_at = moved.max(rule.next_attempt_at);
@@ -126,7 +128,7 @@ pub fn on_failure(
 }
 
 fn first_rule(rules: &AuditRules, order_id: &str, reason: &ReasonRule, failure: &Failure) -> ReauditRule {
-    let window_ends_at = failure.occurred_at + Duration::minutes(i64::from(rules.retry_window_minutes));
+    let window_ends_at = later(failure.occurred_at, Duration::minutes(i64::from(rules.retry_window_minutes)));
     ReauditRule {
         first_failure_at: failure.occurred_at,
         window_ends_at,
@@ -152,12 +154,13 @@ pub fn next_attempt_at(
     let base = u64::from(backoff.first_delay_minutes)
         .saturating_mul(u64::from(backoff.multiplier).saturating_pow(exponent))
         .min(u64::from(backoff.max_delay_minutes))
-        * 60;
-    let spread = base * u64::from(backoff.jitter_percent) / 100;
-    let jitter =
-        if spread == 0 { 0 } else { (stable_hash(order_id, attempt) % (2 * spread + 1)) as i64 - spread as i64 };
-    let delay = (base as i64 + jitter).max(1);
-    (from + Duration::seconds(delay)).min(window_ends_at)
+        .saturating_mul(60);
+    let spread = base.saturating_mul(u64::from(backoff.jitter_percent)).checked_div(100).unwrap_or(0);
+    // An offset in 0..=2·spread, then shifted down by spread: a jitter of ±spread.
+    let offset = stable_hash(order_id, attempt).checked_rem(spread.saturating_mul(2).saturating_add(1)).unwrap_or(0);
+    let delay = base.saturating_add(offset).saturating_sub(spread).max(1);
+    let delay = Duration::try_seconds(i64::try_from(delay).unwrap_or(i64::MAX)).unwrap_or(Duration::MAX);
+    later(from, delay).min(window_ends_at)
 }
 
 /// FNV-1a: stable across processes and releases, unlike `DefaultHasher`.
@@ -169,7 +172,8 @@ pub fn stable_hash(text: &str, salt: u32) -> u64 {
 
 /// The shard of the due-rule index an order's rule lives in.
 pub fn shard_of(order_id: &str, shards: u32) -> u32 {
-    (stable_hash(order_id, 0) % u64::from(shards.max(1))) as u32
+    let shard = stable_hash(order_id, 0).checked_rem(u64::from(shards.max(1))).unwrap_or(0);
+    u32::try_from(shard).unwrap_or(0)
 }
 
 /// What a tick at `now` should do with a rule, or `None` if it is not due (or another
@@ -183,7 +187,7 @@ pub fn tick_action(rule: &ReauditRule, now: DateTime<Utc>) -> Option<TickAction>
     if now >= rule.window_ends_at {
         return Some(TickAction::Expire);
     }
-    (rule.next_attempt_at <= now).then_some(TickAction::Request { attempt: rule.attempts + 1 })
+    (rule.next_attempt_at <= now).then_some(TickAction::Request { attempt: rule.attempts.saturating_add(1) })
 }
 
 /// The rule after a tick has sent audit request `attempt` at `now`.
@@ -211,5 +215,6 @@ pub fn due_at(rule: &ReauditRule) -> DateTime<Utc> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 #[path = "audit_tests.rs"]
 mod tests;

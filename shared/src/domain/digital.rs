@@ -6,10 +6,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::input::{Fields, Nested};
+use crate::input::{Fields, Nested, TimeWindow};
 
 /// The product kinds, which are also the refund scenarios.
 pub const PRODUCT_KINDS: &[&str] = &["MEMBERSHIP", "ALBUM"];
+
+/// The most episodes an album may have.
+pub const MAX_EPISODES: u32 = 100_000;
 
 /// What was bought.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,11 +53,11 @@ pub struct Product {
 
 impl Product {
     /// Reads `product` from an order body; `None` when absent.
-    pub fn parse(f: &Fields<'_>) -> Result<Option<Product>> {
+    pub fn parse(f: &Fields<'_>, now: DateTime<Utc>) -> Result<Option<Product>> {
         let Some(nested) = f.opt_object("product")? else { return Ok(None) };
         let p = nested.fields();
         let kind = match p.str("kind")? {
-            "MEMBERSHIP" => membership(&p)?,
+            "MEMBERSHIP" => membership(&p, now)?,
             "ALBUM" => album(&p)?,
             other => {
                 return Err(Error::validation(
@@ -78,8 +81,10 @@ impl Product {
     }
 }
 
-fn membership(p: &Fields<'_>) -> Result<ProductKind> {
-    let required = |name: &str| p.opt_time(name)?.ok_or_else(|| Error::validation(p.path(name), "is required"));
+fn membership(p: &Fields<'_>, now: DateTime<Utc>) -> Result<ProductKind> {
+    let required = |name: &str| {
+        p.opt_time_within(name, now, TimeWindow::SERVICE)?.ok_or_else(|| Error::validation(p.path(name), "is required"))
+    };
     let service_start = required("service_start")?;
     let service_end = required("service_end")?;
     if service_end <= service_start {
@@ -89,15 +94,12 @@ fn membership(p: &Fields<'_>) -> Result<ProductKind> {
 }
 
 fn album(p: &Fields<'_>) -> Result<ProductKind> {
-    let total_episodes = p.u32("total_episodes")?;
-    if total_episodes == 0 {
-        return Err(Error::validation(p.path("total_episodes"), "must be at least 1"));
-    }
-    let released_episodes = p.u32("released_episodes")?;
+    let total_episodes = p.u32_in("total_episodes", 1, MAX_EPISODES)?;
+    let released_episodes = p.u32_in("released_episodes", 0, MAX_EPISODES)?;
     if released_episodes > total_episodes {
         return Err(Error::validation(p.path("released_episodes"), "must not exceed total_episodes"));
     }
-    let consumed_episodes = p.opt_u32("consumed_episodes")?.unwrap_or(0);
+    let consumed_episodes = p.opt_u32_in("consumed_episodes", 0, MAX_EPISODES)?.unwrap_or(0);
     if consumed_episodes > released_episodes {
         return Err(Error::validation(p.path("consumed_episodes"), "must not exceed released_episodes"));
     }
@@ -150,7 +152,7 @@ mod tests {
 
     fn parse(product: serde_json::Value) -> Result<Option<Product>> {
         let body = json!({ "product": product });
-        Product::parse(&Fields::root(&body).unwrap())
+        Product::parse(&Fields::root(&body).unwrap(), chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 22, 10, 0, 0).unwrap())
     }
 
     #[test]
@@ -185,6 +187,15 @@ mod tests {
                 "product.entitlement.user_flags[0]",
             ),
             (json!("MEMBERSHIP"), "product"),
+            (
+                json!({"kind": "MEMBERSHIP", "service_start": "2026-01-01T00:00:00Z", "service_end": "9999-12-31T23:59:59Z"}),
+                "product.service_end",
+            ),
+            (
+                json!({"kind": "MEMBERSHIP", "service_start": "0001-01-01T00:00:00Z", "service_end": "2027-01-01T00:00:00Z"}),
+                "product.service_start",
+            ),
+            (json!({"kind": "ALBUM", "total_episodes": 4294967295u32, "released_episodes": 0}), "product.total_episodes"),
         ];
         for (product, field) in cases {
             match parse(product.clone()) {

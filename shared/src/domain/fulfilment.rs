@@ -242,7 +242,7 @@ impl Progress {
                     .collect();
                 let before = self.triggered.len();
                 for (i, stage) in next {
-                    self.trigger(&stage.trigger, i + 1, now, outcome);
+                    self.trigger(&stage.trigger, i.saturating_add(1), now, outcome);
                 }
                 if self.triggered.len() == before {
                     self.waiting = Some(applied);
@@ -317,5 +317,6 @@ fn empty_strategy() -> Strategy {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 #[path = "fulfilment_tests.rs"]
 mod tests;

@@ -6,15 +6,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Identifiers are 1–64 characters of letters, digits and `-_.:`: safe in keys, paths
-/// and logs.
+/// Identifiers are 1–64 characters of letters, digits and `-_.:`, not only dots: safe
+/// in keys, paths (`.` and `..` would be normalised away in a URL) and logs.
 fn check(field: &str, text: &str) -> Result<()> {
-    let ok =
-        !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    let ok = !text.is_empty()
+        && text.len() <= 64
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        && !text.bytes().all(|b| b == b'.');
     if ok {
         Ok(())
     } else {
-        Err(Error::validation(field, "must be 1-64 characters of letters, digits, '-', '_', '.' or ':'"))
+        Err(Error::validation(
+            field,
+            "must be 1-64 characters of letters, digits, '-', '_', '.' or ':', and not only dots",
+        ))
     }
 }
 
@@ -49,6 +54,10 @@ id_type!(
     OrderId
 );
 id_type!(CustomerId);
+id_type!(
+    /// The middle office's identifier of one audit result.
+    AuditId
+);
 id_type!(Sku);
 
 #[cfg(test)]
@@ -58,7 +67,8 @@ mod tests {
     #[test]
     fn ids_refuse_unsafe_characters() {
         assert!(OrderId::parse("order_id", "o-1001").is_ok());
-        for bad in ["", "a b", "a/b", "a#b", &"x".repeat(65)] {
+        assert!(OrderId::parse("order_id", "v1.2").is_ok());
+        for bad in ["", "a b", "a/b", "a#b", ".", "..", "...", "a\u{0}", "é", &"x".repeat(65)] {
             assert!(OrderId::parse("order_id", bad).is_err(), "{bad:?}");
         }
     }

@@ -1,4 +1,8 @@
 //! Pure domain logic: validated types and decisions from facts and the time. No I/O.
+//!
+//! Every computation on money, counts and times is checked: an overflow is an error
+//! naming the field, never a panic (release builds abort on panic) nor a wrapped value.
+#![deny(clippy::arithmetic_side_effects, clippy::float_arithmetic)]
 
 pub mod audit;
 pub mod digital;
@@ -9,3 +13,17 @@ pub mod refund;
 pub mod refund_policy;
 pub mod refund_split;
 pub mod risk;
+
+use chrono::{DateTime, Duration, Utc};
+
+/// `t + d`, held at the latest representable time instead of overflowing. Times from
+/// outside are bounded to a window around the clock (see `input::TimeWindow`), so this
+/// only ever saturates on a rules file with absurd durations.
+pub fn later(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `t - d`, held at the earliest representable time instead of overflowing.
+pub fn earlier(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t.checked_sub_signed(d).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}

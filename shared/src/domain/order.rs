@@ -1,5 +1,5 @@
 //! Orders: the validated request, the stored entity and its transitions.
-#![deny(clippy::float_arithmetic)]
+#![deny(clippy::float_arithmetic, clippy::arithmetic_side_effects)]
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -10,8 +10,8 @@ use super::digital::Product;
 use super::ids::{CustomerId, OrderId, Sku};
 use super::risk::RiskAssessment;
 use crate::error::{Error, Result};
-use crate::input::Fields;
-use crate::money::{Currency, Money};
+use crate::input::{Fields, TimeWindow};
+use crate::money::{self, Currency, Money};
 use crate::outbox::Outbox;
 use crate::ports::OutboundMessage;
 use crate::rules::Rules;
@@ -30,10 +30,16 @@ pub struct LineItem {
     pub fee: Decimal,
 }
 
+/// The most units of one item an order may ask for.
+pub const MAX_QUANTITY: u32 = 1_000_000;
+
 impl LineItem {
-    /// quantity × unit price − discount + tax + fee.
-    pub fn total(&self) -> Decimal {
-        self.unit_price * Decimal::from(self.quantity) - self.discount + self.tax + self.fee
+    /// quantity × unit price − discount + tax + fee; an error naming `field` when a step
+    /// passes [`money::MAX_AMOUNT`].
+    pub fn total_for(&self, field: &str) -> Result<Decimal> {
+        let price = money::mul(field, self.unit_price, Decimal::from(self.quantity))?;
+        let total = money::add(field, money::sub(field, price, self.discount)?, self.tax)?;
+        money::add(field, total, self.fee)
     }
 }
 
@@ -80,7 +86,8 @@ pub struct Contact {
 }
 
 impl NewOrder {
-    pub fn parse(body: &serde_json::Value, rules: &Rules) -> Result<NewOrder> {
+    /// Reads and checks a `POST /orders` body; `now` bounds the times it may carry.
+    pub fn parse(body: &serde_json::Value, rules: &Rules, now: DateTime<Utc>) -> Result<NewOrder> {
         let f = Fields::root(body)?;
         let order_id = OrderId::parse("order_id", f.str("order_id")?)?;
         let customer_id = CustomerId::parse("customer_id", f.str("customer_id")?)?;
@@ -94,13 +101,13 @@ impl NewOrder {
         }
         let currency = Currency::parse("currency", f.str("currency")?)?;
         let items = parse_items(&f, currency)?;
-        let payment = parse_payment(&f, currency)?;
-        let total: Decimal = items.iter().map(LineItem::total).sum();
-        let paid: Decimal = payment.splits.iter().map(|s| s.amount).sum();
+        let payment = parse_payment(&f, currency, now)?;
+        let total = items_total(&items)?;
+        let paid = money::sum("payment.splits", payment.splits.iter().map(|s| s.amount))?;
         if !payment.splits.is_empty() && paid != total {
             return Err(Error::validation("payment.splits", format!("add up to {paid}, but the order totals {total}")));
         }
-        let product = Product::parse(&f)?;
+        let product = Product::parse(&f, now)?;
         Ok(NewOrder {
             order_id,
             customer_id,
@@ -116,9 +123,18 @@ impl NewOrder {
         })
     }
 
-    pub fn total(&self) -> Money {
-        Money::new(self.items.iter().map(LineItem::total).sum(), self.currency)
+    /// The order's total; an error only for an order that never passed [`NewOrder::parse`].
+    pub fn total(&self) -> Result<Money> {
+        Ok(Money::new(items_total(&self.items)?, self.currency))
     }
+}
+
+/// The sum of the items' totals, at most [`money::MAX_AMOUNT`].
+fn items_total(items: &[LineItem]) -> Result<Decimal> {
+    items.iter().enumerate().try_fold(Decimal::ZERO, |sum, (i, item)| {
+        let field = format!("items[{i}]");
+        money::add(&field, sum, item.total_for(&field)?)
+    })
 }
 
 fn parse_contact(f: &Fields<'_>) -> Result<Option<Contact>> {
@@ -155,17 +171,10 @@ fn parse_items(f: &Fields<'_>, currency: Currency) -> Result<Vec<LineItem>> {
         .iter()
         .map(|n| {
             let i = n.fields();
-            let quantity = i.u32("quantity")?;
-            if quantity == 0 {
-                return Err(Error::validation(i.path("quantity"), "must be at least 1"));
-            }
+            let quantity = i.u32_in("quantity", 1, MAX_QUANTITY)?;
             let amount = |name: &str| -> Result<Decimal> {
                 let text = i.opt_decimal_text(name)?.unwrap_or("0");
-                let value = currency.parse_amount(&i.path(name), text)?;
-                if value < Decimal::ZERO {
-                    return Err(Error::validation(i.path(name), "must not be negative"));
-                }
-                Ok(value)
+                currency.parse_amount(&i.path(name), text)
             };
             i.decimal_text("unit_price")?;
             let item = LineItem {
@@ -176,7 +185,7 @@ fn parse_items(f: &Fields<'_>, currency: Currency) -> Result<Vec<LineItem>> {
                 tax: amount("tax")?,
                 fee: amount("fee")?,
             };
-            if item.total() < Decimal::ZERO {
+            if item.total_for(&i.path("unit_price"))? < Decimal::ZERO {
                 return Err(Error::validation(i.path("discount"), "is larger than the item's price"));
             }
             Ok(item)
@@ -184,7 +193,7 @@ fn parse_items(f: &Fields<'_>, currency: Currency) -> Result<Vec<LineItem>> {
         .collect()
 }
 
-fn parse_payment(f: &Fields<'_>, currency: Currency) -> Result<PaymentInfo> {
+fn parse_payment(f: &Fields<'_>, currency: Currency, now: DateTime<Utc>) -> Result<PaymentInfo> {
     let nested = f.object("payment")?;
     let p = nested.fields();
     let method = payment_method(&p.path("method"), p.str("method")?)?;
@@ -202,7 +211,7 @@ fn parse_payment(f: &Fields<'_>, currency: Currency) -> Result<PaymentInfo> {
     if let Some(i) = splits.iter().position(|s| s.amount <= Decimal::ZERO) {
         return Err(Error::validation(format!("{}[{i}].amount", p.path("splits")), "must be above zero"));
     }
-    Ok(PaymentInfo { method, paid_at: p.opt_time("paid_at")?, splits })
+    Ok(PaymentInfo { method, paid_at: p.opt_time_within("paid_at", now, TimeWindow::PAYMENT)?, splits })
 }
 
 fn payment_method(field: &str, text: &str) -> Result<String> {

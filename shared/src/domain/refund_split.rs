@@ -45,35 +45,45 @@ pub fn split(total: Decimal, remaining: &BTreeMap<String, Decimal>, currency: Cu
     let mut parts: Vec<(&str, i128)> =
         remaining.iter().map(|(c, r)| (c.as_str(), minor(*r, currency).max(0))).filter(|(_, r)| *r > 0).collect();
     parts.sort_by_key(|(c, _)| (channel_rank(c), *c));
-    let sum: i128 = parts.iter().map(|(_, r)| r).sum();
+    // Amounts are at most `money::MAX_AMOUNT` (1e12, 1e15 in minor units), so the
+    // products below stay far inside i128; saturating keeps that true of any input.
+    let sum: i128 = parts.iter().map(|(_, r)| *r).fold(0, i128::saturating_add);
     let total_minor = minor(total, currency);
     if sum == 0 || total_minor <= 0 {
         return Vec::new();
     }
-    let mut shares: Vec<(usize, i128, i128)> =
-        parts.iter().enumerate().map(|(i, (_, r))| (i, total_minor * r / sum, total_minor * r % sum)).collect();
-    let mut left = total_minor - shares.iter().map(|s| s.1).sum::<i128>();
+    let mut shares: Vec<(usize, i128, i128)> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, (_, r))| {
+            let product = total_minor.saturating_mul(*r);
+            (i, product.checked_div(sum).unwrap_or(0), product.checked_rem(sum).unwrap_or(0))
+        })
+        .collect();
+    let mut left = total_minor.saturating_sub(shares.iter().map(|s| s.1).fold(0, i128::saturating_add));
     let mut order: Vec<usize> = (0..shares.len()).collect();
-    order.sort_by_key(|&i| (std::cmp::Reverse(shares[i].2), i));
+    order.sort_by_key(|&i| (std::cmp::Reverse(shares.get(i).map_or(0, |s| s.2)), i));
     for i in order {
-        if left == 0 {
+        if left <= 0 {
             break;
         }
-        shares[i].1 += 1;
-        left -= 1;
+        if let Some(share) = shares.get_mut(i) {
+            share.1 = share.1.saturating_add(1);
+        }
+        left = left.saturating_sub(1);
     }
     shares
         .into_iter()
         .filter(|s| s.1 > 0)
-        .map(|(i, cents, _)| {
-            let channel = parts[i].0.to_string();
+        .filter_map(|(i, cents, _)| {
+            let channel = parts.get(i)?.0.to_string();
             let coins = channel == "VIRTUAL_COINS";
-            ChannelRefund {
+            Some(ChannelRefund {
                 destination: if coins { "PLATFORM_ACCOUNT".into() } else { channel.clone() },
                 form: if coins { "COINS".into() } else { "MONEY".into() },
-                amount: Decimal::from_i128_with_scale(cents, currency.minor_units()),
+                amount: Decimal::try_from_i128_with_scale(cents, currency.minor_units()).ok()?,
                 channel,
-            }
+            })
         })
         .collect()
 }

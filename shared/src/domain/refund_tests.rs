@@ -1,3 +1,6 @@
+//! Tests may overflow and panic: only the code under test is checked.
+#![allow(clippy::arithmetic_side_effects)]
+
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
@@ -39,6 +42,7 @@ fn membership(used_days: i64) -> Purchase {
         discount: d("20.00"),
         tax: d("6.00"),
         fee: d("1.00"),
+        total: d("107.00"),
         method: "BANK_CARD".into(),
         order_type: "STANDARD".into(),
         paid_by_channel: BTreeMap::from([("BANK_CARD".into(), d("80.00")), ("VIRTUAL_COINS".into(), d("27.00"))]),
@@ -54,6 +58,7 @@ fn album(released: u32, consumed: u32) -> Purchase {
         discount: d("0.00"),
         tax: d("3.00"),
         fee: d("0.50"),
+        total: d("63.50"),
         method: "THIRD_PARTY".into(),
         paid_by_channel: BTreeMap::from([("THIRD_PARTY".into(), d("50.00")), ("VIRTUAL_COINS".into(), d("13.50"))]),
         paid_at: Some(now() - Duration::days(3)),
@@ -64,7 +69,7 @@ fn album(released: u32, consumed: u32) -> Purchase {
 
 fn quote_of(scenario: &str, p: &Purchase, refunded: &Refunded) -> Quote {
     let rules = Rules::defaults();
-    quote(&rules.refunds, rules.refunds.scenario(scenario).unwrap(), p, refunded, now())
+    quote(&rules.refunds, rules.refunds.scenario(scenario).unwrap(), p, refunded, now()).unwrap()
 }
 
 fn amounts(q: &Quote) -> Vec<(String, String)> {
@@ -165,6 +170,95 @@ fn entitlement_after_refund_has_key_revoked_and_flags_changed() {
     assert_eq!((after.service_content.as_str(), after.product_status.as_str()), ("NONE", "UNSUBSCRIBED"));
 }
 
+#[test]
+fn paid_is_what_the_order_took_and_never_more_than_its_total() {
+    let mut p = membership(0);
+    assert_eq!(p.paid(), d("107.00"));
+    p.paid_by_channel.insert("BANK_CARD".into(), d("180.00"));
+    assert_eq!(p.paid(), d("107.00"), "splits above the total never raise what can be refunded");
+    let q = quote_of("MEMBERSHIP", &p, &Refunded::default());
+    assert!(q.amount <= d("107.00"), "{q:?}");
+    p.paid_by_channel.insert("WEALTH".into(), Decimal::MAX);
+    assert_eq!(p.paid(), d("107.00"), "a sum past Decimal's range is still capped by the total");
+}
+
+#[test]
+fn amounts_past_the_computable_range_are_refused_not_panicked_on() {
+    let rules = Rules::defaults();
+    let scenario = rules.refunds.scenario("MEMBERSHIP").unwrap();
+    let mut p = membership(120);
+    p.price = Decimal::MAX;
+    p.discount = Decimal::ZERO;
+    let refused = quote(&rules.refunds, scenario, &p, &Refunded::default(), now());
+    assert!(matches!(&refused, Err(Error::Validation { field, .. }) if field == "order_id"), "{refused:?}");
+    let mut p = membership(120);
+    p.total = Decimal::MAX;
+    p.paid_by_channel = BTreeMap::from([("BANK_CARD".into(), MAX_REFUNDABLE + Decimal::ONE)]);
+    assert!(quote(&rules.refunds, scenario, &p, &Refunded::default(), now()).is_err());
+    let mut refunded = Refunded::default();
+    refunded.by_channel.insert("BANK_CARD".into(), Decimal::MAX);
+    let more = ChannelRefund {
+        channel: "BANK_CARD".into(),
+        amount: d("1.00"),
+        destination: "BANK_CARD".into(),
+        form: "MONEY".into(),
+    };
+    assert!(refunded.add(&[more]).is_err());
+    assert_eq!(refunded.by_channel["BANK_CARD"], Decimal::MAX, "a failed add changes nothing");
+    assert_eq!(MAX_REFUNDABLE, Decimal::from(1_000_000_000_000_000i64));
+}
+
+#[test]
+fn inconsistent_album_counts_refund_nothing_rather_than_a_negative_share() {
+    let product = ProductKind::Album { total_episodes: 4, released_episodes: 9, consumed_episodes: 9 };
+    let share = residual_share(crate::rules_refund::Residual::UnreleasedEpisodes {}, &product, now());
+    assert_eq!((share.numerator, share.denominator), (0, 4));
+}
+
+fn order(status: &str, audit_status: Option<&str>) -> crate::domain::order::Order {
+    let at = now().to_rfc3339();
+    serde_json::from_value(serde_json::json!({
+        "request": {"order_id": "d-1", "customer_id": "c-1", "business_type": "digital", "currency": "CNY",
+            "items": [], "shipping_country": null, "billing_country": null, "shipping_address": null,
+            "payment": {"method": "BANK_CARD", "paid_at": null}, "product": null},
+        "total": {"amount": "107.00", "currency": "CNY"}, "status": status, "initial_status": status,
+        "audit_status": audit_status, "risk": {"level": "LOW", "score": 0, "matched_rules": []},
+        "prepayment": null, "prepayment_paid": null, "fulfilment": {"status": "NOT_STARTED"},
+        "history": [], "outbox": [], "created_at": at, "updated_at": at
+    }))
+    .unwrap()
+}
+
+#[test]
+fn only_a_paid_dispatched_order_not_rejected_by_its_audit_can_be_refunded() {
+    use crate::domain::refund_policy::order_refusal;
+    for audit in [None, Some("PENDING"), Some("PROVISIONALLY_ACCEPTED"), Some("APPROVED")] {
+        assert_eq!(order_refusal(&order("DISPATCHED", audit)), None, "{audit:?}");
+    }
+    let refused = |status, audit| order_refusal(&order(status, audit)).unwrap();
+    let rejected = refused("REJECTED", None);
+    assert_eq!(rejected.reason, "ORDER_REJECTED");
+    assert_eq!(rejected.message, "order d-1 is REJECTED: only a paid, dispatched order can be refunded");
+    assert_eq!(refused("AWAITING_PREPAYMENT", None).reason, "ORDER_AWAITING_PREPAYMENT");
+    assert_eq!(refused("CANCELLED", None).reason, "ORDER_CANCELLED");
+    let audit = refused("DISPATCHED", Some("REJECTED"));
+    assert_eq!(audit.reason, "ORDER_AUDIT_REJECTED");
+    assert!(audit.message.contains("audit_status is REJECTED"), "{}", audit.message);
+}
+
+#[test]
+fn facts_and_shown_entitlements_never_carry_the_key() {
+    use crate::domain::refund_policy::{entitlement_view, extract};
+    let rules = Rules::defaults();
+    let facts = extract(rules.refunds.scenario("MEMBERSHIP").unwrap(), &membership(0));
+    assert!(!facts.to_string().contains("K-1"), "{facts}");
+    assert_eq!(facts["entitlement"]["key_status"], "ACTIVE");
+    let mut revoked = entitlement();
+    revoked.key = None;
+    assert_eq!(entitlement_view(&revoked)["key_status"], "NONE");
+    assert!(entitlement_view(&entitlement()).get("key").is_none());
+}
+
 const CHANNELS: [&str; 6] = ["PLATFORM_ACCOUNT", "BANK_CARD", "THIRD_PARTY", "LENDING", "WEALTH", "VIRTUAL_COINS"];
 
 fn channels() -> impl Strategy<Value = Vec<(usize, i64)>> {
@@ -204,6 +298,7 @@ proptest! {
     fn refunds_never_exceed_what_is_left(used in 0i64..400, parts in channels(), already in 0u32..=100) {
         let mut p = membership(used);
         p.paid_by_channel = paid_map(&parts);
+        p.total = p.paid_by_channel.values().copied().sum();
         let mut refunded = Refunded::default();
         for (c, paid) in &p.paid_by_channel {
             refunded.by_channel.insert(c.clone(), round(crate::rules_refund::Rounding::Down, cny(), *paid * Decimal::from(already) / Decimal::from(100)));
@@ -212,7 +307,7 @@ proptest! {
         prop_assert!(q.amount <= p.paid() - refunded.total());
         prop_assert!(q.amount >= Decimal::ZERO);
         let mut after = refunded.clone();
-        after.add(&q.channels);
+        after.add(&q.channels).unwrap();
         for (c, paid) in &p.paid_by_channel {
             prop_assert!(after.by_channel.get(c).copied().unwrap_or_default() <= *paid);
         }
@@ -231,6 +326,7 @@ proptest! {
         let coin_part = round(crate::rules_refund::Rounding::Down, cny(), paid * Decimal::from(coins) / Decimal::from(100));
         p.paid_by_channel = BTreeMap::from([("BANK_CARD".into(), paid - coin_part), ("VIRTUAL_COINS".into(), coin_part)]);
         p.paid_by_channel.retain(|_, v| *v > Decimal::ZERO);
+        p.total = paid;
         let q = quote_of("MEMBERSHIP", &p, &Refunded::default());
         prop_assert_eq!(q.amount, paid - p.fee);
         prop_assert_eq!(q.channels.iter().map(|c| c.amount).sum::<Decimal>(), q.amount);

@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::{earlier, later};
 use crate::money::{Currency, Money};
 use crate::rules::{Condition, Effect, RiskRules};
 
@@ -91,8 +92,10 @@ pub fn decide(rules: &RiskRules, level: RiskLevel, total: Money, now: DateTime<U
         return RiskDecision::Dispatch;
     }
     let share = rules.prepayment_share.get(&level).copied().unwrap_or(Decimal::ONE);
-    let amount = total.currency.round_half_up(total.amount * share);
-    let due_at = now + Duration::minutes(i64::from(rules.prepayment_due_minutes));
+    // The rules hold every share in (0, 1], so the share of a total never exceeds it;
+    // should the product not be representable, the whole total is asked for.
+    let amount = total.currency.round_half_up(total.amount.checked_mul(share).unwrap_or(total.amount).min(total.amount));
+    let due_at = later(now, Duration::minutes(i64::from(rules.prepayment_due_minutes)));
     RiskDecision::RequirePrepayment { amount: Money::new(amount, total.currency), due_at }
 }
 
@@ -102,10 +105,10 @@ fn matches(condition: &Condition, facts: &RiskFacts<'_>, now: DateTime<Utc>) -> 
             currency.is_none_or(|c: Currency| c == facts.total.currency) && facts.total.amount > *amount
         }
         Condition::Velocity { max_orders, window_minutes } => {
-            let since = now - Duration::minutes(i64::from(*window_minutes));
+            let since = earlier(now, Duration::minutes(i64::from(*window_minutes)));
             let in_window = facts.recent_orders.iter().filter(|t| **t > since && **t <= now).count();
             // This order counts too: more than `max_orders` including it trips the rule.
-            in_window + 1 > *max_orders as usize
+            in_window >= usize::try_from(*max_orders).unwrap_or(usize::MAX)
         }
         Condition::NewCustomer {} => !facts.has_history,
         Condition::CustomerBlocklist { customers } => customers.iter().any(|c| c == facts.customer_id),
@@ -127,5 +130,6 @@ fn normalize_address(address: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 #[path = "risk_tests.rs"]
 mod tests;

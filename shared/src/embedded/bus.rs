@@ -2,7 +2,8 @@
 //! is recorded on its topic and copied to every subscribed queue whose filter policy
 //! passes; queues deliver at least once, hide received messages for their visibility
 //! timeout and move a message to the dead-letter queue once it has been received
-//! maxReceiveCount times.
+//! maxReceiveCount times. A message over the 256 KiB SNS/SQS limit (body and attributes,
+//! [`message_size`]) is refused before anything is recorded or queued.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,7 +16,9 @@ use serde_json::json;
 use super::faults::{Faults, NoFaults};
 use super::filter;
 use crate::error::Error;
-use crate::ports::{Clock, OutboundMessage, Publisher, QueueStats, Queues, ReceivedMessage};
+use crate::ports::{
+    message_size, Clock, OutboundMessage, Publisher, QueueStats, Queues, ReceivedMessage, MAX_MESSAGE_BYTES,
+};
 use crate::topology::{Queue, Topology};
 
 /// A message as recorded on its topic, for `GET /_local/topics/{topic}/messages`.
@@ -133,23 +136,28 @@ impl EmbeddedBus {
     }
 }
 
+/// Why a message of `size` bytes cannot go to `to`, if it cannot.
+fn over_limit(to: &str, size: usize) -> Option<String> {
+    (size > MAX_MESSAGE_BYTES).then(|| {
+        format!("{to}: the message is {size} bytes, over the {MAX_MESSAGE_BYTES}-byte SNS/SQS message size limit")
+    })
+}
+
 #[async_trait]
 impl Publisher for EmbeddedBus {
+    /// Refuses, with nothing recorded or queued, a message over the size limit or one
+    /// whose copy for a subscribed queue (an SNS envelope, without raw delivery) would be.
     async fn publish(&self, message: &OutboundMessage) -> Result<(), Error> {
+        if let Some(reason) = over_limit(&message.topic, message.size()) {
+            return Err(Error::Publish(reason));
+        }
         let now = self.clock.now();
         let mut state = self.lock();
         if !state.topics.contains_key(&message.topic) {
             return Err(Error::Publish(format!("unknown topic {}", message.topic)));
         }
         let message_id = state.fresh_id("pub");
-        let parsed = serde_json::from_str(&message.body).unwrap_or_else(|_| json!(message.body));
-        let record = Published {
-            message_id: message_id.clone(),
-            message: parsed,
-            attributes: message.attributes.clone(),
-            published_at: now,
-        };
-        state.topics.entry(message.topic.clone()).or_default().push(record);
+        let mut deliveries = Vec::new();
         for sub in self.topology.subscriptions.iter().filter(|s| s.topic == message.topic) {
             if sub.filter_policy.is_some_and(|p| !filter::matches(p, &message.attributes)) {
                 continue;
@@ -159,7 +167,21 @@ impl Publisher for EmbeddedBus {
             } else {
                 (Self::sns_envelope(&message.topic, &message_id, message, now), BTreeMap::new())
             };
-            self.enqueue(&mut state, sub.queue, body, attributes)?;
+            if let Some(reason) = over_limit(sub.queue, message_size(&body, &attributes)) {
+                return Err(Error::Publish(format!("{} → {reason}", message.topic)));
+            }
+            deliveries.push((sub.queue, body, attributes));
+        }
+        let parsed = serde_json::from_str(&message.body).unwrap_or_else(|_| json!(message.body));
+        let record = Published {
+            message_id: message_id.clone(),
+            message: parsed,
+            attributes: message.attributes.clone(),
+            published_at: now,
+        };
+        state.topics.entry(message.topic.clone()).or_default().push(record);
+        for (queue, body, attributes) in deliveries {
+            self.enqueue(&mut state, queue, body, attributes)?;
         }
         Ok(())
     }
@@ -168,6 +190,9 @@ impl Publisher for EmbeddedBus {
 #[async_trait]
 impl Queues for EmbeddedBus {
     async fn send(&self, queue: &str, body: &str, attributes: &BTreeMap<String, String>) -> Result<(), Error> {
+        if let Some(reason) = over_limit(queue, message_size(body, attributes)) {
+            return Err(Error::Queue(reason));
+        }
         let mut state = self.lock();
         self.enqueue(&mut state, queue, body.to_string(), attributes.clone())
     }

@@ -120,3 +120,50 @@ async fn injected_duplicates_deliver_the_same_message_twice() {
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].message_id, got[1].message_id);
 }
+
+/// A `wanted` message whose body and attributes come to exactly `size` bytes.
+fn message_of_size(size: usize) -> OutboundMessage {
+    let mut m = message("wanted");
+    let overhead = m.size() - m.body.len();
+    m.body = format!("\"{}\"", "x".repeat(size - overhead - 2));
+    m
+}
+
+#[tokio::test]
+async fn a_message_over_the_sns_limit_is_refused_with_nothing_recorded_or_queued() {
+    let (_, bus) = setup(true);
+    let largest = message_of_size(MAX_MESSAGE_BYTES);
+    bus.publish(&largest).await.unwrap();
+    assert_eq!(bus.receive("work", 10).await.unwrap().len(), 1);
+
+    let over = message_of_size(MAX_MESSAGE_BYTES + 1);
+    let Err(Error::Publish(reason)) = bus.publish(&over).await else { panic!("over the limit") };
+    assert!(reason.contains("262145 bytes, over the 262144-byte"), "{reason}");
+    assert_eq!(bus.published("order-events").unwrap().len(), 1);
+    assert_eq!(bus.stats("work").await.unwrap().visible, 0);
+}
+
+#[tokio::test]
+async fn a_message_over_the_sqs_limit_is_refused_on_send() {
+    let (_, bus) = setup(true);
+    let over = message_of_size(MAX_MESSAGE_BYTES + 1);
+    let Err(Error::Queue(reason)) = bus.send("work", &over.body, &over.attributes).await else {
+        panic!("over the limit")
+    };
+    assert!(reason.starts_with("work: the message is 262145 bytes"), "{reason}");
+    let fits = message_of_size(MAX_MESSAGE_BYTES);
+    bus.send("work", &fits.body, &fits.attributes).await.unwrap();
+    assert_eq!(bus.stats("work").await.unwrap().visible, 1);
+}
+
+#[tokio::test]
+async fn an_sns_envelope_that_would_not_fit_its_queue_refuses_the_publish() {
+    // Without raw delivery the queue gets the body escaped inside an envelope.
+    let (_, bus) = setup(false);
+    let mut m = message("wanted");
+    m.body = format!("\"{}\"", r#"\""#.repeat(100_000));
+    assert!(m.size() < MAX_MESSAGE_BYTES);
+    let Err(Error::Publish(reason)) = bus.publish(&m).await else { panic!("envelope over the limit") };
+    assert!(reason.starts_with("order-events → work: the message is"), "{reason}");
+    assert!(bus.published("order-events").unwrap().is_empty());
+}

@@ -1,5 +1,7 @@
 //! An in-memory table with DynamoDB's write semantics: conditional puts and deletes,
-//! versioned updates, all-or-nothing transactions and ordered index queries.
+//! versioned updates, all-or-nothing transactions, ordered index queries, and its
+//! 400 KB item size limit counted by DynamoDB's rules ([`Item::check_size`]), so a test
+//! on this store catches an item DynamoDB would refuse.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -72,12 +74,13 @@ impl Table {
         }
     }
 
-    /// Applies a write whose condition has been checked; returns the new version.
+    /// Applies a write whose condition and size have been checked; returns the new
+    /// version.
     fn apply(&mut self, write: Write, current: Option<u64>) -> u64 {
         match write {
             Write::Put { mut item, .. } => {
                 self.remove(&item.key);
-                item.version = current.unwrap_or(0) + 1;
+                item.version = next_version(current);
                 for (index, ik) in &item.index_keys {
                     self.indexes.entry(*index).or_default().insert((ik.pk.clone(), ik.sk.clone(), item.key.clone()));
                 }
@@ -90,6 +93,18 @@ impl Table {
                 0
             }
         }
+    }
+}
+
+fn next_version(current: Option<u64>) -> u64 {
+    current.unwrap_or(0).saturating_add(1)
+}
+
+/// Refuses a put whose item would not fit DynamoDB's item size limit.
+fn check_size(write: &Write, current: Option<u64>) -> Result<(), StoreError> {
+    match write {
+        Write::Put { item, .. } => item.check_size(next_version(current)),
+        Write::Delete { .. } => Ok(()),
     }
 }
 
@@ -111,6 +126,7 @@ impl StateStore for EmbeddedStore {
         let mut table = self.lock();
         let (key, condition) = target(&write);
         let current = table.check(key, condition)?;
+        check_size(&write, current)?;
         Ok(table.apply(write, current))
     }
 
@@ -126,7 +142,9 @@ impl StateStore for EmbeddedStore {
             if !seen.insert(key.clone()) {
                 return Err(StoreError::Backend(format!("transaction writes {}/{} twice", key.pk, key.sk)));
             }
-            currents.push(table.check(key, condition)?);
+            let current = table.check(key, condition)?;
+            check_size(write, current)?;
+            currents.push(current);
         }
         for (write, current) in writes.into_iter().zip(currents) {
             table.apply(write, current);

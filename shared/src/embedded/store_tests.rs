@@ -97,3 +97,32 @@ async fn injected_crash_applies_nothing_of_that_write() {
     assert!(s.write(put(item("b", "1"), Condition::NotExists)).await.is_err());
     assert!(s.get(&Key::new("b", "A")).await.unwrap().is_none());
 }
+
+/// An item of exactly `size` bytes by DynamoDB's rules at version `version`.
+fn item_of_size(pk: &str, size: usize, version: u64) -> Item {
+    let overhead = item(pk, "").with_index(Index::Gsi1, "c", "s").stored_size(version);
+    let body = "é".repeat((size - overhead) / 2) + &"x".repeat((size - overhead) % 2);
+    item(pk, &body).with_index(Index::Gsi1, "c", "s")
+}
+
+#[tokio::test]
+async fn an_item_over_dynamodb_s_size_limit_is_refused_and_nothing_is_written() {
+    use crate::ports::MAX_ITEM_BYTES;
+    let s = EmbeddedStore::default();
+    // Index keys and multi-byte characters count, as DynamoDB counts them.
+    let largest = item_of_size("p", MAX_ITEM_BYTES, 1);
+    assert_eq!(largest.stored_size(1), MAX_ITEM_BYTES);
+    assert_eq!(s.write(put(largest, Condition::NotExists)).await, Ok(1));
+
+    let mut over = item_of_size("q", MAX_ITEM_BYTES, 1);
+    over.body.push('x');
+    let Err(StoreError::Backend(message)) = s.write(put(over.clone(), Condition::NotExists)).await else {
+        panic!("an item over the limit is refused");
+    };
+    assert!(message.contains("item q/A would be 409601 bytes"), "{message}");
+    assert!(s.get(&Key::new("q", "A")).await.unwrap().is_none());
+
+    let fits = put(item("r", "1"), Condition::NotExists);
+    assert!(s.transact(vec![fits, put(over, Condition::NotExists)]).await.is_err());
+    assert!(s.get(&Key::new("r", "A")).await.unwrap().is_none(), "the whole transaction is refused");
+}
