@@ -37,7 +37,7 @@ pub fn check_caller(headers: &HeaderMap) -> Result<(), ApiResponse> {
             "origin",
             &format!(
                 "requests from origin {:?} are refused; only pages served from localhost, 127.x.y.z or [::1] may call the local runtime",
-                origin.unwrap_or("(several)")
+                origin.unwrap_or("(repeated or unreadable)")
             ),
         )),
     }

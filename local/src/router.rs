@@ -26,11 +26,13 @@ pub const SETTLE_TIMEOUT: StdDuration = StdDuration::from_secs(60);
 pub struct Reply {
     pub status: u16,
     pub body: String,
+    /// The `Allow` header of a 405.
+    pub allow: Option<String>,
 }
 
 impl From<ApiResponse> for Reply {
     fn from(r: ApiResponse) -> Reply {
-        Reply { status: r.status, body: r.body.to_string() }
+        Reply { status: r.status, body: r.body.to_string(), allow: r.allow }
     }
 }
 
@@ -40,7 +42,7 @@ pub async fn handle(rt: &Runtime, method: &str, path: &str, body: &[u8]) -> Repl
     }
     match rt.topology.route(method, path) {
         RouteMatch::Found(route, _) => invoke(rt, route.function, method, path, body).await,
-        RouteMatch::MethodNotAllowed => ApiResponse::method_not_allowed(method, path).into(),
+        RouteMatch::MethodNotAllowed(allowed) => ApiResponse::method_not_allowed(method, path, &allowed).into(),
         RouteMatch::NotFound => ApiResponse::not_found_route(method, path).into(),
     }
 }
@@ -65,7 +67,8 @@ async fn invoke(rt: &Runtime, function: &str, method: &str, path: &str, body: &[
         Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
         _ => String::new(),
     };
-    Reply { status: response.status().as_u16(), body: text }
+    let allow = response.headers().get("allow").and_then(|v| v.to_str().ok()).map(str::to_string);
+    Reply { status: response.status().as_u16(), body: text, allow }
 }
 
 fn internal(e: String) -> Error {
@@ -100,7 +103,19 @@ async fn control(rt: &Runtime, method: &str, path: &str, body: &[u8]) -> Result<
         }
         ("GET", ["clock"]) => ok(clock_view(rt)),
         ("POST", ["clock", "advance"]) => advance(rt, body).await,
-        _ => Ok(ApiResponse::not_found_route(method, path)),
+        (_, route) => Ok(match control_methods(route) {
+            Some(allowed) => ApiResponse::method_not_allowed(method, path, &[allowed]),
+            None => ApiResponse::not_found_route(method, path),
+        }),
+    }
+}
+
+/// The one method a `/_local` path (split after `/_local/`) answers to, if it is one.
+fn control_methods(route: &[&str]) -> Option<&'static str> {
+    match route {
+        ["topics", _] | ["settle"] | ["clock", "advance"] => Some("POST"),
+        ["topics", _, "messages"] | ["queues"] | ["queues", _, "dead-letters"] | ["clock"] => Some("GET"),
+        _ => None,
     }
 }
 

@@ -79,9 +79,11 @@ async fn answer(rt: Arc<Runtime>, request: Request<Incoming>) -> Result<Response
         Err(refused) => Reply::from(refused),
     };
     info!(%method, %path, status = reply.status, "request");
-    let response = Response::builder()
-        .status(reply.status)
-        .header("content-type", "application/json")
+    let mut response = Response::builder().status(reply.status).header("content-type", "application/json");
+    if let Some(allow) = &reply.allow {
+        response = response.header("allow", allow.as_str());
+    }
+    let response = response
         .body(Full::new(Bytes::from(reply.body)))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())));
     Ok(response)

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::http::header::{ALLOW, CONTENT_TYPE};
 use lambda_http::{Body, Request, Response};
 
 use crate::error::Result;
@@ -45,16 +45,18 @@ where
             let routed = Routed { method: route.method, path: route.path, params, body };
             serve(routed).await.unwrap_or_else(|e| (&e).into())
         }
-        RouteMatch::MethodNotAllowed => ApiResponse::method_not_allowed(method, path),
+        RouteMatch::MethodNotAllowed(allowed) => ApiResponse::method_not_allowed(method, path, &allowed),
         _ => ApiResponse::not_found_route(method, path),
     };
     json_response(answer)
 }
 
 pub fn json_response(answer: ApiResponse) -> Response<Body> {
-    Response::builder()
-        .status(answer.status)
-        .header(CONTENT_TYPE, "application/json")
+    let mut response = Response::builder().status(answer.status).header(CONTENT_TYPE, "application/json");
+    if let Some(allow) = &answer.allow {
+        response = response.header(ALLOW, allow.as_str());
+    }
+    response
         .body(Body::Text(answer.body.to_string()))
         .unwrap_or_else(|_| Response::new(Body::Text(answer.body.to_string())))
 }

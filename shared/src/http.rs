@@ -9,11 +9,13 @@ use crate::error::Error;
 pub struct ApiResponse {
     pub status: u16,
     pub body: Value,
+    /// The methods the path allows, for the `Allow` header of a 405.
+    pub allow: Option<String>,
 }
 
 impl ApiResponse {
     pub fn new(status: u16, body: Value) -> ApiResponse {
-        ApiResponse { status, body }
+        ApiResponse { status, body, allow: None }
     }
 
     pub fn error(status: u16, code: &str, message: &str, field: Option<&str>) -> ApiResponse {
@@ -21,15 +23,18 @@ impl ApiResponse {
         if let Some(field) = field {
             error["field"] = json!(field);
         }
-        ApiResponse { status, body: json!({ "error": error }) }
+        ApiResponse { status, body: json!({ "error": error }), allow: None }
     }
 
     pub fn not_found_route(method: &str, path: &str) -> ApiResponse {
         ApiResponse::error(404, "not_found", &format!("no route for {method} {path}"), None)
     }
 
-    pub fn method_not_allowed(method: &str, path: &str) -> ApiResponse {
-        ApiResponse::error(405, "method_not_allowed", &format!("{method} is not allowed on {path}"), None)
+    /// 405 with the `Allow` header listing `allowed`.
+    pub fn method_not_allowed(method: &str, path: &str, allowed: &[&str]) -> ApiResponse {
+        let allow = allowed.join(", ");
+        let message = format!("{method} is not allowed on {path}; allowed: {allow}");
+        ApiResponse { allow: Some(allow), ..ApiResponse::error(405, "method_not_allowed", &message, None) }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Reading validated values out of untrusted JSON, with errors that name the field by
 //! its path (`items[0].unit_price`).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::fmt;
 
@@ -242,9 +243,7 @@ impl<'a> Fields<'a> {
         };
         match self.present(name) {
             None => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
+            Some(Value::Number(n)) => whole_number(n)
                 .filter(|n| (min..=max).contains(n))
                 .map(Some)
                 .ok_or_else(|| out_of_range(&n)),
@@ -309,6 +308,17 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// A JSON number that is a whole number of `u32`: `2` and also `2.0` (JSON does not
+/// tell them apart, and JSON Schema's `integer` accepts both).
+fn whole_number(n: &Number) -> Option<u32> {
+    if let Some(n) = n.as_u64() {
+        return u32::try_from(n).ok();
+    }
+    // Only a float whose decimal form is `<digits>.0` is whole; it then parses exactly.
+    let text = n.as_f64().map(|f| format!("{f:.1}"))?;
+    text.strip_suffix(".0")?.parse().ok()
+}
+
 fn missing(field: String) -> Error {
     Error::validation(field, "is required")
 }
@@ -357,12 +367,15 @@ mod tests {
 
     #[test]
     fn whole_numbers_outside_their_range_say_the_range() {
-        let v = json!({"quantity": 0, "big": 4294967296u64, "neg": -1});
+        let v = json!({"quantity": 0, "big": 4294967296u64, "neg": -1, "two": 2.0, "half": 2.5, "huge": 1e300});
         let f = Fields::root(&v).unwrap();
         let err = f.u32_in("quantity", 1, 1_000_000).unwrap_err();
         assert_eq!(err.to_string(), "quantity: must be a whole number from 1 to 1000000, got 0");
         assert!(f.u32("big").is_err());
         assert!(f.u32("neg").is_err());
+        assert_eq!(f.u32("two").unwrap(), 2);
+        assert!(f.u32("half").is_err());
+        assert!(f.u32("huge").is_err());
     }
 
     #[test]

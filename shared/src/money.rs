@@ -1,6 +1,6 @@
 //! Money: a decimal amount in an ISO 4217 currency. Never a float; every rounding names
 //! its strategy where it happens.
-#![deny(clippy::float_arithmetic, clippy::arithmetic_side_effects)]
+#![deny(clippy::float_arithmetic, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::fmt;
 use std::str::FromStr;

@@ -141,6 +141,15 @@ pub fn message_size(body: &str, attributes: &BTreeMap<String, String>) -> usize 
     body.len() + attributes
 }
 
+/// Why the message cannot go to the topic or queue `to`, if it is over the size limit:
+/// the reason every publisher and queue adapter gives, on both backends.
+pub fn oversized_message(to: &str, body: &str, attributes: &BTreeMap<String, String>) -> Option<String> {
+    let size = message_size(body, attributes);
+    (size > MAX_MESSAGE_BYTES).then(|| {
+        format!("{to}: the message is {size} bytes, over the {MAX_MESSAGE_BYTES}-byte SNS/SQS message size limit")
+    })
+}
+
 /// When a write may happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Condition {

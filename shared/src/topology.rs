@@ -3,6 +3,8 @@
 //! builds exactly this; `template.yaml` mirrors it and `tests/e2e/topology.rs` fails when
 //! the two disagree.
 
+use percent_encoding::percent_decode_str;
+
 /// An SNS topic. `env` is the variable through which a function on AWS learns its ARN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Topic {
@@ -202,19 +204,19 @@ impl Topology {
 
     /// Finds the route a request matches, with its path parameters.
     pub fn route(&self, method: &str, path: &str) -> RouteMatch {
-        let mut path_known = false;
+        let mut allowed = Vec::new();
         for route in self.routes {
             if let Some(params) = match_path(route.path, path) {
-                path_known = true;
                 if route.method.eq_ignore_ascii_case(method) {
                     return RouteMatch::Found(route, params);
                 }
+                allowed.push(route.method);
             }
         }
-        if path_known {
-            RouteMatch::MethodNotAllowed
-        } else {
+        if allowed.is_empty() {
             RouteMatch::NotFound
+        } else {
+            RouteMatch::MethodNotAllowed(allowed)
         }
     }
 }
@@ -222,7 +224,8 @@ impl Topology {
 #[derive(Debug, PartialEq, Eq)]
 pub enum RouteMatch {
     Found(&'static Route, Vec<(&'static str, String)>),
-    MethodNotAllowed,
+    /// The path exists with other methods: these (for the `Allow` header).
+    MethodNotAllowed(Vec<&'static str>),
     NotFound,
 }
 
@@ -239,7 +242,10 @@ fn match_path(pattern: &'static str, path: &str) -> Option<Vec<(&'static str, St
                     if s.is_empty() {
                         return None;
                     }
-                    params.push((name, s.to_string()));
+                    // Path parameters arrive percent-encoded (`o%3A1` is `o:1`); one that
+                    // does not decode to UTF-8 is passed on as sent and fails its check.
+                    let value = percent_decode_str(s).decode_utf8().map_or_else(|_| s.to_string(), |v| v.into_owned());
+                    params.push((name, value));
                 } else if p != s {
                     return None;
                 }
@@ -267,7 +273,19 @@ mod tests {
     #[test]
     fn unknown_paths_and_methods_are_told_apart() {
         assert_eq!(TOPOLOGY.route("GET", "/nope"), RouteMatch::NotFound);
-        assert_eq!(TOPOLOGY.route("DELETE", "/orders"), RouteMatch::MethodNotAllowed);
-        assert_eq!(TOPOLOGY.route("GET", "/orders/"), RouteMatch::MethodNotAllowed);
+        assert_eq!(TOPOLOGY.route("DELETE", "/orders"), RouteMatch::MethodNotAllowed(vec!["POST"]));
+        assert_eq!(TOPOLOGY.route("GET", "/orders/"), RouteMatch::MethodNotAllowed(vec!["POST"]));
+    }
+
+    #[test]
+    fn path_parameters_are_percent_decoded() {
+        match TOPOLOGY.route("GET", "/orders/o%3A1") {
+            RouteMatch::Found(_, params) => assert_eq!(params, vec![("order_id", "o:1".to_string())]),
+            other => panic!("unexpected {other:?}"),
+        }
+        match TOPOLOGY.route("GET", "/orders/a%2Fb") {
+            RouteMatch::Found(_, params) => assert_eq!(params, vec![("order_id", "a/b".to_string())]),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 }

@@ -108,6 +108,11 @@ scenario!(an_exception_at_each_node_recalls_exactly_its_triggered_systems, |h: H
     ok(&h, "x-ent", "entitlement", "FAILED").await;
     let cancels: Vec<_> = commands(&h, "x-ent").await.into_iter().filter(|(k, _)| k == "fulfilment.cancel").collect();
     assert_eq!(cancels, sent("fulfilment.cancel", &["entitlement"]));
+    // After the recall a new report is refused; the report that recalled, posted again,
+    // is still acknowledged as the same one.
+    let (status, body) = report(&h, "x-ent", "notification", "notification", "COMPLETED").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("conflict")), "{body}");
+    ok(&h, "x-ent", "entitlement", "FAILED").await;
 });
 
 scenario!(a_status_that_triggers_nothing_is_stored_and_a_later_one_resumes, |h: Harness| async move {

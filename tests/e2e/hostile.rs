@@ -183,3 +183,16 @@ scenario!(a_shard_full_of_entries_no_tick_can_act_on_still_runs_its_due_orders, 
     assert_eq!(h.order(reaudit).await["audit_status"], "REJECTED");
     assert_eq!(h.order(&prepaid).await["status"], "CANCELLED");
 });
+
+scenario!(encoded_ids_are_decoded_and_wrong_methods_say_what_is_allowed, |h: Harness| async move {
+    let (status, body) = h.post("/orders", &retail_order("o:1", "c-hostile", "10.00")).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = h.get("/orders/o%3A1").await;
+    assert_eq!((status, body["order_id"].as_str()), (200, Some("o:1")), "{body}");
+    let (status, body) = h.get("/orders/a%2Fb").await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("order_id")), "{body}");
+    for (method, path, allow) in [("DELETE", "/orders", "POST"), ("TRACE", "/health", "GET"), ("GET", "/_local/settle", "POST")] {
+        let reply = orderflow_local::router::handle(&h.rt, method, path, b"").await;
+        assert_eq!((reply.status, reply.allow.as_deref()), (405, Some(allow)), "{method} {path}: {}", reply.body);
+    }
+});

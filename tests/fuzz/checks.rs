@@ -30,9 +30,10 @@ pub fn reply(route: &str, reply: &Reply) -> Result<(), Failure> {
     let field = error["field"].as_str().unwrap_or_default().chars().count();
     if message > MAX_MESSAGE_CHARS || field > MAX_MESSAGE_CHARS {
         let code = error["code"].as_str().unwrap_or_default();
+        let what = if message > MAX_MESSAGE_CHARS { "message" } else { "field" };
         return Err(Failure::new(
-            format!("{route}: {} {code} echoes a long input ({message}-char message, {field}-char field)", reply.status),
-            body(),
+            format!("{route}: {} {code} echoes a long input in its {what}", reply.status),
+            format!("{message}-char message, {field}-char field: {}", body()),
         ));
     }
     Ok(())
@@ -47,11 +48,19 @@ fn error_shaped(value: &Value) -> bool {
     top.len() == 1 && known && field_ok && error["code"].is_string() && error.get("message").is_some_and(Value::is_string)
 }
 
-/// The start of an error log line, without ids that differ between inputs.
+/// The start of an error log line, its numbers blanked (they differ between inputs
+/// that meet the same bug).
 fn short_log(line: &str) -> String {
     let text = line.split_once("ERROR").map_or(line, |(_, rest)| rest).trim();
-    let text: String = text.chars().take(100).collect();
-    format!("({text})")
+    let mut out = String::new();
+    for c in text.chars().take(100) {
+        match c {
+            '0'..='9' if out.ends_with('#') => {}
+            '0'..='9' => out.push('#'),
+            c => out.push(c),
+        }
+    }
+    format!("({out})")
 }
 
 pub fn shorten(text: &str) -> String {

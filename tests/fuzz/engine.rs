@@ -20,8 +20,6 @@ use crate::capture;
 
 /// How long one case may take before it counts as hung.
 const CASE_TIMEOUT: Duration = Duration::from_secs(120);
-/// Distinct failures after which an entry stops looking for more.
-const MAX_FAILURES: usize = 25;
 
 /// Why a case failed. Failures with the same `signature` are the same bug.
 #[derive(Debug, Clone)]
@@ -65,6 +63,15 @@ impl Budget {
         Budget::Cases(number("FUZZ_CASES").map_or(u64::from(default_cases), |n| n as u64))
     }
 
+    /// Distinct failures after which an entry stops looking for more, and how long one
+    /// failure may be shrunk (ms): a bounded run stays short even while bugs are open.
+    fn limits(&self) -> (usize, u32) {
+        match self {
+            Budget::Cases(_) => (5, 10_000),
+            Budget::Until(_) => (25, 30_000),
+        }
+    }
+
     fn over(&self, counts: &Counts) -> bool {
         match self {
             Budget::Cases(n) => counts.cases.get() >= *n,
@@ -97,15 +104,25 @@ where
     F: Fn(S::Value) -> Fut,
     Fut: Future<Output = Result<(), Failure>> + 'static,
 {
+    fuzz_within(entry, Budget::from_env(default_cases), strategy, case);
+}
+
+fn fuzz_within<S, F, Fut>(entry: &str, budget: Budget, strategy: S, case: F)
+where
+    S: Strategy,
+    S::Value: Clone + Debug,
+    F: Fn(S::Value) -> Fut,
+    Fut: Future<Output = Result<(), Failure>> + 'static,
+{
     capture::install();
     let started = Instant::now();
-    let budget = Budget::from_env(default_cases);
+    let (max_failures, shrink_ms) = budget.limits();
     let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let (counts, mut known, mut found) = (Counts::default(), HashSet::new(), Vec::new());
     let panics_before = capture::thread_panics();
     capture::take_tally();
     for round in 0.. {
-        if budget.over(&counts) || found.len() >= MAX_FAILURES {
+        if budget.over(&counts) || found.len() >= max_failures {
             break;
         }
         let cases = match budget {
@@ -116,7 +133,7 @@ where
             cases,
             failure_persistence: None,
             max_shrink_iters: 400,
-            max_shrink_time: 20_000,
+            max_shrink_time: shrink_ms,
             ..Config::default()
         };
         let mut runner = TestRunner::new_with_rng(config, seed(entry, round, &budget));
@@ -212,4 +229,31 @@ fn report(entry: &str, counts: &Counts, panics: u64, found: &[Found], took: Dura
     }
     capture::reporting();
     panic!("{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The harness itself: a panic deep in an awaited call, and one in a task the code
+    /// under test spawned and never awaited, are both found and shrunk.
+    #[test]
+    #[should_panic(expected = "input: 500")]
+    fn a_panic_in_the_code_under_test_is_found_and_shrunk() {
+        fuzz_within("self-test", Budget::Cases(200), 0u32..1000, |n| async move {
+            tokio::task::yield_now().await;
+            assert!(n < 500, "boom");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[should_panic(expected = "panic caught inside the code under test")]
+    fn a_panic_in_a_task_nobody_awaits_is_found() {
+        fuzz_within("self-test", Budget::Cases(50), 0u32..1000, |n| async move {
+            let task = tokio::task::spawn_local(async move { assert!(n < 500, "boom") });
+            let _ = task.await;
+            Ok(())
+        });
+    }
 }

@@ -84,6 +84,7 @@ async fn step(w: &World, method: &str, path: &str, body: &Value) -> Result<(u16,
     let text = if method == "GET" { String::new() } else { body.to_string() };
     let reply = w.call(method, path, text.as_bytes()).await;
     let route = format!("follow-up {method} {}", route_of(path));
+    crate::capture::tally(format!("{route} {}", reply.status));
     checks::reply(&route, &reply).map_err(|f| Failure::new(f.signature, format!("{}\n  after: {path}", f.detail)))?;
     Ok((reply.status, serde_json::from_str(&reply.body).unwrap_or_default()))
 }

@@ -196,3 +196,12 @@ async fn scenario(world: Result<World, Failure>) -> Result<(), Failure> {
 fn rules_file() {
     fuzz("rules file", 200, prop_oneof![structural(), textual()], run);
 }
+
+#[test]
+fn shipped_rules_survive_the_round_trip_through_the_mutation_tree() {
+    let shipped: toml::Table = DEFAULT_RULES.parse().expect("the shipped rules are TOML");
+    let tree = toml_to_j(&toml::Value::Table(shipped));
+    let Some(toml::Value::Table(t)) = j_to_toml(&tree) else { panic!("a table") };
+    let text = toml::to_string(&t).expect("TOML text");
+    Rules::parse("round trip", &text).expect("accepted");
+}

@@ -7,7 +7,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::fulfilment::{Progress, StatusReport};
 use orderflow_shared::error::{Error, Result, StoreError};
-use orderflow_shared::input::{Fields, TimeWindow};
+use orderflow_shared::input::{strict_json, Fields, TimeWindow};
 use orderflow_shared::repo::{self, Versioned};
 use orderflow_shared::rules::Strategy;
 use orderflow_shared::sqs_batch::{self, Record};
@@ -25,7 +25,8 @@ const RECALLED: &str = "audit-rejected";
 
 pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
     sqs_batch::process(event, |record: Record| async move {
-        let body: Value = serde_json::from_str(&record.body).map_err(|_| Error::validation("body", "is not JSON"))?;
+        let body = strict_json(record.body.as_bytes())
+            .map_err(|e| Error::validation("body", format!("is not JSON: {e}")))?;
         let kind = record.attributes.get("type").map(String::as_str).or_else(|| body["type"].as_str()).unwrap_or("");
         // Order events arrive as CloudEvents envelopes; status reports as they were posted.
         let data = if body.get("specversion").is_some() { &body["data"] } else { &body };

@@ -4,6 +4,7 @@
 
 use chrono::Duration;
 use orderflow_shared::app::Deps;
+use orderflow_shared::domain::earlier;
 use orderflow_shared::domain::ids::OrderId;
 use orderflow_shared::domain::order::{
     AuditStatus, Fulfilment, NewOrder, Order, OrderStatus, PaymentRecord, Prepayment,
@@ -70,7 +71,7 @@ async fn replay_creation(deps: &Deps, existing: Versioned<Order>, request: &NewO
 async fn assess_new(deps: &Deps, request: NewOrder) -> Result<Order> {
     let now = deps.clock.now();
     let risk_rules = &deps.rules.risk;
-    let since = risk_rules.longest_velocity_window().map(|m| now - Duration::minutes(i64::from(m)));
+    let since = risk_rules.longest_velocity_window().map(|m| earlier(now, Duration::minutes(i64::from(m))));
     let (has_history, recent) = repo::customer_history(
         deps.store.as_ref(),
         &request.customer_id,

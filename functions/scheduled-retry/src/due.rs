@@ -6,6 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::audit::{after_request, tick_action, Claim, TickAction};
+use orderflow_shared::domain::{earlier, later};
 use orderflow_shared::domain::order::{AuditStatus, Order, OrderStatus};
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::order_events;
@@ -49,7 +50,7 @@ async fn expire_prepayment(deps: &Deps, stored: Versioned<Order>, now: DateTime<
 pub async fn handle(deps: &Deps, stored: Versioned<Order>, now: DateTime<Utc>) -> Result<Outcome> {
     let Some(rule) = &stored.value.audit.rule else { return expire_prepayment(deps, stored, now).await };
     let Some(action) = tick_action(rule, now) else { return Ok(Outcome::Skipped) };
-    let claim = Claim { action, until: now + Duration::seconds(i64::from(deps.rules.audit.claim_seconds)) };
+    let claim = Claim { action, until: later(now, Duration::seconds(i64::from(deps.rules.audit.claim_seconds))) };
     let mut claimed = stored.value.clone();
     if let Some(rule) = claimed.audit.rule.as_mut() {
         rule.claim = Some(claim.clone());
@@ -126,7 +127,7 @@ async fn confirm(deps: &Deps, done: Order, claim: &Claim, version: u64) -> Resul
             deps,
             clear_claim(fresh.value),
             claim.action,
-            claim.until - Duration::seconds(i64::from(deps.rules.audit.claim_seconds)),
+            earlier(claim.until, Duration::seconds(i64::from(deps.rules.audit.claim_seconds))),
         );
         mark_latest_published(&mut redone);
         match repo::update_order(deps.store.as_ref(), &redone, fresh.version).await {

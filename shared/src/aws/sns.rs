@@ -9,7 +9,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
 
 use crate::error::Error;
-use crate::ports::{OutboundMessage, Publisher};
+use crate::ports::{oversized_message, OutboundMessage, Publisher};
 
 pub struct SnsPublisher {
     client: Client,
@@ -26,9 +26,13 @@ impl SnsPublisher {
 #[async_trait]
 impl Publisher for SnsPublisher {
     /// Publishes the body with every attribute as a `String` message attribute, which is
-    /// what subscription filter policies match on.
+    /// what subscription filter policies match on. A message over the SNS size limit is
+    /// refused before the request, with the embedded bus's reason.
     async fn publish(&self, message: &OutboundMessage) -> Result<(), Error> {
         let topic = &message.topic;
+        if let Some(reason) = oversized_message(topic, &message.body, &message.attributes) {
+            return Err(Error::Publish(reason));
+        }
         let arn = self.topic_arns.get(topic).ok_or_else(|| Error::Publish(format!("unknown topic {topic}")))?;
         let mut request = self.client.publish().topic_arn(arn).message(&message.body);
         for (name, value) in &message.attributes {
@@ -72,6 +76,21 @@ mod tests {
             assert_eq!(m.attributes.get("team").map(String::as_str), Some("ops"));
         }
         assert!(queues.receive("work", 10).await.expect("receive again").is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_message_over_the_size_limit_is_refused_as_the_embedded_bus_refuses_it() {
+        let config = MotoServer::shared().sdk_config().await;
+        let provisioned = provision(&config, &TEST_TOPOLOGY, &unique_name("sns")).await.expect("provision");
+        let (_, publisher, queues) = provisioned.adapters(&config);
+        // The attributes count: `type` + `String` + `order.dispatched`, `team` + `String` + `ops`.
+        let attributes = 4 + 6 + 16 + 4 + 6 + 3;
+        let fits = message("order.dispatched", &"x".repeat(crate::ports::MAX_MESSAGE_BYTES - attributes));
+        publisher.publish(&fits).await.expect("the largest message");
+        let over = message("order.dispatched", &format!("{}x", fits.body));
+        let error = publisher.publish(&over).await.expect_err("one byte over");
+        assert!(matches!(&error, Error::Publish(m) if m.starts_with("events: the message is 262145 bytes")), "{error}");
+        assert_eq!(queues.receive("work", 10).await.expect("receive").len(), 1);
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -9,7 +9,7 @@ use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeN
 use aws_sdk_sqs::Client;
 
 use crate::error::Error;
-use crate::ports::{QueueStats, Queues, ReceivedMessage};
+use crate::ports::{oversized_message, QueueStats, Queues, ReceivedMessage};
 use crate::topology::Topology;
 
 /// SQS hands out at most ten messages per receive.
@@ -72,7 +72,12 @@ impl SqsQueues {
 
 #[async_trait]
 impl Queues for SqsQueues {
+    /// A message over the SQS size limit is refused before the request, with the
+    /// embedded bus's reason.
     async fn send(&self, queue: &str, body: &str, attributes: &BTreeMap<String, String>) -> Result<(), Error> {
+        if let Some(reason) = oversized_message(queue, body, attributes) {
+            return Err(Error::Queue(reason));
+        }
         let mut request = self.client.send_message().queue_url(self.url(queue)?).message_body(body);
         for (name, value) in attributes {
             let attribute = MessageAttributeValue::builder().data_type("String").string_value(value).build();
@@ -211,6 +216,17 @@ mod tests {
 
         queues.delete("work", &second[0].receipt).await.expect("delete");
         assert_eq!(stats(&queues).await, (0, 0, 0));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_message_over_the_size_limit_is_refused_as_the_embedded_bus_refuses_it() {
+        let queues = queues().await;
+        // `type` + `String` + `big` count too.
+        let body = "x".repeat(crate::ports::MAX_MESSAGE_BYTES - (4 + 6 + 3));
+        queues.send("work", &body, &attrs("big")).await.expect("the largest message");
+        let error = queues.send("work", &format!("{body}x"), &attrs("big")).await.expect_err("one byte over");
+        assert!(matches!(&error, Error::Queue(m) if m.starts_with("work: the message is 262145 bytes")), "{error}");
+        assert_eq!(stats(&queues).await, (1, 0, 0));
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -3,7 +3,7 @@
 //! passes; queues deliver at least once, hide received messages for their visibility
 //! timeout and move a message to the dead-letter queue once it has been received
 //! maxReceiveCount times. A message over the 256 KiB SNS/SQS limit (body and attributes,
-//! [`message_size`]) is refused before anything is recorded or queued.
+//! [`oversized_message`]) is refused before anything is recorded or queued.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,9 +16,7 @@ use serde_json::json;
 use super::faults::{Faults, NoFaults};
 use super::filter;
 use crate::error::Error;
-use crate::ports::{
-    message_size, Clock, OutboundMessage, Publisher, QueueStats, Queues, ReceivedMessage, MAX_MESSAGE_BYTES,
-};
+use crate::ports::{oversized_message, Clock, OutboundMessage, Publisher, QueueStats, Queues, ReceivedMessage};
 use crate::topology::{Queue, Topology};
 
 /// A message as recorded on its topic, for `GET /_local/topics/{topic}/messages`.
@@ -136,19 +134,12 @@ impl EmbeddedBus {
     }
 }
 
-/// Why a message of `size` bytes cannot go to `to`, if it cannot.
-fn over_limit(to: &str, size: usize) -> Option<String> {
-    (size > MAX_MESSAGE_BYTES).then(|| {
-        format!("{to}: the message is {size} bytes, over the {MAX_MESSAGE_BYTES}-byte SNS/SQS message size limit")
-    })
-}
-
 #[async_trait]
 impl Publisher for EmbeddedBus {
     /// Refuses, with nothing recorded or queued, a message over the size limit or one
     /// whose copy for a subscribed queue (an SNS envelope, without raw delivery) would be.
     async fn publish(&self, message: &OutboundMessage) -> Result<(), Error> {
-        if let Some(reason) = over_limit(&message.topic, message.size()) {
+        if let Some(reason) = oversized_message(&message.topic, &message.body, &message.attributes) {
             return Err(Error::Publish(reason));
         }
         let now = self.clock.now();
@@ -167,7 +158,7 @@ impl Publisher for EmbeddedBus {
             } else {
                 (Self::sns_envelope(&message.topic, &message_id, message, now), BTreeMap::new())
             };
-            if let Some(reason) = over_limit(sub.queue, message_size(&body, &attributes)) {
+            if let Some(reason) = oversized_message(sub.queue, &body, &attributes) {
                 return Err(Error::Publish(format!("{} → {reason}", message.topic)));
             }
             deliveries.push((sub.queue, body, attributes));
@@ -190,7 +181,7 @@ impl Publisher for EmbeddedBus {
 #[async_trait]
 impl Queues for EmbeddedBus {
     async fn send(&self, queue: &str, body: &str, attributes: &BTreeMap<String, String>) -> Result<(), Error> {
-        if let Some(reason) = over_limit(queue, message_size(body, attributes)) {
+        if let Some(reason) = oversized_message(queue, body, attributes) {
             return Err(Error::Queue(reason));
         }
         let mut state = self.lock();

@@ -2,6 +2,7 @@ use chrono::TimeZone;
 
 use super::*;
 use crate::embedded::ManualClock;
+use crate::ports::MAX_MESSAGE_BYTES;
 use crate::topology::Subscription;
 
 const QUEUES: &[Queue] = &[Queue {
