@@ -83,9 +83,8 @@ async fn answer(rt: Arc<Runtime>, request: Request<Incoming>) -> Result<Response
     if let Some(allow) = &reply.allow {
         response = response.header("allow", allow.as_str());
     }
-    let response = response
-        .body(Full::new(Bytes::from(reply.body)))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())));
+    let response =
+        response.body(Full::new(Bytes::from(reply.body))).unwrap_or_else(|_| Response::new(Full::new(Bytes::new())));
     Ok(response)
 }
 

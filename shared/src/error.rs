@@ -64,7 +64,7 @@ impl Error {
 /// dead-letter reason that size).
 pub const MAX_MESSAGE_CHARS: usize = 300;
 
-fn bounded(mut text: String) -> String {
+pub(crate) fn bounded(mut text: String) -> String {
     if let Some((cut, _)) = text.char_indices().nth(MAX_MESSAGE_CHARS) {
         text.truncate(cut);
         text.push('…');

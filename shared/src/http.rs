@@ -19,9 +19,10 @@ impl ApiResponse {
     }
 
     pub fn error(status: u16, code: &str, message: &str, field: Option<&str>) -> ApiResponse {
-        let mut error = json!({"code": code, "message": message});
+        // Messages quote request paths and values: cut, so no huge input comes back.
+        let mut error = json!({"code": code, "message": crate::error::bounded(message.to_string())});
         if let Some(field) = field {
-            error["field"] = json!(field);
+            error["field"] = json!(crate::error::bounded(field.to_string()));
         }
         ApiResponse { status, body: json!({ "error": error }), allow: None }
     }

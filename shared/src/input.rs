@@ -11,12 +11,13 @@ use serde_json::{Map, Number, Value};
 use crate::error::{Error, Result};
 
 /// Largest request body the API accepts, on every route and both backends: 64 KiB. An
-/// order is stored at up to about 4.9 times its body (its line items come back with
-/// every amount written out, once in the order and once more, escaped, in the
-/// `order.dispatched` message kept in its outbox), so the largest accepted order takes
-/// under 80% of DynamoDB's 400 KB item limit, and its largest message under 60% of the
-/// 256 KiB SNS/SQS limit. The derivation is in `docs/storage.md` ("Item and message
-/// sizes"); `repo::create_order` refuses, before any write, an order that would not fit.
+/// order is stored at up to about 5 times its body (its line items come back with every
+/// amount written out, once in the order and once more, escaped, in the
+/// `order.dispatched` message kept in its outbox), so the largest accepted order leaves
+/// more than 64 KiB of DynamoDB's 400 KB item limit free, and its largest message takes
+/// 56% of the 256 KiB SNS/SQS limit. The derivation is in `docs/storage.md` ("Item and
+/// message sizes"); `repo::create_order` refuses, before any write, an order that would
+/// not fit.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Parses a request body as a JSON object.
@@ -148,10 +149,7 @@ impl TimeWindow {
         let (earliest, latest) = self.bounds(now);
         if time < earliest || time > latest {
             let show = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
-            return Err(Error::validation(
-                field,
-                format!("must be between {} and {}", show(earliest), show(latest)),
-            ));
+            return Err(Error::validation(field, format!("must be between {} and {}", show(earliest), show(latest))));
         }
         Ok(time)
     }
@@ -208,6 +206,15 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Free text of at most `max_chars` characters.
+    pub fn opt_text(&self, name: &str, max_chars: usize) -> Result<Option<&'a str>> {
+        let text = self.opt_str(name)?;
+        if text.is_some_and(|t| t.chars().nth(max_chars).is_some()) {
+            return Err(Error::validation(self.path(name), format!("must be at most {max_chars} characters")));
+        }
+        Ok(text)
+    }
+
     pub fn str(&self, name: &str) -> Result<&'a str> {
         self.opt_str(name)?.ok_or_else(|| missing(self.path(name)))
     }
@@ -243,10 +250,9 @@ impl<'a> Fields<'a> {
         };
         match self.present(name) {
             None => Ok(None),
-            Some(Value::Number(n)) => whole_number(n)
-                .filter(|n| (min..=max).contains(n))
-                .map(Some)
-                .ok_or_else(|| out_of_range(&n)),
+            Some(Value::Number(n)) => {
+                whole_number(n).filter(|n| (min..=max).contains(n)).map(Some).ok_or_else(|| out_of_range(&n))
+            }
             Some(other) => Err(type_error(self.path(name), "a whole number", other)),
         }
     }

@@ -1,6 +1,12 @@
 //! Money: a decimal amount in an ISO 4217 currency. Never a float; every rounding names
 //! its strategy where it happens.
-#![deny(clippy::float_arithmetic, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![deny(
+    clippy::float_arithmetic,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use std::fmt;
 use std::str::FromStr;
@@ -58,12 +64,14 @@ impl Currency {
     /// most the currency's decimal places and at most [`MAX_AMOUNT`]. `field` names the
     /// input for the error; the error quotes at most the start of a long value.
     pub fn parse_amount(self, field: &str, text: &str) -> Result<Decimal> {
-        let malformed = || Error::validation(field, format!("{} is not a decimal amount such as \"129.90\"", quote(text)));
+        let malformed =
+            || Error::validation(field, format!("{} is not a decimal amount such as \"129.90\"", quote(text)));
         if text.starts_with('-') {
             return Err(Error::validation(field, "must not be negative"));
         }
         let (int, frac) = text.split_once('.').unwrap_or((text, "0"));
-        let well_formed = !int.is_empty() && !frac.is_empty() && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit());
+        let well_formed =
+            !int.is_empty() && !frac.is_empty() && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit());
         if !well_formed {
             return Err(malformed());
         }

@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::domain::audit::{Failure, ReauditRule};
+use crate::domain::ids::AuditId;
 use crate::domain::order::{AuditStatus, Order};
 use crate::error::{Error, Result};
 use crate::events::EventBuilder;
-use crate::domain::ids::AuditId;
 use crate::input::{strict_json, Fields, TimeWindow};
 use crate::ports::OutboundMessage;
 use crate::privacy::{mask_email, mask_phone};
@@ -202,9 +202,8 @@ mod tests {
     #[test]
     fn results_dated_far_from_the_clock_are_refused_naming_occurred_at() {
         for at in ["9999-12-31T23:59:59Z", "+10000-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "2026-11-23T10:00:00Z"] {
-            let body = format!(
-                r#"{{"audit_id":"a1","order_id":"o-1","reason_code":"STOCK_SHORTAGE","occurred_at":"{at}"}}"#
-            );
+            let body =
+                format!(r#"{{"audit_id":"a1","order_id":"o-1","reason_code":"STOCK_SHORTAGE","occurred_at":"{at}"}}"#);
             let err = parse_audit_result(&body, Some("audit.failed")).unwrap_err().to_string();
             assert!(err.starts_with("occurred_at: "), "{at}: {err}");
         }
@@ -214,7 +213,8 @@ mod tests {
     fn duplicate_keys_and_long_ids_are_refused() {
         let dup = r#"{"audit_id":"a1","order_id":"o-1","order_id":"o-2","occurred_at":"2026-11-22T10:00:00Z"}"#;
         assert!(parse_audit_result(dup, Some("audit.passed")).unwrap_err().to_string().contains("duplicate key"));
-        let long = format!(r#"{{"audit_id":"{}","order_id":"o-1","occurred_at":"2026-11-22T10:00:00Z"}}"#, "a".repeat(65));
+        let long =
+            format!(r#"{{"audit_id":"{}","order_id":"o-1","occurred_at":"2026-11-22T10:00:00Z"}}"#, "a".repeat(65));
         assert!(parse_audit_result(&long, Some("audit.passed")).unwrap_err().to_string().starts_with("audit_id"));
     }
 

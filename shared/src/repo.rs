@@ -9,7 +9,6 @@ use crate::domain::audit::{due_at, shard_of};
 use crate::domain::ids::{CustomerId, OrderId};
 use crate::domain::order::{Order, OrderStatus};
 use crate::error::{Error, Result, StoreError};
-use crate::input::MAX_BODY_BYTES;
 use crate::outbox::Outbox;
 use crate::ports::{
     Condition, Index, IndexQuery, Item, Key, OutboundMessage, StateStore, Write, MAX_ITEM_BYTES, MAX_MESSAGE_BYTES,
@@ -157,7 +156,7 @@ pub async fn create_order(store: &dyn StateStore, order: &Order) -> Result<()> {
 
 /// Refuses, as a too large request ([`Error::TooLarge`], `413`), an item that would
 /// not fit DynamoDB's item size limit at `version` or a message that would not fit the
-/// SNS/SQS message size limit. [`MAX_BODY_BYTES`] is chosen so that no accepted order
+/// SNS/SQS message size limit. [`crate::input::MAX_BODY_BYTES`] is chosen so that no accepted order
 /// comes near either (`docs/storage.md`); this check keeps that true should a field or
 /// a message grow, instead of a `500` after a partial effect.
 pub fn check_fits(item: &Item, version: u64, messages: &[OutboundMessage]) -> Result<()> {
@@ -170,7 +169,13 @@ pub fn check_fits(item: &Item, version: u64, messages: &[OutboundMessage]) -> Re
             message_bytes,
             "refused: the item or a message would pass DynamoDB's or SNS/SQS's size limit"
         );
-        return Err(Error::TooLarge { limit: MAX_BODY_BYTES });
+        return Err(Error::validation(
+            "body",
+            format!(
+                "the order would be stored as {item_bytes} bytes with a largest message of {message_bytes} bytes; \
+                 the limits are {MAX_ITEM_BYTES} and {MAX_MESSAGE_BYTES}"
+            ),
+        ));
     }
     Ok(())
 }
@@ -336,12 +341,12 @@ mod size_tests {
     use super::*;
 
     #[test]
-    fn an_item_or_a_message_over_its_limit_is_a_too_large_request() {
+    fn an_item_or_a_message_over_its_limit_is_refused_naming_the_body() {
         let key = Key::new("ORDER#o-1", "ORDER");
         let small = Item::new(key.clone(), "{}".into());
         assert!(check_fits(&small, 1, &[]).is_ok());
         let large = Item::new(key, "x".repeat(MAX_ITEM_BYTES));
-        assert!(matches!(check_fits(&large, 1, &[]), Err(Error::TooLarge { limit: MAX_BODY_BYTES })));
+        assert!(matches!(check_fits(&large, 1, &[]), Err(Error::Validation { .. })));
         let attributes = [("type".to_string(), "order.dispatched".to_string())].into();
         let message = |bytes| OutboundMessage {
             topic: "order-events".into(),
@@ -350,6 +355,6 @@ mod size_tests {
             via: Default::default(),
         };
         assert!(check_fits(&small, 1, &[message(MAX_MESSAGE_BYTES - 26)]).is_ok());
-        assert!(matches!(check_fits(&small, 1, &[message(MAX_MESSAGE_BYTES - 25)]), Err(Error::TooLarge { .. })));
+        assert!(matches!(check_fits(&small, 1, &[message(MAX_MESSAGE_BYTES - 25)]), Err(Error::Validation { .. })));
     }
 }

@@ -38,7 +38,8 @@ fn with_items(id: &str, items: Value) -> Value {
 }
 
 scenario!(amounts_past_the_bound_are_refused_naming_the_field, |h: Harness| async move {
-    let huge = with_items("m-1", json!([{"sku": "A-1", "quantity": 4294967295u32, "unit_price": "99999999999999999999.99"}]));
+    let huge =
+        with_items("m-1", json!([{"sku": "A-1", "quantity": 4294967295u32, "unit_price": "99999999999999999999.99"}]));
     refused(&h, "/orders", &huge, 422, "items[0].quantity").await;
     let price = with_items("m-2", json!([{"sku": "A-1", "quantity": 1, "unit_price": "1000000000000.01"}]));
     let message = refused(&h, "/orders", &price, 422, "items[0].unit_price").await;
@@ -48,9 +49,11 @@ scenario!(amounts_past_the_bound_are_refused_naming_the_field, |h: Harness| asyn
     refused(&h, "/orders", &product, 422, "items[0].unit_price").await;
     let item = json!({"sku": "A-1", "quantity": 1, "unit_price": "600000000000.00"});
     refused(&h, "/orders", &with_items("m-4", json!([item.clone(), item])), 422, "items[1]").await;
-    let taxed = with_items("m-5", json!([{"sku": "A-1", "quantity": 1, "unit_price": "1000000000000.00", "tax": "1.00"}]));
+    let taxed =
+        with_items("m-5", json!([{"sku": "A-1", "quantity": 1, "unit_price": "1000000000000.00", "tax": "1.00"}]));
     refused(&h, "/orders", &taxed, 422, "items[0].unit_price").await;
-    let mut jpy = with_items("m-6", json!([{"sku": "A-1", "quantity": 1, "unit_price": "79228162514264337593543950335"}]));
+    let mut jpy =
+        with_items("m-6", json!([{"sku": "A-1", "quantity": 1, "unit_price": "79228162514264337593543950335"}]));
     jpy["currency"] = json!("JPY");
     refused(&h, "/orders", &jpy, 422, "items[0].unit_price").await;
     let mut splits = retail_order("m-7", "c-hostile", "10.00");
@@ -112,10 +115,17 @@ scenario!(duplicate_keys_and_huge_values_are_refused_without_echoing_them, |h: H
     let mut currency = retail_order("k-5", "c-hostile", "1.00");
     currency["currency"] = json!("Z".repeat(10_000));
     refused(&h, "/orders", &currency, 422, "currency").await;
+    let mut named = retail_order("k-6", "c-hostile", "1.00");
+    named["contact"] = json!({"name": "名".repeat(201)});
+    refused(&h, "/orders", &named, 422, "contact.name").await;
+    let mut address = retail_order("k-7", "c-hostile", "1.00");
+    address["shipping_address"] = json!("x".repeat(501));
+    refused(&h, "/orders", &address, 422, "shipping_address").await;
 });
 
 scenario!(times_far_from_the_clock_are_refused_naming_the_field, |h: Harness| async move {
-    for (i, paid_at) in ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2026-11-23T10:00:00Z"].into_iter().enumerate() {
+    for (i, paid_at) in ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2026-11-23T10:00:00Z"].into_iter().enumerate()
+    {
         let mut order = retail_order(&format!("t-{i}"), "c-hostile", "10.00");
         order["payment"]["paid_at"] = json!(paid_at);
         refused(&h, "/orders", &order, 422, "payment.paid_at").await;
@@ -123,7 +133,8 @@ scenario!(times_far_from_the_clock_are_refused_naming_the_field, |h: Harness| as
     h.dispatched_order("t-9").await;
     h.settle().await;
     for at in ["9999-12-31T23:59:59Z", "1970-01-01T00:00:00Z"] {
-        let report = json!({"order_id": "t-9", "system": "payment", "node": "payment", "status": "DONE", "occurred_at": at});
+        let report =
+            json!({"order_id": "t-9", "system": "payment", "node": "payment", "status": "DONE", "occurred_at": at});
         refused(&h, "/fulfilment/status", &report, 422, "occurred_at").await;
         // An audit result from the future fails alone and ends in the dead-letter queue
         // with its reason; the order is untouched.
@@ -166,7 +177,8 @@ scenario!(a_shard_full_of_entries_no_tick_can_act_on_still_runs_its_due_orders, 
             2 => (format!("1970-01-01T00:00:00.000000Z#fp-{i}"), r#"{"order":"corrupt"}"#.to_string()),
             _ => (format!("-0001-01-01T00:00:00.000000Z#fn-{i}"), "{}".to_string()),
         };
-        let item = Item::new(Key::new(format!("JUNK#{i}"), "ORDER"), body).with_index(Index::Gsi2, due_index_pk(shard), sk);
+        let item =
+            Item::new(Key::new(format!("JUNK#{i}"), "ORDER"), body).with_index(Index::Gsi2, due_index_pk(shard), sk);
         store.write(Write::Put { item, condition: Condition::Always }).await.expect("junk written");
     }
     let clock = h.rt.manual_clock().expect("manual clock");
@@ -191,7 +203,9 @@ scenario!(encoded_ids_are_decoded_and_wrong_methods_say_what_is_allowed, |h: Har
     assert_eq!((status, body["order_id"].as_str()), (200, Some("o:1")), "{body}");
     let (status, body) = h.get("/orders/a%2Fb").await;
     assert_eq!((status, body["error"]["field"].as_str()), (422, Some("order_id")), "{body}");
-    for (method, path, allow) in [("DELETE", "/orders", "POST"), ("TRACE", "/health", "GET"), ("GET", "/_local/settle", "POST")] {
+    for (method, path, allow) in
+        [("DELETE", "/orders", "POST"), ("TRACE", "/health", "GET"), ("GET", "/_local/settle", "POST")]
+    {
         let reply = orderflow_local::router::handle(&h.rt, method, path, b"").await;
         assert_eq!((reply.status, reply.allow.as_deref()), (405, Some(allow)), "{method} {path}: {}", reply.body);
     }

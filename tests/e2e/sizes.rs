@@ -107,18 +107,17 @@ async fn the_largest_order_keeps_its_items_and_messages_well_inside_the_limits()
     assert_eq!(status, 201, "{body}");
     h.settle().await;
 
-    // The order as created, its outbox not yet sent, is the largest item.
+    // The order as created, its outbox not yet sent, is the largest item; it leaves at
+    // least 64 KiB of the item limit for what the order gathers later.
     let written = sizes.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let largest = written.iter().copied().max().unwrap_or(0);
-    eprintln!("MEASURE {written:?}");
-    assert!(largest <= MAX_ITEM_BYTES * 8 / 10, "an item of {largest} bytes leaves too little room to grow");
-    assert!(largest >= MAX_BODY_BYTES * 4, "{largest}: is this still the worst case?");
+    assert!(largest <= MAX_ITEM_BYTES - 64 * 1024, "an item of {largest} bytes leaves too little room to grow");
+    assert!(largest >= MAX_BODY_BYTES * 49 / 10, "{largest}: is this still the worst case?");
 
     let mut messages = 0;
     for topic in TOPOLOGY.topics {
         for m in h.published(topic.name).await {
             let size = message_size(&m.message.to_string(), &m.attributes);
-            eprintln!("MEASURE {} {size}", topic.name);
             assert!(size <= MAX_MESSAGE_BYTES * 6 / 10, "{}: a message of {size} bytes", topic.name);
             messages += 1;
         }

@@ -45,7 +45,11 @@ fn error_shaped(value: &Value) -> bool {
     let Some(error) = top.get("error").and_then(Value::as_object) else { return false };
     let known = error.keys().all(|k| ["code", "message", "field"].contains(&k.as_str()));
     let field_ok = error.get("field").is_none_or(Value::is_string);
-    top.len() == 1 && known && field_ok && error["code"].is_string() && error.get("message").is_some_and(Value::is_string)
+    top.len() == 1
+        && known
+        && field_ok
+        && error["code"].is_string()
+        && error.get("message").is_some_and(Value::is_string)
 }
 
 /// The start of an error log line, its numbers blanked (they differ between inputs

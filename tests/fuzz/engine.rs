@@ -82,7 +82,9 @@ impl Budget {
 
 fn seed(entry: &str, round: u64, budget: &Budget) -> TestRng {
     let mut hasher = match budget {
-        Budget::Cases(_) => std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().build_hasher(),
+        Budget::Cases(_) => {
+            std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().build_hasher()
+        }
         Budget::Until(_) => std::collections::hash_map::RandomState::new().build_hasher(),
     };
     (std::env::var("FUZZ_SEED").unwrap_or_default(), entry, round).hash(&mut hasher);
@@ -225,7 +227,13 @@ fn report(entry: &str, counts: &Counts, panics: u64, found: &[Found], took: Dura
     }
     let mut text = format!("{entry}: {} distinct failures, {stray} panics outside any case\n", found.len());
     for (i, f) in found.iter().enumerate() {
-        text.push_str(&format!("\n[{}] {}\n  input: {}\n  {}\n", i + 1, f.failure.signature, f.input, f.failure.detail));
+        text.push_str(&format!(
+            "\n[{}] {}\n  input: {}\n  {}\n",
+            i + 1,
+            f.failure.signature,
+            f.input,
+            f.failure.detail
+        ));
     }
     capture::reporting();
     panic!("{text}");

@@ -10,48 +10,208 @@ use serde_json::Value;
 use crate::json::{Kinds, Mutation, J};
 
 const NUMBERS: &[&str] = &[
-    "4294967295", "4294967296", "-1", "0", "-0", "-0.0", "1", "2", "20", "1e308", "-1e308", "1e400", "-1e400",
-    "1e-400", "5e-324", "1.7976931348623157e308", "18446744073709551615", "18446744073709551616",
-    "-9223372036854775808", "-9223372036854775809", "9007199254740993", "0.1", "1.5", "100.00", "1E2", "1e3",
-    "0e0", "100000000000000000000000000000000000000000",
+    "4294967295",
+    "4294967296",
+    "-1",
+    "0",
+    "-0",
+    "-0.0",
+    "1",
+    "2",
+    "20",
+    "1e308",
+    "-1e308",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "5e-324",
+    "1.7976931348623157e308",
+    "18446744073709551615",
+    "18446744073709551616",
+    "-9223372036854775808",
+    "-9223372036854775809",
+    "9007199254740993",
+    "0.1",
+    "1.5",
+    "100.00",
+    "1E2",
+    "1e3",
+    "0e0",
+    "100000000000000000000000000000000000000000",
 ];
 
 /// Not JSON at all: the parser must refuse them cleanly.
 const GARBAGE: &[&str] = &["NaN", "Infinity", "-Infinity", "01", "+1", ".5", "0x10", "undefined", "'x'", "tru"];
 
 const DECIMALS: &[&str] = &[
-    "99999999999999999999.99", "79228162514264337593543950335", "79228162514264337593543950336",
-    "-79228162514264337593543950335", "7922816251426433759354395033.5", "-0.00", "-0.01", "0.00",
-    "0.000000000000000000000000001", "0.0000000000000000000000000001", "1.999999999999999999999999999999", "1e3",
-    "1E-2", " 1", "1 ", "٣", "１", "+1.00", ".5", "5.", "0x10", "1_000", "1,000.00", "NaN", "Infinity", "-1",
-    "-100.00", "0.005", "0.015", "10.000", "4294967296.00", "18446744073709551616.00", "",
+    "99999999999999999999.99",
+    "79228162514264337593543950335",
+    "79228162514264337593543950336",
+    "-79228162514264337593543950335",
+    "7922816251426433759354395033.5",
+    "-0.00",
+    "-0.01",
+    "0.00",
+    "0.000000000000000000000000001",
+    "0.0000000000000000000000000001",
+    "1.999999999999999999999999999999",
+    "1e3",
+    "1E-2",
+    " 1",
+    "1 ",
+    "٣",
+    "１",
+    "+1.00",
+    ".5",
+    "5.",
+    "0x10",
+    "1_000",
+    "1,000.00",
+    "NaN",
+    "Infinity",
+    "-1",
+    "-100.00",
+    "0.005",
+    "0.015",
+    "10.000",
+    "4294967296.00",
+    "18446744073709551616.00",
+    "",
 ];
 
 const DATES: &[&str] = &[
-    "9999-12-31T23:59:59Z", "0000-01-01T00:00:00Z", "+275760-09-13T00:00:00Z", "2026-13-45T99:99:99Z",
-    "262143-12-31T23:59:59Z", "-262144-01-01T00:00:00Z", "+262144-01-01T00:00:00Z", "2262-04-11T23:47:16.854775808Z",
-    "1677-09-21T00:12:43.145224191Z", "1970-01-01T00:00:00Z", "1969-12-31T23:59:59.999999999Z",
-    "2026-02-29T00:00:00Z", "2028-02-29T00:00:00Z", "2026-11-22T10:00:00+14:00", "2026-11-22T10:00:00-23:59",
-    "2026-11-22T10:00:00.123456789123Z", "2026-11-22T10:00:00", "2026-11-22", "10:00:00Z", "2026-11-22T10:00:60Z",
-    "2026-11-22 10:00:00Z", "2026-11-22t10:00:00z", "2026-11-22T10:00:00Z ", "1764000000", "",
+    "9999-12-31T23:59:59Z",
+    "0000-01-01T00:00:00Z",
+    "+275760-09-13T00:00:00Z",
+    "2026-13-45T99:99:99Z",
+    "262143-12-31T23:59:59Z",
+    "-262144-01-01T00:00:00Z",
+    "+262144-01-01T00:00:00Z",
+    "2262-04-11T23:47:16.854775808Z",
+    "1677-09-21T00:12:43.145224191Z",
+    "1970-01-01T00:00:00Z",
+    "1969-12-31T23:59:59.999999999Z",
+    "2026-02-29T00:00:00Z",
+    "2028-02-29T00:00:00Z",
+    "2026-11-22T10:00:00+14:00",
+    "2026-11-22T10:00:00-23:59",
+    "2026-11-22T10:00:00.123456789123Z",
+    "2026-11-22T10:00:00",
+    "2026-11-22",
+    "10:00:00Z",
+    "2026-11-22T10:00:60Z",
+    "2026-11-22 10:00:00Z",
+    "2026-11-22t10:00:00z",
+    "2026-11-22T10:00:00Z ",
+    "1764000000",
+    "",
 ];
 
 const STRINGS: &[&str] = &[
-    "", " ", ".", "..", "/", "#", "a/b", "a#b", "../o-1", "o-1/..", "%2F", "%00", "\u{0}", "o-1\u{0}", "\u{1}\u{7f}",
-    "\n", "\t", "\r\n", "\u{202e}abc", "\u{feff}", "\u{200b}", "😀", "漢字", "Ünïcödé", "\u{10FFFF}", "\\", "\"",
-    "<script>alert(1)</script>", "' OR 1=1 --", "${jndi:ldap://x}", "ORDER#o-1", "o-1#ORDER", "{order_id}", "null",
-    "true", "0", "-", "_", ":", "o-1:notification:aud-1",
+    "",
+    " ",
+    ".",
+    "..",
+    "/",
+    "#",
+    "a/b",
+    "a#b",
+    "../o-1",
+    "o-1/..",
+    "%2F",
+    "%00",
+    "\u{0}",
+    "o-1\u{0}",
+    "\u{1}\u{7f}",
+    "\n",
+    "\t",
+    "\r\n",
+    "\u{202e}abc",
+    "\u{feff}",
+    "\u{200b}",
+    "😀",
+    "漢字",
+    "Ünïcödé",
+    "\u{10FFFF}",
+    "\\",
+    "\"",
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "${jndi:ldap://x}",
+    "ORDER#o-1",
+    "o-1#ORDER",
+    "{order_id}",
+    "null",
+    "true",
+    "0",
+    "-",
+    "_",
+    ":",
+    "o-1:notification:aud-1",
 ];
 
 /// Values that are valid somewhere in the API, so a field gets another field's value.
 const WORDS: &[&str] = &[
-    "retail", "digital", "RETAIL", "Retail", "BANK_CARD", "bank_card", "LENDING", "VIRTUAL_COINS",
-    "PLATFORM_ACCOUNT", "THIRD_PARTY", "WEALTH", "MEMBERSHIP", "ALBUM", "membership", "PROMOTIONAL", "DISPUTED",
-    "CNY", "USD", "JPY", "BHD", "XXX", "cny", "CN", "US", "ZZ", "APPROVE", "REJECT", "platform", "seller", "DONE",
-    "FAILED", "DELIVERED", "COMPLETED", "payment", "invoice", "warehouse", "carrier", "entitlement", "notification",
-    "audit", "STOCK_SHORTAGE", "PRICE_MISMATCH", "DOWNSTREAM_TIMEOUT", "UNKNOWN_REASON", "audit.failed",
-    "audit.passed", "order.dispatched", "order.audit.rejected", "fulfilment.status", "notification.requested",
-    "o-1", "o-hi", "d-1", "a-1", "w-1", "rf-r-a1", "r-a1", "c-blocked", "ACTIVE", "REVOKED",
+    "retail",
+    "digital",
+    "RETAIL",
+    "Retail",
+    "BANK_CARD",
+    "bank_card",
+    "LENDING",
+    "VIRTUAL_COINS",
+    "PLATFORM_ACCOUNT",
+    "THIRD_PARTY",
+    "WEALTH",
+    "MEMBERSHIP",
+    "ALBUM",
+    "membership",
+    "PROMOTIONAL",
+    "DISPUTED",
+    "CNY",
+    "USD",
+    "JPY",
+    "BHD",
+    "XXX",
+    "cny",
+    "CN",
+    "US",
+    "ZZ",
+    "APPROVE",
+    "REJECT",
+    "platform",
+    "seller",
+    "DONE",
+    "FAILED",
+    "DELIVERED",
+    "COMPLETED",
+    "payment",
+    "invoice",
+    "warehouse",
+    "carrier",
+    "entitlement",
+    "notification",
+    "audit",
+    "STOCK_SHORTAGE",
+    "PRICE_MISMATCH",
+    "DOWNSTREAM_TIMEOUT",
+    "UNKNOWN_REASON",
+    "audit.failed",
+    "audit.passed",
+    "order.dispatched",
+    "order.audit.rejected",
+    "fulfilment.status",
+    "notification.requested",
+    "o-1",
+    "o-hi",
+    "d-1",
+    "a-1",
+    "w-1",
+    "rf-r-a1",
+    "r-a1",
+    "c-blocked",
+    "ACTIVE",
+    "REVOKED",
 ];
 
 fn raw(texts: &'static [&'static str]) -> BoxedStrategy<J> {
@@ -134,7 +294,12 @@ pub fn random_json() -> BoxedStrategy<J> {
             prop_oneof![
                 vec(inner.clone(), 0..6).prop_map(J::Arr),
                 vec((prop_oneof![strs(WORDS), strs(STRINGS)], inner), 0..6).prop_map(|entries| {
-                    J::Obj(entries.into_iter().map(|(k, v)| (if let J::Str(k) = k { k } else { String::new() }, v)).collect())
+                    J::Obj(
+                        entries
+                            .into_iter()
+                            .map(|(k, v)| (if let J::Str(k) = k { k } else { String::new() }, v))
+                            .collect(),
+                    )
                 }),
             ]
         })
@@ -149,7 +314,8 @@ fn key() -> BoxedStrategy<String> {
     prop_oneof![
         strs(WORDS),
         strs(STRINGS),
-        select(&["order_id", "amount", "currency", "type", "__proto__", "items", "status"][..]).prop_map(|s| J::Str(s.into())),
+        select(&["order_id", "amount", "currency", "type", "__proto__", "items", "status"][..])
+            .prop_map(|s| J::Str(s.into())),
     ]
     .prop_map(|k| if let J::Str(k) = k { k } else { String::new() })
     .boxed()
@@ -251,6 +417,12 @@ pub fn path_param(known: &'static [&'static str]) -> BoxedStrategy<String> {
 
 fn percent_encode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }

@@ -107,7 +107,10 @@ async fn follow(w: &World, route: &str, answer: &Value) -> Result<(), Failure> {
             let id = text("order_id");
             let (status, order) = step(w, "GET", &format!("/orders/{id}"), &Value::Null).await?;
             if status != 200 {
-                return Err(Failure::new("POST /orders: an accepted order cannot be read back", format!("{status} {order}")));
+                return Err(Failure::new(
+                    "POST /orders: an accepted order cannot be read back",
+                    format!("{status} {order}"),
+                ));
             }
             if order["business_type"] == "digital" || order["request"]["business_type"] == "digital" {
                 for scenario in ["MEMBERSHIP", "ALBUM"] {
@@ -145,7 +148,8 @@ fn status_report(order: &str, system: &str, status: &str) -> Value {
 
 #[test]
 fn post_orders() {
-    let templates = vec![retail("o-new", "50.00"), membership("d-new"), album("a-new"), retail("o-1", "50.00"), membership("d-1")];
+    let templates =
+        vec![retail("o-new", "50.00"), membership("d-new"), album("a-new"), retail("o-1", "50.00"), membership("d-1")];
     fuzz("POST /orders", 300, requests("POST", "/orders", &[""], templates), run);
 }
 
@@ -158,7 +162,12 @@ fn get_order() {
 fn post_prepayment() {
     let templates = vec![json!({"payment_ref": "p-1", "amount": "60000.00", "currency": "CNY"})];
     let known = &["o-hi", "o-hi", "o-1", "d-1", "o-none"];
-    fuzz("POST /orders/{order_id}/prepayment", 200, requests("POST", "/orders/{order_id}/prepayment", known, templates), run);
+    fuzz(
+        "POST /orders/{order_id}/prepayment",
+        200,
+        requests("POST", "/orders/{order_id}/prepayment", known, templates),
+        run,
+    );
 }
 
 #[test]
@@ -195,5 +204,10 @@ fn post_review() {
         json!({"decision_id": "dec-2", "decision": "REJECT", "reviewer": {"role": "seller", "id": "u-3"}}),
     ];
     let known = &[REFUND, REFUND, "rf-none"];
-    fuzz("POST /refunds/{refund_id}/review", 200, requests("POST", "/refunds/{refund_id}/review", known, templates), run);
+    fuzz(
+        "POST /refunds/{refund_id}/review",
+        200,
+        requests("POST", "/refunds/{refund_id}/review", known, templates),
+        run,
+    );
 }

@@ -147,7 +147,10 @@ impl Mutation {
         let pick = |i: &usize| paths[i % paths.len()].clone();
         match self {
             Mutation::Typed(i, kinds) => {
-                let leaves: Vec<&Vec<usize>> = paths.iter().filter(|p| tree.at(p).is_some_and(|n| n.children() == 0 && !matches!(n, J::Arr(_) | J::Obj(_)))).collect();
+                let leaves: Vec<&Vec<usize>> = paths
+                    .iter()
+                    .filter(|p| tree.at(p).is_some_and(|n| n.children() == 0 && !matches!(n, J::Arr(_) | J::Obj(_))))
+                    .collect();
                 let Some(path) = leaves.get(i % leaves.len().max(1)).map(|p| p.to_vec()) else { return };
                 set(tree, &path, |leaf| kinds.for_leaf(&leaf));
             }
@@ -160,7 +163,8 @@ impl Mutation {
                 entries.insert(if *after { at + 1 } else { at }, (key, value.clone()));
             }),
             Mutation::AddKey(i, key, value) => {
-                let objects: Vec<&Vec<usize>> = paths.iter().filter(|p| matches!(tree.at(p), Some(J::Obj(_)))).collect();
+                let objects: Vec<&Vec<usize>> =
+                    paths.iter().filter(|p| matches!(tree.at(p), Some(J::Obj(_)))).collect();
                 let Some(path) = objects.get(i % objects.len().max(1)).map(|p| p.to_vec()) else { return };
                 if let Some(J::Obj(entries)) = tree.at_mut(&path) {
                     entries.push((key.clone(), value.clone()));

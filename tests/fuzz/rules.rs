@@ -49,7 +49,9 @@ fn j_to_toml(j: &J) -> Option<toml::Value> {
     Some(match j {
         J::Str(s) => toml::Value::String(s.clone()),
         J::Arr(items) => toml::Value::Array(items.iter().filter_map(j_to_toml).collect()),
-        J::Obj(entries) => toml::Value::Table(entries.iter().filter_map(|(k, v)| Some((k.clone(), j_to_toml(v)?))).collect()),
+        J::Obj(entries) => {
+            toml::Value::Table(entries.iter().filter_map(|(k, v)| Some((k.clone(), j_to_toml(v)?))).collect())
+        }
         J::Raw(raw) => match (raw.parse::<i64>(), raw.parse::<f64>(), raw.parse::<bool>()) {
             (Ok(i), _, _) => toml::Value::Integer(i),
             (_, Ok(f), _) => toml::Value::Float(f),
@@ -84,11 +86,31 @@ fn structural() -> BoxedStrategy<RulesText> {
 /// A line that replaces or joins a line of the file.
 fn hostile_line() -> BoxedStrategy<String> {
     let lines = &[
-        "[risk]", "[[risk.rules]]", "business_types = []", "x = ", "= 1", "\u{0}", "a = \"\\u0000\"", "score = 99999999999999999999",
-        "prepayment_due_minutes = 9223372036854775807", "retry_window_minutes = 0", "multiplier = 0", "jitter_percent = 1000",
-        "first_delay_minutes = 18446744073709551615", "max_delay_minutes = -1", "claim_seconds = -1", "days = -1",
-        "share = \"1e3\"", "amount = \"-0.00\"", "auto_max_amount = \"79228162514264337593543950335\"", "HIGH = \"1.5\"",
-        "MEDIUM = 4294967296", "[refunds.scenarios.X]", "[fulfilment.strategies.digital]", "first = []", "stages = [{}]",
+        "[risk]",
+        "[[risk.rules]]",
+        "business_types = []",
+        "x = ",
+        "= 1",
+        "\u{0}",
+        "a = \"\\u0000\"",
+        "score = 99999999999999999999",
+        "prepayment_due_minutes = 9223372036854775807",
+        "retry_window_minutes = 0",
+        "multiplier = 0",
+        "jitter_percent = 1000",
+        "first_delay_minutes = 18446744073709551615",
+        "max_delay_minutes = -1",
+        "claim_seconds = -1",
+        "days = -1",
+        "share = \"1e3\"",
+        "amount = \"-0.00\"",
+        "auto_max_amount = \"79228162514264337593543950335\"",
+        "HIGH = \"1.5\"",
+        "MEDIUM = 4294967296",
+        "[refunds.scenarios.X]",
+        "[fulfilment.strategies.digital]",
+        "first = []",
+        "stages = [{}]",
     ];
     prop_oneof![
         3 => select(&lines[..]).prop_map(str::to_string),
@@ -185,7 +207,8 @@ async fn scenario(world: Result<World, Failure>) -> Result<(), Failure> {
     let pay = json!({"payment_ref": "p-1", "amount": prepayment["amount"], "currency": prepayment["currency"]});
     let reply = w.call("POST", "/orders/o-hi/prepayment", pay.to_string().as_bytes()).await;
     checks::reply("with accepted rules, POST /orders/{order_id}/prepayment", &reply)?;
-    let status = json!({"order_id": "o-1", "system": "payment", "node": "payment", "status": "DONE", "occurred_at": START});
+    let status =
+        json!({"order_id": "o-1", "system": "payment", "node": "payment", "status": "DONE", "occurred_at": START});
     call("/fulfilment/status", status).await?;
     call("/refunds", json!({"request_id": "r-d1", "order_id": "d-1", "scenario": "MEMBERSHIP"})).await?;
     call("/refunds", json!({"request_id": "r-a1", "order_id": "a-1", "scenario": "ALBUM"})).await?;

@@ -64,7 +64,11 @@ fn attributes(kinds: &'static [&'static str]) -> BoxedStrategy<BTreeMap<String, 
 
 fn records(templates: Vec<Value>, kinds: &'static [&'static str], via_topic: bool) -> BoxedStrategy<Record> {
     (body(templates), attributes(kinds))
-        .prop_map(move |(body, attributes)| Record { body: String::from_utf8_lossy(&body).into_owned(), attributes, via_topic })
+        .prop_map(move |(body, attributes)| Record {
+            body: String::from_utf8_lossy(&body).into_owned(),
+            attributes,
+            via_topic,
+        })
         .boxed()
 }
 
@@ -91,10 +95,16 @@ async fn deliver(w: &World, queue: &str, record: &Record) -> Result<(), Failure>
 fn witness(queue: &str) -> Record {
     let kind = |k: &str| [("type".to_string(), k.to_string())].into();
     let (body, attributes, via_topic) = match queue {
-        AUDIT_RESULTS => (json!({"audit_id": "aud-w", "order_id": "w-1", "occurred_at": START}), kind("audit.passed"), true),
+        AUDIT_RESULTS => {
+            (json!({"audit_id": "aud-w", "order_id": "w-1", "occurred_at": START}), kind("audit.passed"), true)
+        }
         NOTIFICATIONS => (notification("w-1"), kind("notification.requested"), false),
         FULFILMENT_ORDERS => (dispatched("w-new"), kind("order.dispatched"), false),
-        _ => (json!({"order_id": "w-1", "system": "payment", "node": "payment", "status": "DONE", "occurred_at": START}), kind("fulfilment.status"), false),
+        _ => (
+            json!({"order_id": "w-1", "system": "payment", "node": "payment", "status": "DONE", "occurred_at": START}),
+            kind("fulfilment.status"),
+            false,
+        ),
     };
     Record { body: body.to_string(), attributes, via_topic }
 }
@@ -124,7 +134,10 @@ async fn run(batch: Batch) -> Result<(), Failure> {
     crate::capture::tally(format!("dead-lettered {dead}/{}", batch.records.len()));
     if !witness_processed(&w, batch.queue).await {
         let logs = crate::capture::logs(1500);
-        return Err(Failure::new(format!("{}: a bad record kept the valid one in its batch from being processed", batch.queue), logs));
+        return Err(Failure::new(
+            format!("{}: a bad record kept the valid one in its batch from being processed", batch.queue),
+            logs,
+        ));
     }
     let reply = w.call("POST", "/_local/clock/advance", json!({"seconds": 2 * 86_400}).to_string().as_bytes()).await;
     crate::checks::reply(&format!("{}: then POST /_local/clock/advance", batch.queue), &reply)?;

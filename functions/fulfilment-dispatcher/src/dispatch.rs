@@ -25,8 +25,8 @@ const RECALLED: &str = "audit-rejected";
 
 pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
     sqs_batch::process(event, |record: Record| async move {
-        let body = strict_json(record.body.as_bytes())
-            .map_err(|e| Error::validation("body", format!("is not JSON: {e}")))?;
+        let body =
+            strict_json(record.body.as_bytes()).map_err(|e| Error::validation("body", format!("is not JSON: {e}")))?;
         let kind = record.attributes.get("type").map(String::as_str).or_else(|| body["type"].as_str()).unwrap_or("");
         // Order events arrive as CloudEvents envelopes; status reports as they were posted.
         let data = if body.get("specversion").is_some() { &body["data"] } else { &body };

@@ -6,8 +6,8 @@
 use chrono::{DateTime, Duration, Utc};
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::audit::{after_request, tick_action, Claim, TickAction};
-use orderflow_shared::domain::{earlier, later};
 use orderflow_shared::domain::order::{AuditStatus, Order, OrderStatus};
+use orderflow_shared::domain::{earlier, later};
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::order_events;
 use orderflow_shared::ports::OutboundMessage;

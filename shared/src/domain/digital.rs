@@ -122,11 +122,11 @@ fn entitlement(nested: &Nested<'_>) -> Result<Entitlement> {
             .collect::<Result<Vec<_>>>()?,
         Some(_) => return Err(Error::validation(e.path("user_flags"), "must be an array of strings")),
     };
-    let service_content = e.opt_str("service_content")?.unwrap_or("FULL");
+    let service_content = e.opt_text("service_content", 200)?.unwrap_or("FULL");
     let product_status = e.opt_str("product_status")?.unwrap_or("ACTIVE");
     check_code(&e.path("product_status"), product_status)?;
     Ok(Entitlement {
-        key: e.opt_str("key")?.map(str::to_string),
+        key: e.opt_text("key", 500)?.map(str::to_string),
         user_flags,
         service_content: service_content.to_string(),
         product_status: product_status.to_string(),
@@ -152,7 +152,10 @@ mod tests {
 
     fn parse(product: serde_json::Value) -> Result<Option<Product>> {
         let body = json!({ "product": product });
-        Product::parse(&Fields::root(&body).unwrap(), chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 22, 10, 0, 0).unwrap())
+        Product::parse(
+            &Fields::root(&body).unwrap(),
+            chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 22, 10, 0, 0).unwrap(),
+        )
     }
 
     #[test]
@@ -195,7 +198,10 @@ mod tests {
                 json!({"kind": "MEMBERSHIP", "service_start": "0001-01-01T00:00:00Z", "service_end": "2027-01-01T00:00:00Z"}),
                 "product.service_start",
             ),
-            (json!({"kind": "ALBUM", "total_episodes": 4294967295u32, "released_episodes": 0}), "product.total_episodes"),
+            (
+                json!({"kind": "ALBUM", "total_episodes": 4294967295u32, "released_episodes": 0}),
+                "product.total_episodes",
+            ),
         ];
         for (product, field) in cases {
             match parse(product.clone()) {

@@ -2,7 +2,13 @@
 //!
 //! Every computation on money, counts and times is checked: an overflow is an error
 //! naming the field, never a panic (release builds abort on panic) nor a wrapped value.
-#![deny(clippy::arithmetic_side_effects, clippy::float_arithmetic, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![deny(
+    clippy::arithmetic_side_effects,
+    clippy::float_arithmetic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 pub mod audit;
 pub mod digital;

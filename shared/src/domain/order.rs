@@ -30,6 +30,14 @@ pub struct LineItem {
     pub fee: Decimal,
 }
 
+/// Longest free text an order may carry: it is stored with the order and copied into
+/// the messages about it, so it is bounded like everything else that is stored.
+pub const MAX_ADDRESS_CHARS: usize = 500;
+pub const MAX_NAME_CHARS: usize = 200;
+/// RFC 5321's longest address.
+pub const MAX_EMAIL_CHARS: usize = 254;
+pub const MAX_PHONE_CHARS: usize = 40;
+
 /// The most units of one item an order may ask for.
 pub const MAX_QUANTITY: u32 = 1_000_000;
 
@@ -116,7 +124,7 @@ impl NewOrder {
             items,
             shipping_country: country(&f, "shipping_country")?,
             billing_country: country(&f, "billing_country")?,
-            shipping_address: f.opt_str("shipping_address")?.map(str::to_string),
+            shipping_address: f.opt_text("shipping_address", MAX_ADDRESS_CHARS)?.map(str::to_string),
             payment,
             product,
             contact: parse_contact(&f)?,
@@ -140,15 +148,15 @@ fn items_total(items: &[LineItem]) -> Result<Decimal> {
 fn parse_contact(f: &Fields<'_>) -> Result<Option<Contact>> {
     let Some(nested) = f.opt_object("contact")? else { return Ok(None) };
     let c = nested.fields();
-    let email = c.opt_str("email")?;
+    let email = c.opt_text("email", MAX_EMAIL_CHARS)?;
     // The error does not repeat the value: it is personal data.
     if email.is_some_and(|e| !e.contains('@')) {
         return Err(Error::validation(c.path("email"), "is not an email address"));
     }
     Ok(Some(Contact {
-        name: c.opt_str("name")?.map(str::to_string),
+        name: c.opt_text("name", MAX_NAME_CHARS)?.map(str::to_string),
         email: email.map(str::to_string),
-        phone: c.opt_str("phone")?.map(str::to_string),
+        phone: c.opt_text("phone", MAX_PHONE_CHARS)?.map(str::to_string),
     }))
 }
 

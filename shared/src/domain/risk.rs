@@ -94,7 +94,8 @@ pub fn decide(rules: &RiskRules, level: RiskLevel, total: Money, now: DateTime<U
     let share = rules.prepayment_share.get(&level).copied().unwrap_or(Decimal::ONE);
     // The rules hold every share in (0, 1], so the share of a total never exceeds it;
     // should the product not be representable, the whole total is asked for.
-    let amount = total.currency.round_half_up(total.amount.checked_mul(share).unwrap_or(total.amount).min(total.amount));
+    let amount =
+        total.currency.round_half_up(total.amount.checked_mul(share).unwrap_or(total.amount).min(total.amount));
     let due_at = later(now, Duration::minutes(i64::from(rules.prepayment_due_minutes)));
     RiskDecision::RequirePrepayment { amount: Money::new(amount, total.currency), due_at }
 }
