@@ -25,6 +25,7 @@
 //! - [`lambda_env`]: table and topic/queue names a function reads from its environment.
 //! - [`ports`]: narrow async traits: state store, publisher, queues, clock, ids.
 //! - [`topology`]: topics, queues, subscriptions, routes and schedules, described once.
+//! - [`transition`]: one idempotent, versioned transition of a stored entity, then its messages.
 //! - [`embedded`]: in-process adapters with DynamoDB/SQS/SNS semantics (feature `embedded`).
 //! - [`aws`]: adapters on the `aws-sdk-*` crates (features `dynamodb`, `sqs`, `sns`),
 //!   plus moto provisioning for tests and the local runtime (feature `moto`).
@@ -53,6 +54,7 @@ pub mod rules_refund;
 pub mod sqs_batch;
 pub mod telemetry;
 pub mod topology;
+pub mod transition;
 
 #[cfg(feature = "embedded")]
 pub mod embedded;

@@ -8,11 +8,13 @@ use serde_json::{json, Value};
 use crate::domain::audit::{Failure, ReauditRule};
 use crate::domain::ids::AuditId;
 use crate::domain::order::{AuditStatus, Order};
+use crate::domain::order_audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::events::EventBuilder;
 use crate::input::{strict_json, Fields, TimeWindow};
 use crate::ports::OutboundMessage;
 use crate::privacy::{mask_email, mask_phone};
+use crate::rules::AuditRules;
 use crate::topology::{AUDIT_REQUESTS, NOTIFICATIONS_QUEUE, ORDER_EVENTS};
 
 /// Longest free-text `reason` an audit failure may carry (it is stored and shown to
@@ -75,6 +77,66 @@ pub fn parse_audit_result(body: &str, type_attribute: Option<&str>, now: DateTim
         )),
         None => Err(Error::validation("type", "is missing")),
     }
+}
+
+/// The messages of an audit transition's events (see [`AuditEvent`]), under `cause`,
+/// from `source`. Both the audit-failure flow and the schedule's tick send through here,
+/// so a window closed by either announces and notifies alike.
+pub fn audit_messages(
+    source: &str,
+    rules: &AuditRules,
+    order: &Order,
+    cause: &str,
+    events: &[AuditEvent],
+) -> Vec<OutboundMessage> {
+    let mut messages = Vec::new();
+    for event in events {
+        match event {
+            AuditEvent::ProvisionallyAccepted { failure, rule, team, severity, template } => {
+                let data = json!({
+                    "order_id": order.id(),
+                    "audit_status": AuditStatus::ProvisionallyAccepted,
+                    "reason_code": failure.reason_code,
+                    "retry_until": rule.window_ends_at,
+                });
+                let kind = "order.audit.provisionally_accepted";
+                messages.push(order_audit_event(source, order, kind, cause, data));
+                let note = NotificationSpec { kind: "provisional_acceptance", team, severity, template };
+                messages.push(notification(order, cause, &note, failure, Some(rule)));
+            }
+            AuditEvent::Rejected { failure } => messages.push(final_rejection(source, order, cause, Some(failure))),
+            AuditEvent::WindowClosed { failure, first, rule } => {
+                let reported = failure.as_ref().or(first.as_ref());
+                messages.push(final_rejection(source, order, cause, reported));
+                // The docking team hears about the failure that started it all.
+                if let Some(about) = first.as_ref().or(failure.as_ref()) {
+                    let team = rule.as_ref().map(|r| r.team.as_str()).unwrap_or_default();
+                    let note = NotificationSpec {
+                        kind: "final_rejection",
+                        team,
+                        severity: &rules.final_severity,
+                        template: &rules.final_template,
+                    };
+                    messages.push(notification(order, cause, &note, about, rule.as_ref()));
+                }
+            }
+            AuditEvent::Approved => {
+                let data = json!({"order_id": order.id(), "audit_status": AuditStatus::Approved});
+                messages.push(order_audit_event(source, order, "order.audit.approved", cause, data));
+            }
+            AuditEvent::ReauditRequested { attempt } => messages.push(audit_request(source, order, *attempt)),
+        }
+    }
+    messages
+}
+
+/// Who a notification goes to and how it reads.
+pub struct NotificationSpec<'a> {
+    /// `provisional_acceptance` or `final_rejection`.
+    pub kind: &'a str,
+    pub team: &'a str,
+    pub severity: &'a str,
+    pub template: &'a str,
 }
 
 /// Source of the audit chain's events.
@@ -140,24 +202,20 @@ pub struct NotificationRequest {
 
 /// Builds the queued notification about `order` (which carries its current audit
 /// state). Personal data is masked here, before it leaves the order.
-#[allow(clippy::too_many_arguments)]
 pub fn notification(
     order: &Order,
     cause: &str,
-    kind: &str,
-    team: &str,
-    severity: &str,
-    template: &str,
+    spec: &NotificationSpec<'_>,
     failure: &Failure,
     rule: Option<&ReauditRule>,
 ) -> OutboundMessage {
     let contact = order.request.contact.clone().unwrap_or_default();
     let request = NotificationRequest {
         notification_id: format!("{}:notification:{cause}", order.id()),
-        kind: kind.to_string(),
-        team: team.to_string(),
-        severity: severity.to_string(),
-        template: template.to_string(),
+        kind: spec.kind.to_string(),
+        team: spec.team.to_string(),
+        severity: spec.severity.to_string(),
+        template: spec.template.to_string(),
         order: json!({
             "order_id": order.id(),
             "customer_id": order.request.customer_id,

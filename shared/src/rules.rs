@@ -111,6 +111,34 @@ impl RiskRule {
     }
 }
 
+/// Longest text a rules file may hold in one value. Rules text (reasons, flags,
+/// notification templates) is copied into stored items and messages, which have size
+/// limits of their own; a template is the longest thing a rules file needs.
+pub const MAX_RULE_TEXT_CHARS: usize = 4000;
+/// Most entries in one array or table of a rules file.
+pub const MAX_RULE_ENTRIES: usize = 1000;
+
+/// Refuses text values and collections too large to be rules, naming the first one.
+fn check_lengths(value: &toml::Value, path: &str) -> Result<(), (String, String)> {
+    let child = |key: &str| if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+    match value {
+        toml::Value::String(s) if s.chars().nth(MAX_RULE_TEXT_CHARS).is_some() => {
+            Err((path.to_string(), format!("must be at most {MAX_RULE_TEXT_CHARS} characters")))
+        }
+        toml::Value::Array(items) if items.len() > MAX_RULE_ENTRIES => {
+            Err((path.to_string(), format!("must have at most {MAX_RULE_ENTRIES} entries")))
+        }
+        toml::Value::Table(table) if table.len() > MAX_RULE_ENTRIES => {
+            Err((path.to_string(), format!("must have at most {MAX_RULE_ENTRIES} entries")))
+        }
+        toml::Value::Array(items) => {
+            items.iter().enumerate().try_for_each(|(i, item)| check_lengths(item, &format!("{path}[{i}]")))
+        }
+        toml::Value::Table(table) => table.iter().try_for_each(|(key, item)| check_lengths(item, &child(key))),
+        _ => Ok(()),
+    }
+}
+
 impl RiskRules {
     /// The level whose band the score falls in.
     pub fn band_of(&self, score: u32) -> RiskLevel {
@@ -174,6 +202,8 @@ impl Rules {
 
     pub fn parse(file: &str, text: &str) -> Result<Rules, RulesError> {
         let error = |field: String, problem: String| RulesError { file: file.to_string(), field, problem };
+        let tree: toml::Value = toml::from_str(text).map_err(|e| error("(syntax)".into(), e.to_string()))?;
+        check_lengths(&tree, "").map_err(|(field, problem)| error(field, problem))?;
         let de = toml::Deserializer::parse(text).map_err(|e| error("(syntax)".into(), e.to_string()))?;
         let rules: Rules = serde_path_to_error::deserialize(de).map_err(|e| {
             let field = e.path().to_string();

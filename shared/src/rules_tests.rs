@@ -64,3 +64,12 @@ fn wrong_type_names_the_field() {
     let err = parse_err("business_types = [\"retail\"]\n[risk\n");
     assert_eq!(err.field, "(syntax)");
 }
+
+#[test]
+fn text_too_long_to_be_a_rule_is_refused_naming_it() {
+    let long = "é".repeat(MAX_RULE_TEXT_CHARS + 1);
+    let text = format!("{DEFAULT_RULES}\n[extra]\nnote = \"{long}\"\n");
+    let err = parse_err(&text);
+    assert_eq!(err.field, "extra.note");
+    assert!(err.problem.contains("at most 4000 characters"), "{err}");
+}

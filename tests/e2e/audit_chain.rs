@@ -232,3 +232,31 @@ scenario!(bad_audit_results_end_in_the_dlq, |h: Harness| async move {
     assert_eq!(h.order("c-2").await["reaudit_rule"], Value::Null);
     assert_eq!(h.order("c-1").await["audit_status"], "PENDING");
 });
+
+scenario!(a_pass_after_the_final_rejection_changes_nothing_and_publishes_nothing, |h: Harness| async move {
+    h.dispatched_order("late-1").await;
+    h.audit_result("audit.failed", audit_failed("aud-1", "late-1", "PRICE_MISMATCH", h.now())).await;
+    let before = h.published(ORDER_EVENTS).await.len();
+    h.audit_result("audit.passed", audit_passed("aud-2", "late-1", h.now())).await;
+    let order = h.order("late-1").await;
+    assert_eq!(order["audit_status"], "REJECTED");
+    assert_eq!(order["history"].as_array().unwrap().last().unwrap()["event"], "AUDIT_PASS_IGNORED");
+    assert_eq!(h.published(ORDER_EVENTS).await.len(), before);
+    assert!(h.about(ORDER_EVENTS, "order.audit.approved", "late-1").await.is_empty());
+    assert!(h.dead_letters("audit-results-queue").await.is_empty());
+});
+
+scenario!(a_first_failure_reported_after_its_window_is_rejected_at_once, |h: Harness| async move {
+    h.dispatched_order("late-2").await;
+    // Reported 25 hours after it happened: its 24-hour retry window is already over.
+    h.rt.manual_clock().unwrap().advance(Duration::hours(25));
+    h.audit_result("audit.failed", audit_failed("aud-1", "late-2", "STOCK_SHORTAGE", h.now() - Duration::hours(25)))
+        .await;
+    let order = h.order("late-2").await;
+    assert_eq!((order["audit_status"].as_str(), &order["reaudit_rule"]), (Some("REJECTED"), &Value::Null));
+    assert!(h.about(ORDER_EVENTS, "order.audit.provisionally_accepted", "late-2").await.is_empty());
+    assert_eq!(h.about(ORDER_EVENTS, "order.audit.rejected", "late-2").await.len(), 1);
+    let notes = h.about(NOTIFICATIONS, "notification", "late-2").await;
+    assert_eq!(notes.len(), 1, "the docking team hears of the final rejection only");
+    assert_eq!(notes[0].message["data"]["user"]["name"], "L*** L***");
+});

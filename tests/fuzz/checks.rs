@@ -52,21 +52,37 @@ fn error_shaped(value: &Value) -> bool {
         && error.get("message").is_some_and(Value::is_string)
 }
 
-/// The start of an error log line, its numbers blanked (they differ between inputs
-/// that meet the same bug).
+/// The start of an error log line, each word with a digit in it (an id, a size)
+/// blanked: inputs that meet the same bug give the same line.
 fn short_log(line: &str) -> String {
     let text = line.split_once("ERROR").map_or(line, |(_, rest)| rest).trim();
-    let mut out = String::new();
-    for c in text.chars().take(100) {
-        match c {
-            '0'..='9' if out.ends_with('#') => {}
-            '0'..='9' => out.push('#'),
-            c => out.push(c),
-        }
-    }
-    format!("({out})")
+    let words = text.split_inclusive(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'));
+    let blanked: String = words
+        .map(|w| {
+            let (word, tail) =
+                w.split_at(w.trim_end_matches(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_')).len());
+            if word.chars().any(|c| c.is_ascii_digit()) {
+                format!("#{tail}")
+            } else {
+                w.to_string()
+            }
+        })
+        .collect();
+    format!("({})", blanked.chars().take(120).collect::<String>())
 }
 
 pub fn shorten(text: &str) -> String {
     crate::json::show(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn log_lines_of_one_bug_give_one_signature() {
+        let line = "ERROR orderflow_shared::http: request failed error=store: item REFUND#rf-45861ae1-bfb0/REFUND would be 904994 bytes";
+        assert_eq!(
+            super::short_log(line),
+            "(orderflow_shared::http: request failed error=store: item REFUND##/REFUND would be # bytes)"
+        );
+    }
 }

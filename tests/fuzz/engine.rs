@@ -109,6 +109,24 @@ where
     fuzz_within(entry, Budget::from_env(default_cases), strategy, case);
 }
 
+/// One entry's run: what it fuzzes, and what it has seen so far.
+struct Run<'a, S, F> {
+    entry: &'a str,
+    budget: Budget,
+    strategy: S,
+    case: F,
+    tokio: tokio::runtime::Runtime,
+    counts: Counts,
+    /// Signatures already reported: met again, they count as repeats, not failures.
+    known: HashSet<String>,
+}
+
+enum Round {
+    Clean,
+    Found(Found),
+    Aborted(Found),
+}
+
 fn fuzz_within<S, F, Fut>(entry: &str, budget: Budget, strategy: S, case: F)
 where
     S: Strategy,
@@ -118,70 +136,94 @@ where
 {
     capture::install();
     let started = Instant::now();
-    let (max_failures, shrink_ms) = budget.limits();
     let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-    let (counts, mut known, mut found) = (Counts::default(), HashSet::new(), Vec::new());
-    let panics_before = capture::thread_panics();
+    let mut run = Run { entry, budget, strategy, case, tokio, counts: Counts::default(), known: HashSet::new() };
+    let (max_failures, _) = run.budget.limits();
+    let (panics_before, mut found) = (capture::thread_panics(), Vec::new());
     capture::take_tally();
     for round in 0.. {
-        if budget.over(&counts) || found.len() >= max_failures {
+        if run.budget.over(&run.counts) || found.len() >= max_failures {
             break;
         }
-        let cases = match budget {
-            Budget::Cases(n) => (n - counts.cases.get()) as u32,
+        match run.round(round) {
+            Round::Clean if matches!(run.budget, Budget::Cases(_)) => break,
+            Round::Clean => {}
+            Round::Found(f) => {
+                run.known.insert(f.failure.signature.clone());
+                found.push(f);
+            }
+            Round::Aborted(f) => {
+                found.push(f);
+                break;
+            }
+        }
+    }
+    let panics = capture::thread_panics() - panics_before;
+    report(entry, &run.counts, panics, &found, started.elapsed());
+}
+
+impl<S, F, Fut> Run<'_, S, F>
+where
+    S: Strategy,
+    S::Value: Clone + Debug,
+    F: Fn(S::Value) -> Fut,
+    Fut: Future<Output = Result<(), Failure>> + 'static,
+{
+    /// One proptest run: cases until the first new failure, which is then shrunk while
+    /// it keeps failing the same way (a simpler input that fails otherwise is not it).
+    fn round(&self, round: u64) -> Round {
+        let cases = match self.budget {
+            Budget::Cases(n) => n.saturating_sub(self.counts.cases.get()) as u32,
             Budget::Until(_) => 64,
         };
         let config = Config {
             cases,
             failure_persistence: None,
             max_shrink_iters: 400,
-            max_shrink_time: shrink_ms,
+            max_shrink_time: self.budget.limits().1,
             ..Config::default()
         };
-        let mut runner = TestRunner::new_with_rng(config, seed(entry, round, &budget));
+        let mut runner = TestRunner::new_with_rng(config, seed(self.entry, round, &self.budget));
         let target: RefCell<Option<Failure>> = RefCell::new(None);
-        let result = runner.run(&strategy, |input| {
-            let shrinking = target.borrow().is_some();
-            if !shrinking && budget.over(&counts) {
-                return Ok(());
-            }
-            let counter = if shrinking { &counts.shrinking } else { &counts.cases };
-            counter.set(counter.get() + 1);
-            let Err(failure) = run_case(&tokio, case(input), false) else { return Ok(()) };
-            if known.contains(&failure.signature) {
-                counts.repeats.set(counts.repeats.get() + 1);
-                return Ok(());
-            }
-            let mut target = target.borrow_mut();
-            match target.as_ref() {
-                Some(t) if t.signature != failure.signature => Ok(()),
-                _ => {
-                    *target = Some(failure);
-                    Err(TestCaseError::fail("failed"))
-                }
-            }
-        });
+        let result = runner.run(&self.strategy, |input| self.check(input, &target));
         match result {
-            Ok(()) if matches!(budget, Budget::Cases(_)) => break,
-            Ok(()) => {}
+            Ok(()) => Round::Clean,
             Err(TestError::Fail(_, minimal)) => {
-                let Some(mut failure) = target.into_inner() else { continue };
+                let Some(mut failure) = target.into_inner() else { return Round::Clean };
                 if failure.signature.starts_with("panic") {
-                    if let Err(again) = run_case(&tokio, case(minimal.clone()), true) {
+                    if let Err(again) = run_case(&self.tokio, (self.case)(minimal.clone()), true) {
                         failure.detail = again.detail;
                     }
                 }
-                known.insert(failure.signature.clone());
-                found.push(Found { failure, input: format!("{minimal:?}") });
+                Round::Found(Found { failure, input: format!("{minimal:?}") })
             }
             Err(TestError::Abort(reason)) => {
-                found.push(Found { failure: Failure::new("aborted", reason.to_string()), input: String::new() });
-                break;
+                Round::Aborted(Found { failure: Failure::new("aborted", reason.to_string()), input: String::new() })
             }
         }
     }
-    let panics = capture::thread_panics() - panics_before;
-    report(entry, &counts, panics, &found, started.elapsed());
+
+    fn check(&self, input: S::Value, target: &RefCell<Option<Failure>>) -> Result<(), TestCaseError> {
+        let shrinking = target.borrow().is_some();
+        if !shrinking && self.budget.over(&self.counts) {
+            return Ok(());
+        }
+        let counter = if shrinking { &self.counts.shrinking } else { &self.counts.cases };
+        counter.set(counter.get() + 1);
+        let Err(failure) = run_case(&self.tokio, (self.case)(input), false) else { return Ok(()) };
+        if self.known.contains(&failure.signature) {
+            self.counts.repeats.set(self.counts.repeats.get() + 1);
+            return Ok(());
+        }
+        let mut target = target.borrow_mut();
+        match target.as_ref() {
+            Some(t) if t.signature != failure.signature => Ok(()),
+            _ => {
+                *target = Some(failure);
+                Err(TestCaseError::fail("failed"))
+            }
+        }
+    }
 }
 
 fn run_case<Fut>(tokio: &tokio::runtime::Runtime, case: Fut, frames: bool) -> Result<(), Failure>

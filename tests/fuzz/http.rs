@@ -150,12 +150,12 @@ fn status_report(order: &str, system: &str, status: &str) -> Value {
 fn post_orders() {
     let templates =
         vec![retail("o-new", "50.00"), membership("d-new"), album("a-new"), retail("o-1", "50.00"), membership("d-1")];
-    fuzz("POST /orders", 300, requests("POST", "/orders", &[""], templates), run);
+    fuzz("POST /orders", 800, requests("POST", "/orders", &[""], templates), run);
 }
 
 #[test]
 fn get_order() {
-    fuzz("GET /orders/{order_id}", 100, requests("GET", "/orders/{order_id}", world::ORDERS, vec![]), run);
+    fuzz("GET /orders/{order_id}", 150, requests("GET", "/orders/{order_id}", world::ORDERS, vec![]), run);
 }
 
 #[test]
@@ -164,7 +164,7 @@ fn post_prepayment() {
     let known = &["o-hi", "o-hi", "o-1", "d-1", "o-none"];
     fuzz(
         "POST /orders/{order_id}/prepayment",
-        200,
+        300,
         requests("POST", "/orders/{order_id}/prepayment", known, templates),
         run,
     );
@@ -178,7 +178,7 @@ fn post_fulfilment_status() {
         status_report("o-1", "carrier", "DELIVERED"),
         status_report("d-1", "entitlement", "DONE"),
     ];
-    fuzz("POST /fulfilment/status", 200, requests("POST", "/fulfilment/status", &[""], templates), run);
+    fuzz("POST /fulfilment/status", 400, requests("POST", "/fulfilment/status", &[""], templates), run);
 }
 
 #[test]
@@ -189,12 +189,12 @@ fn post_refunds() {
         json!({"request_id": "r-a1", "order_id": "a-1", "scenario": "ALBUM"}),
         json!({"request_id": "r-o1", "order_id": "o-1", "scenario": "MEMBERSHIP"}),
     ];
-    fuzz("POST /refunds", 200, requests("POST", "/refunds", &[""], templates), run);
+    fuzz("POST /refunds", 400, requests("POST", "/refunds", &[""], templates), run);
 }
 
 #[test]
 fn get_refund() {
-    fuzz("GET /refunds/{refund_id}", 100, requests("GET", "/refunds/{refund_id}", &[REFUND], vec![]), run);
+    fuzz("GET /refunds/{refund_id}", 150, requests("GET", "/refunds/{refund_id}", &[REFUND], vec![]), run);
 }
 
 #[test]
@@ -206,7 +206,7 @@ fn post_review() {
     let known = &[REFUND, REFUND, "rf-none"];
     fuzz(
         "POST /refunds/{refund_id}/review",
-        200,
+        300,
         requests("POST", "/refunds/{refund_id}/review", known, templates),
         run,
     );

@@ -2,6 +2,7 @@
 //! beyond `u64`/`f64`, `-0`, invalid literals), the mutations that turn a valid request
 //! into a hostile one, and a short printable form of any body.
 
+use rust_decimal::Decimal;
 use serde_json::Value;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -118,6 +119,11 @@ pub enum Mutation {
     Repeat(usize, usize),
     /// The node becomes itself inside `depth` nested arrays.
     Nest(usize, usize),
+    /// Every decimal string times this factor, to the cent: amounts stay consistent
+    /// with each other (splits still add up to the total) while they grow or shrink.
+    ScaleDecimals(&'static str),
+    /// Every date moved by this many seconds: the periods keep their order.
+    ShiftDates(i64),
 }
 
 /// A replacement of each kind, for [`Mutation::Typed`].
@@ -179,6 +185,34 @@ impl Mutation {
             Mutation::Nest(i, depth) => set(tree, &pick(i), |node| {
                 J::Raw(format!("{}{}{}", "[".repeat(*depth), node.text(), "]".repeat(*depth)))
             }),
+            Mutation::ScaleDecimals(factor) => tree.each_string(&|s| scaled(s, factor)),
+            Mutation::ShiftDates(seconds) => tree.each_string(&|s| shifted(s, *seconds)),
+        }
+    }
+}
+
+fn scaled(text: &str, factor: &str) -> Option<String> {
+    let (value, factor) = (text.parse::<Decimal>().ok()?, factor.parse::<Decimal>().ok()?);
+    Some(value.checked_mul(factor).map_or_else(|| Decimal::MAX.to_string(), |v| v.round_dp(2).to_string()))
+}
+
+fn shifted(text: &str, seconds: i64) -> Option<String> {
+    let at = chrono::DateTime::parse_from_rfc3339(text).ok()?;
+    Some(at.checked_add_signed(chrono::Duration::try_seconds(seconds)?)?.to_rfc3339())
+}
+
+impl J {
+    /// Replaces every string for which `f` has a replacement.
+    fn each_string(&mut self, f: &dyn Fn(&str) -> Option<String>) {
+        match self {
+            J::Str(s) => {
+                if let Some(new) = f(s) {
+                    *s = new;
+                }
+            }
+            J::Arr(items) => items.iter_mut().for_each(|i| i.each_string(f)),
+            J::Obj(entries) => entries.iter_mut().for_each(|(_, v)| v.each_string(f)),
+            J::Raw(_) => {}
         }
     }
 }

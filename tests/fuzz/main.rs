@@ -13,10 +13,11 @@
 //! - [`engine`]: budget, proptest runs and shrinking, panics caught per case, the report.
 //! - [`capture`]: the panic hook and the logs of a case.
 //! - [`json`]: a JSON tree with duplicate keys and raw numbers, and its mutations.
-//! - [`hostile`]: the hostile values and bodies.
+//! - [`hostile`]: the strategies for hostile values and bodies; [`values`]: their tables.
 //! - [`world`]: a fresh runtime per case with a baseline of orders and a refund.
 //! - [`effects`]: store, publisher and queue wrappers that log every effect.
 //! - [`checks`]: what every answer must be.
+//! - [`toml_tree`]: the rules file as such a tree, and what a mutation changed.
 //! - [`http`], [`sqs`], [`rules`]: the entries.
 //!
 //! `cargo test --test fuzz` runs a bounded number of cases per entry (`FUZZ_CASES`);
@@ -31,6 +32,8 @@ mod http;
 mod json;
 mod rules;
 mod sqs;
+mod toml_tree;
+mod values;
 mod world;
 
 /// The `#[test]` entries in this binary, among which `FUZZ_MINUTES` is shared.

@@ -18,51 +18,33 @@ use crate::checks;
 use crate::engine::{fuzz, Failure};
 use crate::hostile::{hostile, mutation, number};
 use crate::json::{show, Mutation, J};
+use crate::toml_tree::{changes, j_to_toml, toml_to_j};
 use crate::world::{album, membership, retail, World, START};
 
+/// A rules file, and what makes it differ from the shipped one.
 #[derive(Clone)]
-pub struct RulesText(String);
+pub struct RulesText {
+    text: String,
+    changes: Vec<String>,
+}
+
+impl RulesText {
+    /// Described by the lines that differ from the shipped file.
+    fn edited(text: String) -> RulesText {
+        let shipped: Vec<&str> = DEFAULT_RULES.lines().collect();
+        let lines: Vec<&str> = text.lines().collect();
+        let removed = shipped.iter().filter(|l| !lines.contains(l)).count();
+        let mut changes = vec![format!("{} lines, {removed} of the shipped ones missing; new lines:", lines.len())];
+        changes.extend(lines.iter().filter(|l| !shipped.contains(l)).take(20).map(|l| show(l.as_bytes())));
+        RulesText { text, changes }
+    }
+}
 
 impl fmt::Debug for RulesText {
-    /// The lines that differ from the shipped file.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shipped: Vec<&str> = DEFAULT_RULES.lines().collect();
-        let lines: Vec<&str> = self.0.lines().collect();
-        let added: Vec<&&str> = lines.iter().filter(|l| !shipped.contains(l)).take(20).collect();
-        let removed = shipped.iter().filter(|l| !lines.contains(l)).count();
-        write!(f, "rules file of {} lines, {removed} shipped lines missing; new lines:", lines.len())?;
-        added.iter().try_for_each(|l| write!(f, "\n    {}", show(l.as_bytes())))
+        write!(f, "the shipped rules file with:")?;
+        self.changes.iter().try_for_each(|c| write!(f, "\n    {c}"))
     }
-}
-
-fn toml_to_j(value: &toml::Value) -> J {
-    match value {
-        toml::Value::String(s) => J::Str(s.clone()),
-        toml::Value::Array(items) => J::Arr(items.iter().map(toml_to_j).collect()),
-        toml::Value::Table(t) => J::Obj(t.iter().map(|(k, v)| (k.clone(), toml_to_j(v))).collect()),
-        other => J::Raw(other.to_string()),
-    }
-}
-
-/// TOML has no null (the key is dropped) and no duplicate keys (the last wins).
-fn j_to_toml(j: &J) -> Option<toml::Value> {
-    Some(match j {
-        J::Str(s) => toml::Value::String(s.clone()),
-        J::Arr(items) => toml::Value::Array(items.iter().filter_map(j_to_toml).collect()),
-        J::Obj(entries) => {
-            toml::Value::Table(entries.iter().filter_map(|(k, v)| Some((k.clone(), j_to_toml(v)?))).collect())
-        }
-        J::Raw(raw) => match (raw.parse::<i64>(), raw.parse::<f64>(), raw.parse::<bool>()) {
-            (Ok(i), _, _) => toml::Value::Integer(i),
-            (_, Ok(f), _) => toml::Value::Float(f),
-            (_, _, Ok(b)) => toml::Value::Boolean(b),
-            _ => match serde_json::from_str::<Value>(raw) {
-                Ok(Value::Null) => return None,
-                Ok(v) => return j_to_toml(&J::from_value(&v)),
-                Err(_) => toml::Value::String(raw.clone()),
-            },
-        },
-    })
 }
 
 fn structural() -> BoxedStrategy<RulesText> {
@@ -71,14 +53,14 @@ fn structural() -> BoxedStrategy<RulesText> {
     // Aim at the leaves and small tables, which are most of the nodes.
     vec(mutation(), 1..=3)
         .prop_map(move |mutations: Vec<Mutation>| {
-            let mut tree = tree.clone();
-            mutations.iter().for_each(|m| m.apply(&mut tree));
-            let text = match j_to_toml(&tree) {
+            let mut mutated = tree.clone();
+            mutations.iter().for_each(|m| m.apply(&mut mutated));
+            let text = match j_to_toml(&mutated) {
                 Some(toml::Value::Table(t)) => toml::to_string(&t).unwrap_or_default(),
                 Some(other) => format!("value = {other}"),
                 None => String::new(),
             };
-            RulesText(text)
+            RulesText { text, changes: changes(&tree, &mutated) }
         })
         .boxed()
 }
@@ -138,7 +120,7 @@ fn textual() -> BoxedStrategy<RulesText> {
         2 => (0usize..300, hostile_line()).prop_map(|(i, l)| Edit::Insert(i, l)),
         6 => (0usize..300, prop_oneof![2 => number(), 3 => hostile()]).prop_map(|(i, v)| Edit::Value(i, v)),
     ];
-    vec(edit, 1..=3).prop_map(|edits| RulesText(edits.iter().fold(DEFAULT_RULES.to_string(), edited))).boxed()
+    vec(edit, 1..=3).prop_map(|edits| RulesText::edited(edits.iter().fold(DEFAULT_RULES.to_string(), edited))).boxed()
 }
 
 fn edited(text: String, edit: &Edit) -> String {
@@ -163,18 +145,32 @@ fn edited(text: String, edit: &Edit) -> String {
 
 static FILES: AtomicUsize = AtomicUsize::new(0);
 
+/// A rules file on disk for one case, removed however the case ends.
+struct TempRules(std::path::PathBuf);
+
+impl TempRules {
+    fn write(text: &str) -> Result<TempRules, Failure> {
+        let n = FILES.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!("orderflow-fuzz-{}-{n}.toml", std::process::id()));
+        std::fs::write(&path, text).map_err(|e| Failure::new("cannot write a rules file", e.to_string()))?;
+        Ok(TempRules(path))
+    }
+}
+
+impl Drop for TempRules {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 async fn run(rules: RulesText) -> Result<(), Failure> {
-    if Rules::parse("fuzz.toml", &rules.0).is_err() {
+    if Rules::parse("fuzz.toml", &rules.text).is_err() {
         crate::capture::tally("refused");
         return Ok(());
     }
     crate::capture::tally("accepted");
-    let n = FILES.fetch_add(1, Ordering::SeqCst);
-    let path = std::env::temp_dir().join(format!("orderflow-fuzz-{}-{n}.toml", std::process::id()));
-    std::fs::write(&path, &rules.0).map_err(|e| Failure::new("cannot write a rules file", e.to_string()))?;
-    let outcome = scenario(World::empty(Some(path.clone())).await).await;
-    let _ = std::fs::remove_file(&path);
-    outcome
+    let file = TempRules::write(&rules.text)?;
+    scenario(World::empty(Some(file.0.clone())).await).await
 }
 
 /// Orders of each kind, an audit failure, a prepayment, a status, refunds and two days
@@ -217,7 +213,7 @@ async fn scenario(world: Result<World, Failure>) -> Result<(), Failure> {
 
 #[test]
 fn rules_file() {
-    fuzz("rules file", 200, prop_oneof![structural(), textual()], run);
+    fuzz("rules file", 400, prop_oneof![structural(), textual()], run);
 }
 
 #[test]

@@ -191,24 +191,44 @@ fn audit_results() {
     };
     let envelopes = messages.iter().map(envelope).collect();
     let records = prop_oneof![4 => records(messages, kinds, true), 1 => records(envelopes, kinds, false)].boxed();
-    fuzz("SQS audit-results-queue", 200, batches(AUDIT_RESULTS, records), run);
+    fuzz("SQS audit-results-queue", 300, batches(AUDIT_RESULTS, records), run);
 }
 
 #[test]
 fn notifications() {
     let records = records(vec![notification("o-1")], &["notification.requested"], false);
-    fuzz("SQS notifications-queue", 150, batches(NOTIFICATIONS, records), run);
+    fuzz("SQS notifications-queue", 300, batches(NOTIFICATIONS, records), run);
 }
 
 #[test]
 fn fulfilment_orders() {
     let templates = vec![dispatched("o-new"), dispatched("o-1"), audit_rejected("o-1"), audit_rejected("o-new")];
     let records = records(templates, &["order.dispatched", "order.audit.rejected"], false);
-    fuzz("SQS fulfilment-orders-queue", 150, batches(FULFILMENT_ORDERS, records), run);
+    fuzz("SQS fulfilment-orders-queue", 300, batches(FULFILMENT_ORDERS, records), run);
 }
 
 #[test]
 fn fulfilment_status() {
     let records = records(vec![fixture("sqs-fulfilment-status", "o-1")], &["fulfilment.status"], false);
-    fuzz("SQS fulfilment-status-queue", 150, batches(FULFILMENT_STATUS, records), run);
+    fuzz("SQS fulfilment-status-queue", 300, batches(FULFILMENT_STATUS, records), run);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The harness itself: each witness record is not processed in the baseline, and is
+    /// once delivered, so the check that a bad record did not take it down means
+    /// something.
+    #[tokio::test]
+    async fn each_witness_is_seen_processed_only_once_delivered() {
+        for queue in [AUDIT_RESULTS, NOTIFICATIONS, FULFILMENT_ORDERS, FULFILMENT_STATUS] {
+            let w = World::baseline().await.expect("baseline");
+            assert!(!witness_processed(&w, queue).await, "{queue}: processed before it was sent");
+            deliver(&w, queue, &witness(queue)).await.expect("delivered");
+            w.settle().await.expect("settled");
+            assert!(witness_processed(&w, queue).await, "{queue}: not processed");
+            assert_eq!(w.dead_letters().await, 0, "{queue}");
+        }
+    }
 }

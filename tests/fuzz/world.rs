@@ -153,3 +153,19 @@ impl World {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The harness itself: the effect log sees the writes, publishes and sends of the
+    /// functions, so "a refused request changed nothing" means something.
+    #[tokio::test]
+    async fn the_baseline_effects_are_logged() {
+        let w = World::baseline().await.expect("baseline");
+        let effects = w.effects.since(0);
+        for expected in ["put ORDER#o-1", "publish order-events order.dispatched", "publish fulfilment-commands"] {
+            assert!(effects.iter().any(|e| e.starts_with(expected)), "no {expected:?} in {effects:?}");
+        }
+    }
+}

@@ -5,13 +5,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 use orderflow_shared::app::Deps;
-use orderflow_shared::domain::audit::{after_request, tick_action, Claim, TickAction};
-use orderflow_shared::domain::order::{AuditStatus, Order, OrderStatus};
+use orderflow_shared::domain::audit::{tick_action, Claim, TickAction};
+use orderflow_shared::domain::order::{Order, OrderStatus};
 use orderflow_shared::domain::{earlier, later};
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::order_events;
-use orderflow_shared::ports::OutboundMessage;
-use orderflow_shared::reaudit::{audit_request, final_rejection, notification};
+use orderflow_shared::reaudit::audit_messages;
 use orderflow_shared::repo::{self, Versioned};
 use tracing::info;
 
@@ -71,40 +70,19 @@ pub async fn handle(deps: &Deps, stored: Versioned<Order>, now: DateTime<Utc>) -
     })
 }
 
-/// The order after the action, with the action's messages in its outbox.
+/// The order after the action, with the action's messages in its outbox: the order
+/// decides ([`Order::reaudit_requested`], [`Order::retry_window_closed`]), and the
+/// messages are the same the audit-failure flow sends for the same events.
 fn act(deps: &Deps, mut order: Order, action: TickAction, now: DateTime<Utc>) -> Order {
     let rules = &deps.rules.audit;
-    let Some(rule) = order.audit.rule.clone() else { return order };
-    let (cause, messages): (String, Vec<OutboundMessage>) = match action {
-        TickAction::Request { attempt } => {
-            order.audit.rule = Some(after_request(rules, order.id().as_str(), &rule, attempt, now));
-            order.record(now, "REAUDIT_REQUESTED", Some(format!("attempt {attempt}")));
-            (format!("tick:{attempt}"), vec![audit_request(SOURCE, &order, attempt)])
-        }
-        TickAction::Expire => {
-            order.audit.rule = None;
-            order.audit_status = Some(AuditStatus::Rejected);
-            order.record(now, "AUDIT_REJECTED", Some("retry window closed".into()));
-            let cause = "window-closed".to_string();
-            let first = order.audit.first_failure.clone();
-            let mut messages = vec![final_rejection(SOURCE, &order, &cause, first.as_ref())];
-            if let Some(first) = &first {
-                let template = &rules.final_template;
-                messages.push(notification(
-                    &order,
-                    &cause,
-                    "final_rejection",
-                    &rule.team,
-                    &rules.final_severity,
-                    template,
-                    first,
-                    Some(&rule),
-                ));
-            }
-            (cause, messages)
-        }
+    let (cause, events) = match action {
+        TickAction::Request { attempt } => (format!("tick:{attempt}"), order.reaudit_requested(rules, attempt, now)),
+        TickAction::Expire => ("window-closed".to_string(), order.retry_window_closed(now)),
     };
-    order.emit(&cause, messages);
+    if !events.is_empty() {
+        let messages = audit_messages(SOURCE, rules, &order, &cause, &events);
+        order.emit(&cause, messages);
+    }
     order
 }
 

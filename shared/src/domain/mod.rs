@@ -15,6 +15,7 @@ pub mod digital;
 pub mod fulfilment;
 pub mod ids;
 pub mod order;
+pub mod order_audit;
 pub mod refund;
 pub mod refund_policy;
 pub mod refund_split;

@@ -1,0 +1,70 @@
+//! One idempotent transition of a stored entity, for every flow that has one: load the
+//! entity, answer "already applied" for a cause it has seen, let the domain decide,
+//! write conditionally on the version read, retry a lost race up to [`ATTEMPTS`] times,
+//! then send the transition's messages from the entity's outbox. A redelivered cause
+//! re-sends whatever of its messages is not yet marked out, with the same ids.
+
+use std::future::Future;
+
+use crate::app::Deps;
+use crate::error::{Error, Result, StoreError};
+use crate::ports::OutboundMessage;
+use crate::repo::{self, Stored, Versioned};
+
+/// Rounds of read, decide and conditional write before a transition gives up on an
+/// entity that keeps changing under it (the caller's redelivery then retries it).
+pub const ATTEMPTS: usize = 5;
+
+/// What the domain made of a cause.
+#[derive(Debug)]
+pub enum Decision {
+    /// The entity has seen this cause: nothing to write.
+    AlreadyApplied,
+    /// Save the changed entity, with these messages in its outbox under the cause.
+    Apply(Vec<OutboundMessage>),
+}
+
+/// What a transition did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome<T> {
+    /// The cause changed the entity; `T` is the entity as saved.
+    Applied(T),
+    /// The cause had been applied before; `T` is the entity as found.
+    AlreadyApplied(T),
+}
+
+/// Applies `cause` to the entity `load` reads (an error when there is none), deciding
+/// with `decide` on a fresh copy in every round.
+pub async fn apply<T, L, F, D>(deps: &Deps, cause: &str, mut load: L, mut decide: D) -> Result<Outcome<T>>
+where
+    T: Stored + Clone,
+    L: FnMut() -> F,
+    F: Future<Output = Result<Versioned<T>>>,
+    D: FnMut(&mut T) -> Result<Decision>,
+{
+    for _ in 0..ATTEMPTS {
+        let Versioned { value: mut entity, version } = load().await?;
+        match decide(&mut entity)? {
+            Decision::AlreadyApplied => {
+                repo::publish_pending(deps, entity.clone(), version, cause).await?;
+                return Ok(Outcome::AlreadyApplied(entity));
+            }
+            Decision::Apply(messages) => {
+                if !messages.is_empty() {
+                    entity.outbox_mut().emit(cause, messages);
+                }
+                match repo::save(deps.store.as_ref(), &entity, version).await {
+                    Ok(version) => {
+                        repo::publish_pending(deps, entity.clone(), version, cause).await?;
+                        return Ok(Outcome::Applied(entity));
+                    }
+                    Err(Error::Store(StoreError::ConditionFailed)) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Err(Error::Store(StoreError::Backend(format!(
+        "still changing after {ATTEMPTS} attempts; the cause is retried later"
+    ))))
+}
