@@ -2,10 +2,9 @@
 //! from the order and the position of the transition in its history, so a re-sent
 //! outbox carries the same ids.
 
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::domain::order::{Order, OrderStatus};
+use crate::domain::order::Order;
 use crate::events::EventBuilder;
 use crate::ports::OutboundMessage;
 use crate::topology::ORDER_EVENTS;
@@ -30,13 +29,4 @@ pub fn rejected(source: &str, order: &Order, reason: &str) -> Vec<OutboundMessag
         "matched_rules": order.risk.matched_rules,
     });
     vec![order_event(source, order, "order.rejected", data)]
-}
-
-/// Cancels an order whose prepayment is overdue, with its `order.rejected` in the outbox
-/// under [`PREPAYMENT_OVERDUE`].
-pub fn cancel_overdue(source: &str, order: &mut Order, now: DateTime<Utc>, detail: String) {
-    order.status = OrderStatus::Cancelled;
-    order.record(now, "CANCELLED", Some(detail));
-    let messages = rejected(source, order, "PREPAYMENT_OVERDUE");
-    order.emit(PREPAYMENT_OVERDUE, messages);
 }

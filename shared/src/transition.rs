@@ -18,10 +18,11 @@ pub const ATTEMPTS: usize = 5;
 /// What the domain made of a cause.
 #[derive(Debug)]
 pub enum Decision {
-    /// The entity has seen this cause: nothing to write.
-    AlreadyApplied,
-    /// Save the changed entity, with these messages in its outbox under the cause.
-    Apply(Vec<OutboundMessage>),
+    /// The entity has seen this cause, whose messages are kept under `cause`: nothing
+    /// to write; what is not out yet is sent again.
+    AlreadyApplied { cause: String },
+    /// Save the changed entity, with `messages` in its outbox under `cause`.
+    Apply { cause: String, messages: Vec<OutboundMessage> },
 }
 
 /// What a transition did.
@@ -33,9 +34,9 @@ pub enum Outcome<T> {
     AlreadyApplied(T),
 }
 
-/// Applies `cause` to the entity `load` reads (an error when there is none), deciding
+/// Applies a cause to the entity `load` reads (an error when there is none), deciding
 /// with `decide` on a fresh copy in every round.
-pub async fn apply<T, L, F, D>(deps: &Deps, cause: &str, mut load: L, mut decide: D) -> Result<Outcome<T>>
+pub async fn apply<T, L, F, D>(deps: &Deps, mut load: L, mut decide: D) -> Result<Outcome<T>>
 where
     T: Stored + Clone,
     L: FnMut() -> F,
@@ -45,17 +46,17 @@ where
     for _ in 0..ATTEMPTS {
         let Versioned { value: mut entity, version } = load().await?;
         match decide(&mut entity)? {
-            Decision::AlreadyApplied => {
-                repo::publish_pending(deps, entity.clone(), version, cause).await?;
+            Decision::AlreadyApplied { cause } => {
+                repo::publish_pending(deps, entity.clone(), version, &cause).await?;
                 return Ok(Outcome::AlreadyApplied(entity));
             }
-            Decision::Apply(messages) => {
+            Decision::Apply { cause, messages } => {
                 if !messages.is_empty() {
-                    entity.outbox_mut().emit(cause, messages);
+                    entity.outbox_mut().emit(&cause, messages);
                 }
                 match repo::save(deps.store.as_ref(), &entity, version).await {
                     Ok(version) => {
-                        repo::publish_pending(deps, entity.clone(), version, cause).await?;
+                        repo::publish_pending(deps, entity.clone(), version, &cause).await?;
                         return Ok(Outcome::Applied(entity));
                     }
                     Err(Error::Store(StoreError::ConditionFailed)) => continue,

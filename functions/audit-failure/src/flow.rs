@@ -27,16 +27,17 @@ pub async fn apply(deps: &Deps, result: &AuditResult) -> Result<()> {
     };
     let decide = |order: &mut Order| {
         if order.audit_seen(&audit_id) {
-            return Ok(Decision::AlreadyApplied);
+            return Ok(Decision::AlreadyApplied { cause: cause.clone() });
         }
         let now = deps.clock.now();
         let events = match result {
             AuditResult::Failed { failure, .. } => order.audit_failed(&deps.rules.audit, failure, now)?,
             AuditResult::Passed { .. } => order.audit_passed(&audit_id, now)?,
         };
-        Ok(Decision::Apply(audit_messages(SOURCE, &deps.rules.audit, order, &cause, &events)))
+        let messages = audit_messages(SOURCE, &deps.rules.audit, order, &cause, &events);
+        Ok(Decision::Apply { cause: cause.clone(), messages })
     };
-    match transition::apply(deps, &cause, load, decide).await? {
+    match transition::apply(deps, load, decide).await? {
         Outcome::Applied(order) => {
             info!(order_id = %id, audit_id = %cause, audit_status = ?order.audit_status, "audit result applied");
         }

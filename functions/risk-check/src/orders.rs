@@ -6,15 +6,15 @@ use chrono::Duration;
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::earlier;
 use orderflow_shared::domain::ids::OrderId;
-use orderflow_shared::domain::order::{
-    AuditStatus, Fulfilment, NewOrder, Order, OrderStatus, PaymentRecord, Prepayment,
-};
+use orderflow_shared::domain::order::{Fulfilment, NewOrder, Order, OrderStatus, Prepayment};
+use orderflow_shared::domain::order_prepayment::Prepaid;
 use orderflow_shared::domain::risk::{assess, decide, RiskDecision, RiskFacts};
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::input::Fields;
 use orderflow_shared::money::{Currency, Money};
 use orderflow_shared::order_events;
 use orderflow_shared::repo::{self, Versioned};
+use orderflow_shared::transition::{self, Decision, Outcome};
 use serde_json::{json, Value};
 use tracing::{info, instrument};
 
@@ -23,7 +23,6 @@ use crate::outbox;
 /// Causes of the risk check's transitions, under which their messages are kept.
 const CREATED: &str = "created";
 const CANCELLED: &str = order_events::PREPAYMENT_OVERDUE;
-const SOURCE: &str = "orderflow/risk-check";
 
 fn payment_cause(payment_ref: &str) -> String {
     format!("prepayment:{payment_ref}")
@@ -111,7 +110,11 @@ async fn assess_new(deps: &Deps, request: NewOrder) -> Result<Order> {
     };
     let detail = Some(format!("risk {} (score {})", order.risk.level.as_str(), order.risk.score));
     match decision {
-        RiskDecision::Dispatch => dispatch(&mut order, CREATED, now, detail),
+        RiskDecision::Dispatch => {
+            order.dispatch(now, detail);
+            let messages = outbox::dispatched(&order);
+            order.emit(CREATED, messages);
+        }
         RiskDecision::RequirePrepayment { amount, due_at } => {
             order.status = OrderStatus::AwaitingPrepayment;
             order.prepayment = Some(Prepayment { amount: amount.amount, currency: amount.currency, due_at });
@@ -128,14 +131,6 @@ async fn assess_new(deps: &Deps, request: NewOrder) -> Result<Order> {
     }
     order.initial_status = order.status;
     Ok(order)
-}
-
-fn dispatch(order: &mut Order, cause: &str, now: chrono::DateTime<chrono::Utc>, detail: Option<String>) {
-    order.status = OrderStatus::Dispatched;
-    order.audit_status = Some(AuditStatus::Pending);
-    order.record(now, "DISPATCHED", detail);
-    let messages = outbox::dispatched(order);
-    order.emit(cause, messages);
 }
 
 fn creation_view(order: &Order) -> Value {
@@ -189,82 +184,44 @@ fn parse_prepayment(body: &Value) -> Result<PrepaymentRequest> {
     Ok(PrepaymentRequest { payment_ref, amount: Money::new(amount, currency) })
 }
 
-/// `POST /orders/{order_id}/prepayment`: idempotent on `payment_ref`.
+/// `POST /orders/{order_id}/prepayment`: idempotent on `payment_ref`. The order decides
+/// ([`Order::prepaid`]); the one transition helper saves and sends.
 #[instrument(skip_all, fields(order_id = %order_id))]
 pub async fn pay(deps: &Deps, order_id: &str, body: &Value) -> Result<(u16, Value)> {
     let paid = parse_prepayment(body)?;
-    for _ in 0..ATTEMPTS {
-        let Versioned { value: mut order, version } = load(deps, order_id).await?;
-        if order.prepayment_paid.is_some() {
-            return replay_payment(deps, Versioned { value: order, version }, &paid).await;
-        }
-        let now = deps.clock.now();
-        let due = order.prepayment.clone().filter(|_| order.status == OrderStatus::AwaitingPrepayment);
-        let Some(due) = due else {
-            if let (OrderStatus::Cancelled, Some(due)) = (order.status, order.prepayment.clone()) {
-                // A late payment retried: send the cancellation if it is not out yet.
-                repo::publish_pending(deps, order, version, CANCELLED).await?;
-                return Err(overdue_error(order_id, &due));
+    let id = OrderId::parse("order_id", order_id)?;
+    let load = || async {
+        repo::get_order(deps.store.as_ref(), &id)
+            .await?
+            .ok_or_else(|| Error::NotFound { what: "order", id: id.to_string() })
+    };
+    let mut result = None;
+    let decide = |order: &mut Order| {
+        let outcome = order.prepaid(&paid.payment_ref, &paid.amount, deps.clock.now())?;
+        result = Some(outcome);
+        let cause = payment_cause(&paid.payment_ref);
+        Ok(match outcome {
+            Prepaid::AlreadyPaid => Decision::AlreadyApplied { cause },
+            Prepaid::AlreadyCancelled => Decision::AlreadyApplied { cause: CANCELLED.into() },
+            Prepaid::Dispatched => Decision::Apply { cause, messages: outbox::dispatched(order) },
+            Prepaid::Cancelled => {
+                Decision::Apply { cause: CANCELLED.into(), messages: outbox::rejected(order, "PREPAYMENT_OVERDUE") }
             }
-            return Err(Error::Conflict(format!(
-                "order {order_id} is {}, not awaiting a prepayment",
-                order.status.as_str()
-            )));
-        };
-        let overdue = now > due.due_at;
-        if overdue {
-            let detail = format!("prepayment {} arrived after due_at", paid.payment_ref);
-            order_events::cancel_overdue(SOURCE, &mut order, now, detail);
-        } else {
-            order.check_prepayment(&paid.amount)?;
-            order.prepayment_paid = Some(PaymentRecord {
-                payment_ref: paid.payment_ref.clone(),
-                amount: paid.amount.amount,
-                currency: paid.amount.currency,
-                received_at: now,
-            });
-            let cause = payment_cause(&paid.payment_ref);
-            dispatch(&mut order, &cause, now, Some(format!("prepayment {} received", paid.payment_ref)));
-        }
-        match repo::update_order(deps.store.as_ref(), &order, version).await {
-            Ok(version) => {
-                let answer = json!({"order_id": order.id(), "status": order.status});
-                let cause = order.outbox.last_cause().unwrap_or_default().to_string();
-                repo::publish_pending(deps, order, version, &cause).await?;
-                if overdue {
-                    return Err(overdue_error(order_id, &due));
-                }
-                info!(order_id, "prepayment received, order dispatched");
-                return Ok((200, answer));
-            }
-            Err(Error::Store(StoreError::ConditionFailed)) => continue,
-            Err(e) => return Err(e),
+        })
+    };
+    let order = match transition::apply(deps, load, decide).await? {
+        Outcome::Applied(order) | Outcome::AlreadyApplied(order) => order,
+    };
+    match (result, &order.prepayment) {
+        (Some(Prepaid::Cancelled | Prepaid::AlreadyCancelled), Some(due)) => Err(overdue_error(order_id, due)),
+        _ => {
+            info!(order_id, "prepayment received, order dispatched");
+            Ok((200, json!({"order_id": order.id(), "status": order.status})))
         }
     }
-    Err(Error::Store(StoreError::Backend("order kept changing under concurrent writes".into())))
 }
 
 fn overdue_error(order_id: &str, due: &Prepayment) -> Error {
     let due_at = due.due_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     Error::Conflict(format!("the prepayment of order {order_id} was due at {due_at}; the order is cancelled"))
-}
-
-async fn replay_payment(deps: &Deps, stored: Versioned<Order>, paid: &PrepaymentRequest) -> Result<(u16, Value)> {
-    let order = &stored.value;
-    let Some(done) = &order.prepayment_paid else { return Err(Error::Conflict("no prepayment recorded".into())) };
-    let same = done.payment_ref == paid.payment_ref
-        && done.amount == paid.amount.amount
-        && done.currency == paid.amount.currency;
-    if !same {
-        return Err(Error::Conflict(format!(
-            "order {} was already paid with payment_ref {}; payment_ref {} with this body is refused",
-            order.id(),
-            done.payment_ref,
-            paid.payment_ref
-        )));
-    }
-    let answer = json!({"order_id": order.id(), "status": order.status});
-    let cause = payment_cause(&done.payment_ref);
-    repo::publish_pending(deps, stored.value, stored.version, &cause).await?;
-    Ok((200, answer))
 }

@@ -6,12 +6,13 @@
 use chrono::{DateTime, Duration, Utc};
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::audit::{tick_action, Claim, TickAction};
-use orderflow_shared::domain::order::{Order, OrderStatus};
+use orderflow_shared::domain::order::Order;
 use orderflow_shared::domain::{earlier, later};
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::order_events;
 use orderflow_shared::reaudit::audit_messages;
 use orderflow_shared::repo::{self, Versioned};
+use orderflow_shared::transition::{self, Decision};
 use tracing::info;
 
 const SOURCE: &str = "orderflow/scheduled-retry";
@@ -26,23 +27,36 @@ pub enum Outcome {
 }
 
 /// An order still awaiting its prepayment after `due_at` is cancelled, as a late
-/// payment would have found it; one versioned write, so a concurrent payment or tick
-/// wins or loses cleanly.
+/// payment would have found it ([`Order::prepayment_overdue`]); one versioned write
+/// through the transition helper, so a concurrent payment or tick wins or loses cleanly.
 async fn expire_prepayment(deps: &Deps, stored: Versioned<Order>, now: DateTime<Utc>) -> Result<Outcome> {
-    let Versioned { value: mut order, version } = stored;
-    let overdue = order.prepayment.as_ref().is_some_and(|p| now > p.due_at);
-    if order.status != OrderStatus::AwaitingPrepayment || !overdue {
-        return Ok(Outcome::Skipped);
-    }
-    order_events::cancel_overdue(SOURCE, &mut order, now, "no prepayment by due_at".into());
-    match repo::update_order(deps.store.as_ref(), &order, version).await {
-        Ok(version) => {
-            info!(order_id = %order.id(), "prepayment overdue; order cancelled");
-            repo::publish_pending(deps, order, version, order_events::PREPAYMENT_OVERDUE).await?;
+    let id = stored.value.id().clone();
+    let mut first = Some(stored);
+    let load = || {
+        let read = first.take();
+        async {
+            match read {
+                Some(stored) => Ok(stored),
+                None => repo::get_order(deps.store.as_ref(), &id)
+                    .await?
+                    .ok_or_else(|| Error::NotFound { what: "order", id: id.to_string() }),
+            }
+        }
+    };
+    let decide = |order: &mut Order| {
+        let cause = order_events::PREPAYMENT_OVERDUE.to_string();
+        if !order.prepayment_overdue(now) {
+            return Ok(Decision::AlreadyApplied { cause });
+        }
+        let messages = order_events::rejected(SOURCE, order, "PREPAYMENT_OVERDUE");
+        Ok(Decision::Apply { cause, messages })
+    };
+    match transition::apply(deps, load, decide).await? {
+        transition::Outcome::Applied(_) => {
+            info!(order_id = %id, "prepayment overdue; order cancelled");
             Ok(Outcome::Cancelled)
         }
-        Err(Error::Store(StoreError::ConditionFailed)) => Ok(Outcome::Skipped),
-        Err(e) => Err(e),
+        transition::Outcome::AlreadyApplied(_) => Ok(Outcome::Skipped),
     }
 }
 

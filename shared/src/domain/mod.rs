@@ -16,6 +16,7 @@ pub mod fulfilment;
 pub mod ids;
 pub mod order;
 pub mod order_audit;
+pub mod order_prepayment;
 pub mod refund;
 pub mod refund_policy;
 pub mod refund_split;
