@@ -1,5 +1,8 @@
 //! `orderflow-local`: run orderflow on this machine. See `orderflow-local --help`.
 
+mod cost;
+mod cost_prices;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -47,6 +50,16 @@ enum Command {
         #[arg(long, env = "ORDERFLOW_RULES")]
         rules: Option<PathBuf>,
     },
+    /// Measure the AWS requests and request units of an order's flows on moto_server and
+    /// price them per million orders.
+    CostReport {
+        /// A moto_server to use; without it one is started (MOTO_SERVER, .venv, PATH).
+        #[arg(long)]
+        endpoint_url: Option<String>,
+        /// Print JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -73,7 +86,7 @@ enum ClockArg {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own story; its logs only speak up when something is wrong.
-    let quiet = matches!(cli.command, Command::Demo { .. } | Command::Bench { .. });
+    let quiet = matches!(cli.command, Command::Demo { .. } | Command::Bench { .. } | Command::CostReport { .. });
     orderflow_shared::telemetry::init_with_default(if quiet { "warn" } else { "info" });
     match cli.command {
         Command::Serve { port, backend, endpoint_url, rules, clock } => {
@@ -96,6 +109,7 @@ async fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::CostReport { endpoint_url, json } => cost::run(endpoint_url, json).await,
     }
 }
 

@@ -111,7 +111,11 @@ fn witness(queue: &str) -> Record {
 
 async fn witness_processed(w: &World, queue: &str) -> bool {
     match queue {
-        AUDIT_RESULTS => w.get("/orders/w-1").await.1["audit_status"] == "APPROVED",
+        // Applied, or recorded as coming after a final outcome (a bad record may have
+        // rejected or approved the witness order first): either way its history names it.
+        AUDIT_RESULTS => w.get("/orders/w-1").await.1["history"]
+            .as_array()
+            .is_some_and(|h| h.iter().any(|e| e["detail"].as_str().is_some_and(|d| d.contains("aud-w")))),
         NOTIFICATIONS => w.published_with("handler-notifications", "w-1:notification:aud-w").await > 0,
         FULFILMENT_ORDERS => w.published_with("fulfilment-commands", "w-new:fulfilment.trigger").await > 0,
         _ => w.published_with("fulfilment-commands", "w-1:fulfilment.trigger:warehouse").await > 0,

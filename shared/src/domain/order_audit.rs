@@ -132,9 +132,8 @@ impl Order {
         self.check_audited()?;
         self.remember_audit(audit_id);
         match self.audit_status {
-            Some(AuditStatus::Approved) => Ok(Vec::new()),
-            Some(AuditStatus::Rejected) => {
-                self.record(now, "AUDIT_PASS_IGNORED", Some(format!("audit already rejected; {audit_id}")));
+            Some(AuditStatus::Approved | AuditStatus::Rejected) => {
+                self.record(now, "AUDIT_PASS_IGNORED", Some(format!("audit already final; {audit_id}")));
                 Ok(Vec::new())
             }
             _ => {
