@@ -24,7 +24,9 @@ impl Key {
 /// The secondary indexes of the single table. See `docs/storage.md` for what each holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Index {
-    /// `gsi1pk`/`gsi1sk`: a customer's orders by creation time.
+    /// `gsi1pk`/`gsi1sk`: a customer's orders by creation time. Keys only: the risk
+    /// check needs how many orders and when, never their bodies, and an index that
+    /// projects nothing but keys is not written when an order changes.
     Gsi1,
     /// `gsi2pk`/`gsi2sk`: sharded schedule of due work (re-audit rules by next attempt).
     Gsi2,
@@ -38,6 +40,12 @@ impl Index {
             Index::Gsi1 => "gsi1",
             Index::Gsi2 => "gsi2",
         }
+    }
+
+    /// Whether the index holds only keys (`KEYS_ONLY`): its query results carry the
+    /// table key and the index keys, with version 0 and an empty body.
+    pub fn keys_only(self) -> bool {
+        matches!(self, Index::Gsi1)
     }
 
     /// The names of its key attributes in the table: `gsi1pk`/`gsi1sk` for `gsi1`.

@@ -76,21 +76,37 @@ pub fn read_halves(bytes: usize, consistent: bool) -> u64 {
 }
 
 /// Write units of replacing `old` by `new` (either absent): the table's, at the larger
-/// of the two, plus each index's. Every index projects all attributes, so an index
-/// entry weighs what its item weighs.
+/// of the two, plus each index's. An index that projects all attributes (`gsi2`) holds
+/// entries as large as their items and is written whenever its item is; a keys-only
+/// index (`gsi1`) holds only the keys, and an update that keeps its key leaves it alone.
 pub fn item_write_units(old: Option<&Image>, new: Option<&Image>) -> u64 {
     let (old_size, new_size) = (old.map_or(0, item_size), new.map_or(0, item_size));
     let indexes: u64 = Index::ALL
         .iter()
-        .map(|&index| match (old.and_then(|i| index_key(index, i)), new.and_then(|i| index_key(index, i))) {
-            (None, None) => 0,
-            (None, Some(_)) => write_units(new_size),
-            (Some(_), None) => write_units(old_size),
-            (Some(before), Some(after)) if before == after => write_units(new_size),
-            (Some(_), Some(_)) => write_units(old_size) + write_units(new_size),
+        .map(|&index| {
+            let entry = |image: Option<&Image>| image.map_or(0, |i| entry_size(index, i));
+            match (old.and_then(|i| index_key(index, i)), new.and_then(|i| index_key(index, i))) {
+                (None, None) => 0,
+                (Some(before), Some(after)) if before == after && index.keys_only() => 0,
+                (None, Some(_)) => write_units(entry(new)),
+                (Some(_), None) => write_units(entry(old)),
+                (Some(before), Some(after)) if before == after => write_units(entry(new)),
+                (Some(_), Some(_)) => write_units(entry(old)) + write_units(entry(new)),
+            }
         })
         .sum();
     write_units(old_size.max(new_size)) + indexes
+}
+
+/// The size of `image`'s entry in `index`: the whole item, or for a keys-only index the
+/// table and index keys alone.
+fn entry_size(index: Index, image: &Image) -> usize {
+    if !index.keys_only() {
+        return item_size(image);
+    }
+    let (ipk, isk) = index.key_attributes();
+    let keys = ["pk", "sk", ipk.as_str(), isk.as_str()];
+    image.iter().filter(|(name, _)| keys.contains(&name.as_str())).map(|(n, v)| n.len() + value_size(v)).sum()
 }
 
 fn index_key(index: Index, image: &Image) -> Option<(&Value, &Value)> {
@@ -193,8 +209,9 @@ impl Table {
     pub fn kept_bytes(&self) -> u64 {
         let kept = self.items.values().filter(|i| !i.contains_key(TTL));
         let bytes = kept.map(|item| {
-            let entries = 1 + Index::ALL.iter().filter(|&&index| index_key(index, item).is_some()).count();
-            entries * (item_size(item) + STORED_OVERHEAD_BYTES)
+            let indexed = Index::ALL.iter().filter(|&&index| index_key(index, item).is_some());
+            let entries: usize = indexed.map(|&index| entry_size(index, item) + STORED_OVERHEAD_BYTES).sum();
+            item_size(item) + STORED_OVERHEAD_BYTES + entries
         });
         bytes.sum::<usize>() as u64
     }

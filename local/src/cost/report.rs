@@ -17,7 +17,8 @@ pub const ASSUMPTIONS: [&str; 12] = [
     "Each flow runs alone on a fresh runtime (its own table, topics and queues on moto_server); \
      provisioning is not counted, nor the report's own checks of the outcome.",
     "WRU: 1 per KB started of the larger of the item before and after the write; each index entry put, \
-     updated or deleted costs its item's units (both indexes project every attribute), a moved index key \
+     updated or deleted costs its entry's units (gsi2 projects every attribute, so its entry weighs what \
+     the item weighs; gsi1 holds keys only and is not written while its key stays), a moved index key \
      twice; a transaction twice; a failed condition the existing item's units (at least 1).",
     "RRU: 1 per 4 KB started of the item (GetItem) or of all items returned (Query), half when eventually \
      consistent (every index query), at least half a unit.",

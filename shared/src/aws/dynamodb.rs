@@ -252,7 +252,9 @@ impl StateStore for DynamoStore {
             .send()
             .await
             .map_err(|e| backend(&e))?;
-        let items = out.items().iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        let index = query.index;
+        let read = |attrs: &Attrs| if index.keys_only() { decode_keys(attrs, index) } else { decode(attrs) };
+        let items = out.items().iter().map(read).collect::<Result<Vec<_>, _>>()?;
         let next = out.last_evaluated_key().map(|last| self.remember_cursor(query.index, last)).transpose()?;
         Ok(Page { items, next })
     }
@@ -276,8 +278,16 @@ fn key_condition(index: Index, pk: String, from: Option<String>, to: Option<Stri
     (condition, expr)
 }
 
-/// Creates the table: `pk`/`sk` key, on-demand billing, both GSIs projecting everything,
-/// TTL on `ttl`. An existing table is left as it is, so provisioning can run again.
+fn projection(index: Index) -> ProjectionType {
+    if index.keys_only() {
+        ProjectionType::KeysOnly
+    } else {
+        ProjectionType::All
+    }
+}
+
+/// Creates the table: `pk`/`sk` key, on-demand billing, `gsi1` keys only and `gsi2`
+/// projecting everything (see [`Index::keys_only`]), TTL on `ttl`. An existing table is left as it is, so provisioning can run again.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
     let mut request = (client.create_table().table_name(table).billing_mode(BillingMode::PayPerRequest))
         .key_schema(key_element(PK, KeyType::Hash)?)
@@ -289,7 +299,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         let gsi = (GlobalSecondaryIndex::builder().index_name(index.name()))
             .key_schema(key_element(&ipk, KeyType::Hash)?)
             .key_schema(key_element(&isk, KeyType::Range)?)
-            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .projection(Projection::builder().projection_type(projection(index)).build())
             .build()
             .map_err(|e| backend(&e))?;
         request = request.attribute_definitions(string_attr(&ipk)?).attribute_definitions(string_attr(&isk)?);
@@ -354,6 +364,15 @@ fn string(attrs: &Attrs, name: &str) -> Result<String, StoreError> {
 fn number<T: FromStr>(attrs: &Attrs, name: &str) -> Result<T, StoreError> {
     let value = attrs.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
     value.ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing or not a valid number")))
+}
+
+/// An item of a keys-only index's query: its keys, version 0, an empty body.
+fn decode_keys(attrs: &Attrs, index: Index) -> Result<Item, StoreError> {
+    let (ipk, isk) = index_attrs(index);
+    let mut item = Item::new(Key::new(string(attrs, PK)?, string(attrs, SK)?), String::new());
+    item.version = 0;
+    item.index_keys.insert(index, Key::new(string(attrs, &ipk)?, string(attrs, &isk)?));
+    Ok(item)
 }
 
 fn decode(attrs: &Attrs) -> Result<Item, StoreError> {

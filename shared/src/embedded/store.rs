@@ -176,11 +176,23 @@ impl StateStore for EmbeddedStore {
                 more = true;
                 break;
             }
-            items.extend(table.items.get(key).cloned());
+            items.extend(table.items.get(key).map(|item| projected(item, query.index)));
         }
         let next = if more { items.last().map(|i: &Item| i.key.clone()) } else { None };
         Ok(Page { items, next })
     }
+}
+
+/// What a query of `index` returns of `item`: all of it, or its keys for a keys-only
+/// index, as DynamoDB does.
+fn projected(item: &Item, index: Index) -> Item {
+    if !index.keys_only() {
+        return item.clone();
+    }
+    let mut keys = Item::new(item.key.clone(), String::new());
+    keys.version = 0;
+    keys.index_keys = item.index_keys.iter().filter(|(i, _)| **i == index).map(|(i, k)| (*i, k.clone())).collect();
+    keys
 }
 
 #[cfg(test)]

@@ -126,3 +126,24 @@ async fn an_item_over_dynamodb_s_size_limit_is_refused_and_nothing_is_written() 
     assert!(s.transact(vec![fits, put(over, Condition::NotExists)]).await.is_err());
     assert!(s.get(&Key::new("r", "A")).await.unwrap().is_none(), "the whole transaction is refused");
 }
+
+#[tokio::test]
+async fn a_keys_only_index_returns_keys_and_a_full_index_the_item() {
+    let s = EmbeddedStore::default();
+    let indexed = item("p", "{\"big\":true}").with_index(Index::Gsi1, "C", "1").with_index(Index::Gsi2, "D", "1");
+    s.write(put(indexed, Condition::NotExists)).await.unwrap();
+    let query = |index| IndexQuery {
+        index,
+        pk: if index == Index::Gsi1 { "C" } else { "D" }.into(),
+        sk_from: None,
+        sk_to: None,
+        limit: 10,
+        after: None,
+    };
+    let keys = s.query(query(Index::Gsi1)).await.unwrap();
+    let [only] = &keys.items[..] else { panic!("{keys:?}") };
+    assert_eq!((only.key.pk.as_str(), only.body.as_str(), only.version), ("p", "", 0));
+    assert_eq!(only.index_keys.keys().collect::<Vec<_>>(), [&Index::Gsi1]);
+    let full = s.query(query(Index::Gsi2)).await.unwrap();
+    assert_eq!((full.items[0].body.as_str(), full.items[0].version), ("{\"big\":true}", 1));
+}
