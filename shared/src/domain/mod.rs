@@ -21,6 +21,8 @@ pub mod refund;
 pub mod refund_policy;
 pub mod refund_split;
 pub mod risk;
+#[cfg(test)]
+pub(crate) mod test_orders;
 
 use chrono::{DateTime, Duration, Utc};
 

@@ -10,17 +10,7 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn order(status: &str) -> Order {
-    let at = t0().to_rfc3339();
-    serde_json::from_value(serde_json::json!({
-        "request": {"order_id": "o-1", "customer_id": "c-1", "business_type": "retail", "currency": "CNY",
-            "items": [], "shipping_country": null, "billing_country": null, "shipping_address": null,
-            "payment": {"method": "BANK_CARD", "paid_at": null}, "product": null},
-        "total": {"amount": "100.00", "currency": "CNY"}, "status": status, "initial_status": status,
-        "audit_status": "PENDING", "risk": {"level": "LOW", "score": 0, "matched_rules": []},
-        "prepayment": null, "prepayment_paid": null, "fulfilment": {"status": "NOT_STARTED"},
-        "history": [], "outbox": [], "created_at": at, "updated_at": at
-    }))
-    .unwrap()
+    crate::domain::test_orders::order(serde_json::json!({"status": status, "initial_status": status}))
 }
 
 fn failure(id: &str, code: &str, at: DateTime<Utc>) -> Failure {

@@ -9,19 +9,13 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn awaiting() -> Order {
-    let at = t0().to_rfc3339();
     let due = (t0() + Duration::days(1)).to_rfc3339();
-    serde_json::from_value(serde_json::json!({
-        "request": {"order_id": "o-1", "customer_id": "c-1", "business_type": "retail", "currency": "CNY",
-            "items": [], "shipping_country": null, "billing_country": null, "shipping_address": null,
-            "payment": {"method": "BANK_CARD", "paid_at": null}, "product": null},
+    crate::domain::test_orders::order(serde_json::json!({
         "total": {"amount": "200000.00", "currency": "CNY"}, "status": "AWAITING_PREPAYMENT",
         "initial_status": "AWAITING_PREPAYMENT", "audit_status": null,
         "risk": {"level": "HIGH", "score": 70, "matched_rules": []},
-        "prepayment": {"amount": "60000.00", "currency": "CNY", "due_at": due}, "prepayment_paid": null,
-        "fulfilment": {"status": "NOT_STARTED"}, "history": [], "outbox": [], "created_at": at, "updated_at": at
+        "prepayment": {"amount": "60000.00", "currency": "CNY", "due_at": due}
     }))
-    .unwrap()
 }
 
 fn cny(amount: &str) -> Money {
