@@ -36,14 +36,26 @@ pub enum Outcome<T> {
 
 /// Applies a cause to the entity `load` reads (an error when there is none), deciding
 /// with `decide` on a fresh copy in every round.
-pub async fn apply<T, L, F, D>(deps: &Deps, mut load: L, mut decide: D) -> Result<Outcome<T>>
+pub async fn apply<T, L, F, D>(deps: &Deps, load: L, decide: D) -> Result<Outcome<T>>
 where
     T: Stored + Clone,
     L: FnMut() -> F,
     F: Future<Output = Result<Versioned<T>>>,
     D: FnMut(&mut T) -> Result<Decision>,
 {
-    for _ in 0..ATTEMPTS {
+    apply_with(deps, ATTEMPTS, load, decide).await
+}
+
+/// As [`apply`], with `attempts` rounds instead of [`ATTEMPTS`]: for an entity whose
+/// causes are known to arrive together (the statuses of one order's fulfilment).
+pub async fn apply_with<T, L, F, D>(deps: &Deps, attempts: usize, mut load: L, mut decide: D) -> Result<Outcome<T>>
+where
+    T: Stored + Clone,
+    L: FnMut() -> F,
+    F: Future<Output = Result<Versioned<T>>>,
+    D: FnMut(&mut T) -> Result<Decision>,
+{
+    for _ in 0..attempts {
         let Versioned { value: mut entity, version } = load().await?;
         match decide(&mut entity)? {
             Decision::AlreadyApplied { cause } => {

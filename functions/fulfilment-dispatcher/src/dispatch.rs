@@ -11,6 +11,7 @@ use orderflow_shared::input::{strict_json, Fields, TimeWindow};
 use orderflow_shared::repo::{self, Versioned};
 use orderflow_shared::rules::Strategy;
 use orderflow_shared::sqs_batch::{self, Record};
+use orderflow_shared::transition::{self, Decision, Outcome};
 use serde_json::Value;
 use tracing::info;
 
@@ -123,15 +124,18 @@ pub fn parse_report(data: &Value, now: chrono::DateTime<chrono::Utc>) -> Result<
     Ok((order_id, report))
 }
 
-/// DOMAIN §3 steps 3–6.
+/// DOMAIN §3 steps 3–6, through the one transition helper: the progress decides
+/// ([`Progress::apply`]); a report it has seen re-sends what is not yet out.
 pub async fn status(deps: &Deps, (order_id, report): (String, StatusReport)) -> Result<()> {
     let cause = report.key();
-    for _ in 0..ATTEMPTS {
-        let found = repo::get_progress(deps.store.as_ref(), &order_id).await?;
-        let Versioned { value: mut progress, version } =
-            found.ok_or_else(|| Error::NotFound { what: "fulfilment of order", id: order_id.clone() })?;
+    let load = || async {
+        repo::get_progress(deps.store.as_ref(), &order_id)
+            .await?
+            .ok_or_else(|| Error::NotFound { what: "fulfilment of order", id: order_id.clone() })
+    };
+    let decide = |progress: &mut Progress| {
         if progress.seen.contains(&cause) {
-            return repo::publish_pending(deps, progress, version, &cause).await;
+            return Ok(Decision::AlreadyApplied { cause: cause.clone() });
         }
         let now = deps.clock.now();
         let outcome = if progress.is_over() {
@@ -145,20 +149,12 @@ pub async fn status(deps: &Deps, (order_id, report): (String, StatusReport)) -> 
                 .apply(&deps.rules.fulfilment, strategy, report.clone(), now)
                 .map_err(|r| Error::validation(r.field, r.problem))?
         };
-        let sent = messages::of(&progress, &outcome, now);
-        if !sent.is_empty() {
-            progress.outbox.emit(&cause, sent);
-        }
-        match repo::save(deps.store.as_ref(), &progress, version).await {
-            Ok(version) => {
-                info!(order_id = %order_id, system = %report.system, status = %report.status, fulfilment = ?progress.status, "status applied");
-                return repo::publish_pending(deps, progress, version, &cause).await;
-            }
-            Err(Error::Store(StoreError::ConditionFailed)) => continue,
-            Err(e) => return Err(e),
-        }
+        Ok(Decision::Apply { cause: cause.clone(), messages: messages::of(progress, &outcome, now) })
+    };
+    if let Outcome::Applied(progress) = transition::apply_with(deps, ATTEMPTS, load, decide).await? {
+        info!(order_id = %order_id, system = %report.system, status = %report.status, fulfilment = ?progress.status, "status applied");
     }
-    Err(conflicts())
+    Ok(())
 }
 
 fn conflicts() -> Error {
