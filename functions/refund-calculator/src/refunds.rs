@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use orderflow_shared::app::Deps;
-use orderflow_shared::domain::ids::OrderId;
+use orderflow_shared::domain::ids::{OrderId, RequestId};
 use orderflow_shared::domain::order::Order;
 use orderflow_shared::domain::refund::{quote, Purchase, Quote};
 use orderflow_shared::domain::refund_policy::{apply, extract, failed_conditions, order_refusal, review_reasons};
@@ -35,7 +35,7 @@ struct RefundRequest {
 
 fn parse(deps: &Deps, body: &Value) -> Result<RefundRequest> {
     let f = Fields::root(body)?;
-    let request_id = OrderId::parse("request_id", f.str("request_id")?)?.to_string();
+    let request_id = RequestId::parse("request_id", f.str("request_id")?)?.to_string();
     let order_id = OrderId::parse("order_id", f.str("order_id")?)?;
     let scenario = f.str("scenario")?.to_string();
     if deps.rules.refunds.scenario(&scenario).is_none() {

@@ -7,7 +7,7 @@
 //! are never paid twice; if they no longer hold, the refund is rejected with the reason.
 
 use orderflow_shared::app::Deps;
-use orderflow_shared::domain::ids::OrderId;
+use orderflow_shared::domain::ids::{DecisionId, OrderId};
 use orderflow_shared::domain::refund::quote;
 use orderflow_shared::domain::refund_policy::{failed_conditions, order_refusal};
 use orderflow_shared::error::{Error, Result, StoreError};
@@ -33,7 +33,7 @@ struct ReviewRequest {
 
 fn parse(body: &Value) -> Result<ReviewRequest> {
     let f = Fields::root(body)?;
-    let decision_id = OrderId::parse("decision_id", f.str("decision_id")?)?.to_string();
+    let decision_id = DecisionId::parse("decision_id", f.str("decision_id")?)?.to_string();
     let approve = match f.str("decision")? {
         "APPROVE" => true,
         "REJECT" => false,

@@ -3,7 +3,7 @@
 //! pays nothing, so it has no `amount`: the quote a reviewer saw, if any, is under
 //! `quoted`.
 
-use orderflow_shared::domain::ids::OrderId;
+use orderflow_shared::domain::ids::RefundId;
 use orderflow_shared::domain::refund::Quote;
 use orderflow_shared::domain::refund_policy::entitlement_view;
 use orderflow_shared::error::Result;
@@ -13,7 +13,7 @@ use crate::store::{Refund, RefundStatus};
 
 /// Refund ids are identifiers: a path that cannot be one is refused before any read.
 pub fn check_refund_id(refund_id: &str) -> Result<()> {
-    OrderId::parse("refund_id", refund_id).map(|_| ())
+    RefundId::parse("refund_id", refund_id).map(|_| ())
 }
 
 fn quote_view(q: &Quote) -> Value {

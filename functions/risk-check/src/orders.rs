@@ -5,7 +5,7 @@
 use chrono::Duration;
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::earlier;
-use orderflow_shared::domain::ids::OrderId;
+use orderflow_shared::domain::ids::{OrderId, PaymentRef};
 use orderflow_shared::domain::order::{Fulfilment, NewOrder, Order, OrderStatus, Prepayment};
 use orderflow_shared::domain::order_prepayment::Prepaid;
 use orderflow_shared::domain::risk::{assess, decide, RiskDecision, RiskFacts};
@@ -178,7 +178,7 @@ struct PrepaymentRequest {
 
 fn parse_prepayment(body: &Value) -> Result<PrepaymentRequest> {
     let f = Fields::root(body)?;
-    let payment_ref = OrderId::parse("payment_ref", f.str("payment_ref")?)?.to_string();
+    let payment_ref = PaymentRef::parse("payment_ref", f.str("payment_ref")?)?.to_string();
     let currency = Currency::parse("currency", f.str("currency")?)?;
     let amount = currency.parse_amount("amount", f.decimal_text("amount")?)?;
     Ok(PrepaymentRequest { payment_ref, amount: Money::new(amount, currency) })

@@ -58,6 +58,22 @@ id_type!(
     /// The middle office's identifier of one audit result.
     AuditId
 );
+id_type!(
+    /// The payer's reference of a prepayment; its idempotency key.
+    PaymentRef
+);
+id_type!(
+    /// A refund, as the refund calculator issued it (`rf-<uuid>`).
+    RefundId
+);
+id_type!(
+    /// The client's identifier of an unsubscribe request; its idempotency key.
+    RequestId
+);
+id_type!(
+    /// A reviewer's identifier of one review decision; its idempotency key.
+    DecisionId
+);
 id_type!(Sku);
 
 #[cfg(test)]
