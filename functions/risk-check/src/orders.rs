@@ -6,9 +6,9 @@ use chrono::Duration;
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::earlier;
 use orderflow_shared::domain::ids::{OrderId, PaymentRef};
-use orderflow_shared::domain::order::{Fulfilment, NewOrder, Order, OrderStatus, Prepayment};
+use orderflow_shared::domain::order::{NewOrder, Order, OrderStatus, Prepayment};
 use orderflow_shared::domain::order_prepayment::Prepaid;
-use orderflow_shared::domain::risk::{assess, decide, RiskDecision, RiskFacts};
+use orderflow_shared::domain::risk::{assess, decide, RiskFacts};
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::input::Fields;
 use orderflow_shared::money::{Currency, Money};
@@ -92,44 +92,13 @@ async fn assess_new(deps: &Deps, request: NewOrder) -> Result<Order> {
     };
     let risk = assess(risk_rules, &facts, now);
     let decision = decide(risk_rules, risk.level, total, now);
-    let mut order = Order {
-        request,
-        total,
-        status: OrderStatus::Dispatched,
-        initial_status: OrderStatus::Dispatched,
-        audit_status: None,
-        risk,
-        prepayment: None,
-        prepayment_paid: None,
-        fulfilment: Fulfilment { status: "NOT_STARTED".into(), ..Fulfilment::default() },
-        history: Vec::new(),
-        outbox: Default::default(),
-        audit: Default::default(),
-        created_at: now,
-        updated_at: now,
+    let mut order = Order::place(request, total, risk, decision, now);
+    let messages = match order.status {
+        OrderStatus::Dispatched => outbox::dispatched(&order),
+        OrderStatus::AwaitingPrepayment => outbox::prepayment_requested(&order),
+        OrderStatus::Rejected | OrderStatus::Cancelled => outbox::rejected(&order, "RISK_BLOCKED"),
     };
-    let detail = Some(format!("risk {} (score {})", order.risk.level.as_str(), order.risk.score));
-    match decision {
-        RiskDecision::Dispatch => {
-            order.dispatch(now, detail);
-            let messages = outbox::dispatched(&order);
-            order.emit(CREATED, messages);
-        }
-        RiskDecision::RequirePrepayment { amount, due_at } => {
-            order.status = OrderStatus::AwaitingPrepayment;
-            order.prepayment = Some(Prepayment { amount: amount.amount, currency: amount.currency, due_at });
-            order.record(now, "PREPAYMENT_REQUESTED", detail);
-            let messages = outbox::prepayment_requested(&order);
-            order.emit(CREATED, messages);
-        }
-        RiskDecision::Reject => {
-            order.status = OrderStatus::Rejected;
-            order.record(now, "REJECTED", detail);
-            let messages = outbox::rejected(&order, "RISK_BLOCKED");
-            order.emit(CREATED, messages);
-        }
-    }
-    order.initial_status = order.status;
+    order.emit(CREATED, messages);
     Ok(order)
 }
 

@@ -1,10 +1,12 @@
-//! The order's prepayment transitions (DOMAIN §2 step 4): a prepayment received, and
-//! the due time passing without one. Whoever notices (the payment request or the
-//! schedule), the order decides here.
+//! The order's risk-check transitions (DOMAIN §2): placed (dispatched, asked for a
+//! prepayment or rejected, as the risk decision says), a prepayment received, and the
+//! due time passing without one. Whoever notices (the request or the schedule), the
+//! order decides here.
 
 use chrono::{DateTime, Utc};
 
-use super::order::{AuditStatus, Order, OrderStatus, PaymentRecord};
+use super::order::{AuditStatus, Fulfilment, NewOrder, Order, OrderStatus, PaymentRecord, Prepayment};
+use super::risk::{RiskAssessment, RiskDecision};
 use crate::error::{Error, Result};
 use crate::money::Money;
 
@@ -22,6 +24,48 @@ pub enum Prepaid {
 }
 
 impl Order {
+    /// The order `request` as placed at `now`, assessed as `risk`, in the state `decision`
+    /// gives it: dispatched, awaiting its prepayment, or rejected.
+    pub fn place(
+        request: NewOrder,
+        total: Money,
+        risk: RiskAssessment,
+        decision: RiskDecision,
+        now: DateTime<Utc>,
+    ) -> Order {
+        let detail = Some(format!("risk {} (score {})", risk.level.as_str(), risk.score));
+        let mut order = Order {
+            request,
+            total,
+            status: OrderStatus::Dispatched,
+            initial_status: OrderStatus::Dispatched,
+            audit_status: None,
+            risk,
+            prepayment: None,
+            prepayment_paid: None,
+            fulfilment: Fulfilment { status: "NOT_STARTED".into(), ..Fulfilment::default() },
+            history: Vec::new(),
+            outbox: Default::default(),
+            audit: Default::default(),
+            created_at: now,
+            updated_at: now,
+        };
+        match decision {
+            RiskDecision::Dispatch => order.dispatch(now, detail),
+            RiskDecision::RequirePrepayment { amount, due_at } => {
+                order.status = OrderStatus::AwaitingPrepayment;
+                order.prepayment = Some(Prepayment { amount: amount.amount, currency: amount.currency, due_at });
+                order.record(now, "PREPAYMENT_REQUESTED", detail);
+            }
+            RiskDecision::Reject => {
+                order.status = OrderStatus::Rejected;
+                order.record(now, "REJECTED", detail);
+            }
+        }
+        order.initial_status = order.status;
+        order
+    }
+
     /// A prepayment `payment_ref` of `amount` received at `now`. Errors: another
     /// prepayment was recorded, the order awaits none, or the amount or currency is not
     /// what is due.

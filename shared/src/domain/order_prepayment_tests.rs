@@ -59,3 +59,21 @@ fn the_schedule_cancels_only_an_order_still_awaiting_past_its_due_time() {
     paid.prepaid("p-1", &cny("60000.00"), t0()).unwrap();
     assert!(!paid.prepayment_overdue(t0() + Duration::hours(25)));
 }
+
+#[test]
+fn a_placed_order_takes_the_state_its_risk_decision_gives() {
+    let request = awaiting().request;
+    let risk = RiskAssessment { level: crate::domain::risk::RiskLevel::Low, score: 10, matched_rules: vec![] };
+    let total = cny("100.00");
+    let placed = |decision| Order::place(request.clone(), total, risk.clone(), decision, t0());
+    let dispatched = placed(RiskDecision::Dispatch);
+    assert_eq!((dispatched.status, dispatched.initial_status), (OrderStatus::Dispatched, OrderStatus::Dispatched));
+    assert_eq!(dispatched.audit_status, Some(AuditStatus::Pending));
+    let due_at = t0() + Duration::days(1);
+    let asked = placed(RiskDecision::RequirePrepayment { amount: cny("30.00"), due_at });
+    assert_eq!(asked.status, OrderStatus::AwaitingPrepayment);
+    assert_eq!(asked.prepayment.as_ref().map(|p| (p.amount, p.due_at)), Some((cny("30.00").amount, due_at)));
+    let rejected = placed(RiskDecision::Reject);
+    assert_eq!((rejected.status, rejected.audit_status), (OrderStatus::Rejected, None));
+    assert_eq!(rejected.history.last().map(|h| h.event.as_str()), Some("REJECTED"));
+}
