@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use serde::de::DeserializeOwned;
 use tracing::{info_span, warn, Instrument};
 
 use crate::error::Error;
@@ -19,6 +20,33 @@ pub struct Record {
     pub body: String,
     pub attributes: BTreeMap<String, String>,
     pub receive_count: u32,
+}
+
+/// As [`process`], with each record's body read as a `T` first: a body that is not one
+/// fails its record (and ends in the dead-letter queue) with the field named.
+pub async fn process_as<T, F, Fut>(event: SqsEvent, mut handle: F) -> SqsBatchResponse
+where
+    T: DeserializeOwned,
+    F: FnMut(T, Record) -> Fut,
+    Fut: Future<Output = Result<(), Error>>,
+{
+    process(event, |record: Record| {
+        let handled = parse_body::<T>(&record.body).map(|value| handle(value, record));
+        async move { handled?.await }
+    })
+    .await
+}
+
+/// A record body as a `T`, with an error naming the field that does not fit (`body`
+/// when the whole of it does not).
+pub fn parse_body<T: DeserializeOwned>(body: &str) -> Result<T, Error> {
+    let mut de = serde_json::Deserializer::from_str(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        Error::validation(if field == "." { "body".into() } else { field }, e.inner().to_string())
+    })?;
+    de.end().map_err(|e| Error::validation("body", format!("is not one JSON value: {e}")))?;
+    Ok(value)
 }
 
 /// Runs `handle` on each record in order and reports the ones that failed. A failed
@@ -54,4 +82,28 @@ where
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failures;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Note {
+        id: String,
+        count: u32,
+    }
+
+    #[test]
+    fn a_body_is_read_as_its_type_or_refused_naming_the_field() {
+        assert_eq!(parse_body::<Note>(r#"{"id":"n-1","count":2}"#).unwrap(), Note { id: "n-1".into(), count: 2 });
+        let field = |body: &str| match parse_body::<Note>(body) {
+            Err(Error::Validation { field, .. }) => field,
+            other => panic!("{body}: {other:?}"),
+        };
+        assert_eq!(field(r#"{"id":"n-1","count":-1}"#), "count");
+        assert_eq!(field(r#"{"id":"n-1","id":"n-2","count":1}"#), "body");
+        assert_eq!(field(r#"{"id":"n-1","count":1} trailing"#), "body");
+        assert_eq!(field("not json"), "body");
+    }
 }
