@@ -15,6 +15,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::input::quote;
 
 /// The largest amount the API accepts anywhere (a price, tax, fee, discount, payment
 /// split, prepayment, and an order's total): 1,000,000,000,000 in the currency's major
@@ -132,12 +133,6 @@ pub fn sub(field: &str, a: Decimal, b: Decimal) -> Result<Decimal> {
 /// The sum of `amounts`, or the field's error when it passes [`MAX_AMOUNT`].
 pub fn sum(field: &str, amounts: impl IntoIterator<Item = Decimal>) -> Result<Decimal> {
     amounts.into_iter().try_fold(Decimal::ZERO, |acc, a| add(field, acc, a))
-}
-
-/// A value quoted for an error message, cut after 40 characters so a huge value is
-/// never echoed whole.
-pub fn quote(text: &str) -> String {
-    crate::input::quote(text)
 }
 
 impl fmt::Display for Currency {

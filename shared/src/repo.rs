@@ -144,6 +144,11 @@ pub async fn get_order(store: &dyn StateStore, id: &OrderId) -> Result<Option<Ve
     }
 }
 
+/// The order `id`, or the `404` error saying it does not exist.
+pub async fn require_order(store: &dyn StateStore, id: &OrderId) -> Result<Versioned<Order>> {
+    get_order(store, id).await?.ok_or_else(|| Error::NotFound { what: "order", id: id.to_string() })
+}
+
 /// Creates the order unless one with its id exists ([`StoreError::ConditionFailed`]).
 /// An order whose item or messages would not fit is refused first ([`check_fits`]), so
 /// nothing is stored or published.

@@ -7,7 +7,7 @@
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::ids::OrderId;
 use orderflow_shared::domain::order::Order;
-use orderflow_shared::error::{Error, Result};
+use orderflow_shared::error::Result;
 use orderflow_shared::reaudit::{audit_messages, AuditResult};
 use orderflow_shared::repo;
 use orderflow_shared::transition::{self, Decision, Outcome};
@@ -20,11 +20,7 @@ pub async fn apply(deps: &Deps, result: &AuditResult) -> Result<()> {
     let audit_id = result.audit_id().to_string();
     // Namespaced so an audit id can never collide with another transition's cause.
     let cause = format!("audit:{audit_id}");
-    let load = || async {
-        repo::get_order(deps.store.as_ref(), &id)
-            .await?
-            .ok_or_else(|| Error::NotFound { what: "order", id: id.to_string() })
-    };
+    let load = || repo::require_order(deps.store.as_ref(), &id);
     let decide = |order: &mut Order| {
         if order.audit_seen(&audit_id) {
             return Ok(Decision::AlreadyApplied { cause: cause.clone() });

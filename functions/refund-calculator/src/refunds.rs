@@ -192,10 +192,7 @@ pub async fn load_purchase<'r>(
     order_id: &OrderId,
     scenario: &str,
 ) -> Result<(Order, &'r ScenarioRules, Purchase, Versioned<Ledger>)> {
-    let order = repo::get_order(deps.store.as_ref(), order_id)
-        .await?
-        .ok_or_else(|| Error::NotFound { what: "order", id: order_id.to_string() })?
-        .value;
+    let order = repo::require_order(deps.store.as_ref(), order_id).await?.value;
     let Some(product) = &order.request.product else {
         return Err(Error::validation(
             "order_id",

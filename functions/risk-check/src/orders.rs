@@ -134,10 +134,7 @@ pub async fn show(deps: &Deps, order_id: &str) -> Result<Value> {
 }
 
 async fn load(deps: &Deps, order_id: &str) -> Result<Versioned<Order>> {
-    let id = OrderId::parse("order_id", order_id)?;
-    repo::get_order(deps.store.as_ref(), &id)
-        .await?
-        .ok_or_else(|| Error::NotFound { what: "order", id: order_id.to_string() })
+    repo::require_order(deps.store.as_ref(), &OrderId::parse("order_id", order_id)?).await
 }
 
 struct PrepaymentRequest {
@@ -159,11 +156,7 @@ fn parse_prepayment(body: &Value) -> Result<PrepaymentRequest> {
 pub async fn pay(deps: &Deps, order_id: &str, body: &Value) -> Result<(u16, Value)> {
     let paid = parse_prepayment(body)?;
     let id = OrderId::parse("order_id", order_id)?;
-    let load = || async {
-        repo::get_order(deps.store.as_ref(), &id)
-            .await?
-            .ok_or_else(|| Error::NotFound { what: "order", id: id.to_string() })
-    };
+    let load = || repo::require_order(deps.store.as_ref(), &id);
     let mut result = None;
     let decide = |order: &mut Order| {
         let outcome = order.prepaid(&paid.payment_ref, &paid.amount, deps.clock.now())?;

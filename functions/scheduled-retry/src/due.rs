@@ -31,15 +31,15 @@ pub enum Outcome {
 /// through the transition helper, so a concurrent payment or tick wins or loses cleanly.
 async fn expire_prepayment(deps: &Deps, stored: Versioned<Order>, now: DateTime<Utc>) -> Result<Outcome> {
     let id = stored.value.id().clone();
+    // The first round decides on the order the index query already read; only a lost
+    // race reads it again.
     let mut first = Some(stored);
     let load = || {
         let read = first.take();
         async {
             match read {
                 Some(stored) => Ok(stored),
-                None => repo::get_order(deps.store.as_ref(), &id)
-                    .await?
-                    .ok_or_else(|| Error::NotFound { what: "order", id: id.to_string() }),
+                None => repo::require_order(deps.store.as_ref(), &id).await,
             }
         }
     };
