@@ -48,8 +48,10 @@ impl<'a> Demo<'a> {
         }
     }
 
-    /// Checks that `topic` carries a message of `kind` about `subject`.
+    /// Checks that `topic` carries a message of `kind` about `subject`, once the outbox
+    /// relay and the queues have settled.
     async fn expect_published(&mut self, topic: &str, kind: &str, subject: &str) {
+        self.request("POST", "/_local/settle", None).await;
         let messages = self.rt.published(topic).await.ok().flatten().unwrap_or_default();
         let found = messages
             .iter()

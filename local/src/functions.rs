@@ -1,12 +1,15 @@
 //! Which handler serves which route, queue and schedule: the part of the Lambda service
 //! the local runtime plays. A function added to the topology is wired here.
 
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_http::{Body, Request, Response};
 use orderflow_shared::app::Deps;
 use orderflow_shared::http::ApiResponse;
 use orderflow_shared::topology::{
-    AUDIT_FAILURE, FULFILMENT_DISPATCHER, FULFILMENT_STATUS, NOTIFIER, REFUND_CALCULATOR, RISK_CHECK, SCHEDULED_RETRY,
+    AUDIT_FAILURE, FULFILMENT_DISPATCHER, FULFILMENT_STATUS, NOTIFIER, OUTBOX_RELAY, REFUND_CALCULATOR, RISK_CHECK,
+    SCHEDULED_RETRY,
 };
 use scheduled_retry::{TickReport, Unlimited};
 
@@ -32,6 +35,14 @@ pub async fn sqs(deps: &Deps, function: &str, event: SqsEvent) -> Result<SqsBatc
         NOTIFIER => Ok(notifier::handle(deps, event).await),
         FULFILMENT_DISPATCHER => Ok(fulfilment_dispatcher::dispatch::handle(deps, event).await),
         other => Err(format!("no queue consumer named {other} in the local runtime")),
+    }
+}
+
+/// Invokes the stream consumer `function` with a batch of change records.
+pub async fn stream(deps: &Deps, function: &str, event: StreamEvent) -> Result<DynamoDbEventResponse, String> {
+    match function {
+        OUTBOX_RELAY => Ok(outbox_relay::handle(deps, event).await),
+        other => Err(format!("no stream consumer named {other} in the local runtime")),
     }
 }
 

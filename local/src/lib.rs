@@ -25,6 +25,7 @@ pub mod pump;
 pub mod router;
 pub mod runtime;
 pub mod server;
+pub mod stream;
 pub mod taps;
 
 pub use runtime::{Backend, ClockMode, FaultPlan, Options, Runtime};

@@ -15,9 +15,10 @@ use tracing::warn;
 use crate::functions;
 use crate::runtime::Runtime;
 
-/// One pass over every queue; returns how many records were handed to a function.
+/// One pass over the table's change stream (the outbox relay) and every queue; returns
+/// how many records were handed to a function.
 pub async fn pump_once(rt: &Runtime) -> Result<usize, String> {
-    let mut handled = 0;
+    let mut handled = crate::stream::pump_stream(rt).await?;
     for queue in rt.topology.queues {
         let batch = rt.queues().receive(queue.name, queue.batch_size as usize).await.map_err(|e| e.to_string())?;
         if batch.is_empty() {
@@ -76,18 +77,20 @@ fn sqs_event(queue: &Queue, batch: &[ReceivedMessage]) -> Result<SqsEvent, Strin
     serde_json::from_value(json!({ "Records": records })).map_err(|e| format!("building the SQS event: {e}"))
 }
 
-/// Pumps until no queue has a visible or in-flight message. Gives up after `timeout`,
-/// naming the queues that are still busy.
+/// Pumps until the change stream is relayed and no queue has a visible or in-flight
+/// message. Gives up after `timeout`, naming the queues that are still busy.
 pub async fn settle(rt: &Runtime, timeout: Duration) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let handled = pump_once(rt).await?;
         if handled == 0 {
+            // The relay's failure queue has no consumer: what waits there is for a person.
+            let failures = rt.topology.stream.failure_queue.name;
             let busy: Vec<String> = rt
                 .queue_stats()
                 .await?
                 .into_iter()
-                .filter(|s| s.visible + s.in_flight > 0)
+                .filter(|s| s.name != failures && s.visible + s.in_flight > 0)
                 .map(|s| format!("{} ({} visible, {} in flight)", s.name, s.visible, s.in_flight))
                 .collect();
             if busy.is_empty() {

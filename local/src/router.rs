@@ -148,7 +148,9 @@ async fn publish(rt: &Runtime, topic: &str, body: &[u8]) -> Result<ApiResponse, 
     if let Some(kind) = message.get("type").and_then(Value::as_str) {
         attributes.entry("type".to_string()).or_insert_with(|| kind.to_string());
     }
-    let outbound = OutboundMessage { topic: topic.to_string(), body: text, attributes, via: Default::default() };
+    // The message's own id if it has one (a CloudEvent), else a fresh one.
+    let id = message.get("id").and_then(Value::as_str).map_or_else(|| rt.deps.ids.next_id(), str::to_string);
+    let outbound = OutboundMessage { id, topic: topic.to_string(), body: text, attributes, via: Default::default() };
     rt.deps.publisher.publish(&outbound).await?;
     Ok(ApiResponse::new(202, json!({"published": true})))
 }

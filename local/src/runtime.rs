@@ -8,11 +8,12 @@ use orderflow_shared::app::Deps;
 use orderflow_shared::aws::moto::sdk_config_for;
 use orderflow_shared::aws::provision::provision;
 use orderflow_shared::clock::{ManualClock, SystemClock, UuidIds};
-use orderflow_shared::embedded::{EmbeddedBus, EmbeddedStore, Faults, NoFaults, Published};
-use orderflow_shared::ports::{Clock, QueueStats, Queues, ReceivedMessage};
+use orderflow_shared::embedded::{EmbeddedBus, EmbeddedStore, Faults, FaultyStore, NoFaults, Published};
+use orderflow_shared::ports::{Clock, QueueStats, Queues, ReceivedMessage, StateStore};
 use orderflow_shared::rules::Rules;
 use orderflow_shared::topology::{Topology, TOPOLOGY};
 
+use crate::stream::{ChangeStream, EmbeddedChanges, Retries};
 use crate::taps::Taps;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +41,8 @@ pub struct Options {
     pub clock: ClockMode,
     /// Prepended to every resource name on the aws backend.
     pub resource_prefix: String,
-    /// Duplicates, delays and crashes to inject on the embedded backend.
+    /// Duplicates and delays of queue deliveries to inject on the embedded backend, and
+    /// crashes around store writes on either backend.
     pub faults: FaultPlan,
 }
 
@@ -94,6 +96,8 @@ pub struct Runtime {
     queues: Arc<dyn Queues>,
     topics: TopicLog,
     manual_clock: Option<Arc<ManualClock>>,
+    stream: Box<dyn ChangeStream>,
+    stream_retries: Retries,
 }
 
 impl Runtime {
@@ -110,19 +114,21 @@ impl Runtime {
             None => Arc::new(SystemClock),
         };
         let topology = TOPOLOGY;
-        let (deps, queues, topics) = match &options.backend {
+        let (deps, queues, topics, stream) = match &options.backend {
             Backend::Embedded => {
                 let faults = options.faults.0.clone();
                 let bus = Arc::new(EmbeddedBus::with_faults(topology, clock.clone(), faults.clone()));
+                let store = Arc::new(EmbeddedStore::new(faults));
+                let stream: Box<dyn ChangeStream> = Box::new(EmbeddedChanges::new(store.clone()));
                 let deps = Deps {
-                    store: Arc::new(EmbeddedStore::new(faults)),
+                    store,
                     publisher: bus.clone(),
                     queues: Some(bus.clone()),
                     clock,
                     ids: Arc::new(UuidIds),
                     rules,
                 };
-                (deps, bus.clone() as Arc<dyn Queues>, TopicLog::Embedded(bus))
+                (deps, bus.clone() as Arc<dyn Queues>, TopicLog::Embedded(bus), stream)
             }
             Backend::Aws { endpoint_url } => {
                 let config = sdk_config_for(endpoint_url).await;
@@ -132,18 +138,29 @@ impl Runtime {
                 let taps = Taps::create(&config, &made.topic_arns, &options.resource_prefix).await?;
                 let (store, publisher, sqs) = made.adapters(&config);
                 let queues: Arc<dyn Queues> = Arc::new(sqs);
+                let store: Arc<dyn StateStore> = Arc::new(store);
                 let deps = Deps {
-                    store: Arc::new(store),
+                    store: Arc::new(FaultyStore::new(store, options.faults.0.clone())),
                     publisher: Arc::new(publisher),
                     queues: Some(queues.clone()),
                     clock,
                     ids: Arc::new(UuidIds),
                     rules,
                 };
-                (deps, queues, TopicLog::Aws(taps))
+                let stream: Box<dyn ChangeStream> = Box::new(crate::stream::AwsChanges::open(&config, &made).await?);
+                (deps, queues, TopicLog::Aws(taps), stream)
             }
         };
-        Ok(Runtime { deps, topology, queues, topics, manual_clock })
+        Ok(Runtime { deps, topology, queues, topics, manual_clock, stream, stream_retries: Retries::default() })
+    }
+
+    /// The table's change stream, as the outbox relay's event source mapping reads it.
+    pub fn stream(&self) -> &dyn ChangeStream {
+        self.stream.as_ref()
+    }
+
+    pub(crate) fn stream_retries(&self) -> &Retries {
+        &self.stream_retries
     }
 
     pub fn queues(&self) -> &dyn Queues {
@@ -162,10 +179,12 @@ impl Runtime {
         }
     }
 
+    /// Every queue's counts, the outbox relay's failure queue last.
     pub async fn queue_stats(&self) -> Result<Vec<QueueStats>, String> {
         let mut all = Vec::new();
-        for queue in self.topology.queues {
-            all.push(self.queues.stats(queue.name).await.map_err(|e| e.to_string())?);
+        let names = self.topology.queues.iter().map(|q| q.name).chain([self.topology.stream.failure_queue.name]);
+        for name in names {
+            all.push(self.queues.stats(name).await.map_err(|e| e.to_string())?);
         }
         Ok(all)
     }

@@ -21,7 +21,7 @@ impl EventBuilder<'_> {
     pub fn event(&self, id: String, kind: &str, subject: &str, data: Value) -> OutboundMessage {
         let body = json!({
             "specversion": "1.0",
-            "id": id,
+            "id": &id,
             "source": self.source,
             "type": kind,
             "time": self.time.to_rfc3339_opts(SecondsFormat::Millis, true),
@@ -31,7 +31,7 @@ impl EventBuilder<'_> {
         });
         let mut attributes = BTreeMap::new();
         attributes.insert("type".to_string(), kind.to_string());
-        OutboundMessage { topic: self.topic.to_string(), body: body.to_string(), attributes, via: Via::Topic }
+        OutboundMessage { id, topic: self.topic.to_string(), body: body.to_string(), attributes, via: Via::Topic }
     }
 }
 

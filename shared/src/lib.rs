@@ -17,7 +17,7 @@
 //! - [`reaudit`]: audit results in, audit events and notification requests out.
 //! - [`privacy`]: masking of email and phone numbers.
 //! - [`order_events`]: order events several functions build alike (`order.rejected`).
-//! - [`outbox`]: a transition's messages, stored with it, sent, then marked published.
+//! - [`relay`]: the outbox relay: what a change added to an item's outbox, published in order.
 //! - [`repo`]: the single-table key layout and typed entity access over the store port.
 //! - [`sqs_batch`]: per-record processing of an SQS batch with partial batch failures.
 //! - [`http`]: the API's one JSON error shape.
@@ -25,7 +25,7 @@
 //! - [`lambda_env`]: table and topic/queue names a function reads from its environment.
 //! - [`ports`]: narrow async traits: state store, publisher, queues, clock, ids.
 //! - [`topology`]: topics, queues, subscriptions, routes and schedules, described once.
-//! - [`transition`]: one idempotent, versioned transition of a stored entity, then its messages.
+//! - [`transition`]: one idempotent, versioned transition of a stored entity with its messages.
 //! - [`embedded`]: in-process adapters with DynamoDB/SQS/SNS semantics (feature `embedded`).
 //! - [`aws`]: adapters on the `aws-sdk-*` crates (features `dynamodb`, `sqs`, `sns`),
 //!   plus moto provisioning for tests and the local runtime (feature `moto`).
@@ -42,10 +42,10 @@ pub mod input;
 pub mod lambda_env;
 pub mod money;
 pub mod order_events;
-pub mod outbox;
 pub mod ports;
 pub mod privacy;
 pub mod reaudit;
+pub mod relay;
 pub mod repo;
 pub mod rules;
 pub mod rules_audit;

@@ -55,7 +55,9 @@ impl Index {
 }
 
 /// An item as stored: keys, an optimistic-lock version, the entity as JSON, optional
-/// index keys and an optional expiry (DynamoDB TTL, epoch seconds).
+/// index keys, an optional expiry (DynamoDB TTL, epoch seconds) and the outbox: the
+/// messages of the transition that wrote it, which the outbox relay publishes from the
+/// table's change stream ([`crate::relay`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
     pub key: Key,
@@ -64,11 +66,27 @@ pub struct Item {
     pub body: String,
     pub index_keys: BTreeMap<Index, Key>,
     pub expires_at: Option<i64>,
+    /// The messages of the write's transition, in the order they are to leave. A write
+    /// without messages stores none (the previous transition's were relayed from its
+    /// own change record).
+    pub outbox: Vec<OutboundMessage>,
 }
 
 impl Item {
     pub fn new(key: Key, body: String) -> Self {
-        Item { key, version: 0, body, index_keys: BTreeMap::new(), expires_at: None }
+        Item { key, version: 0, body, index_keys: BTreeMap::new(), expires_at: None, outbox: Vec::new() }
+    }
+
+    /// The item with `messages` in its outbox.
+    pub fn with_outbox(mut self, messages: Vec<OutboundMessage>) -> Self {
+        self.outbox = messages;
+        self
+    }
+
+    /// The outbox as the table stores it: a JSON array in the string attribute
+    /// `outbox`, absent when there are no messages.
+    pub fn outbox_json(&self) -> Option<String> {
+        (!self.outbox.is_empty()).then(|| encode_outbox(&self.outbox))
     }
 
     pub fn with_index(mut self, index: Index, pk: impl Into<String>, sk: impl Into<String>) -> Self {
@@ -91,6 +109,9 @@ impl Item {
         }
         if let Some(at) = self.expires_at {
             size += number_attribute_size(layout::TTL, &at.to_string());
+        }
+        if let Some(outbox) = self.outbox_json() {
+            size += string_attribute_size(layout::OUTBOX, &outbox);
         }
         size
     }
@@ -120,6 +141,18 @@ pub mod layout {
     pub const VERSION: &str = "version";
     pub const BODY: &str = "body";
     pub const TTL: &str = "ttl";
+    pub const OUTBOX: &str = "outbox";
+}
+
+/// An outbox as its attribute holds it (see [`Item::outbox_json`]).
+pub fn encode_outbox(messages: &[OutboundMessage]) -> String {
+    // Strings and string maps only: serialising cannot fail.
+    serde_json::to_string(messages).unwrap_or_default()
+}
+
+/// Reads an `outbox` attribute back; the error says what is wrong with it.
+pub fn decode_outbox(json: &str) -> Result<Vec<OutboundMessage>, String> {
+    serde_json::from_str(json).map_err(|e| format!("the outbox is not a list of messages: {e}"))
 }
 
 /// DynamoDB's size rules for the attribute types this table uses (Amazon DynamoDB
@@ -220,6 +253,10 @@ pub trait StateStore: Send + Sync {
 /// attributes subscribers filter on.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OutboundMessage {
+    /// Stable across redelivery and relaying (the CloudEvents `id`, or a notification
+    /// request's `notification_id`): consumers drop a repeated id, and the outbox relay
+    /// tells a transition's new messages from those an item already carried by it.
+    pub id: String,
     /// The topology name of the topic (or queue) it goes to.
     pub topic: String,
     pub body: String,

@@ -235,6 +235,7 @@ pub fn notification(
     };
     let body = serde_json::to_string(&request).expect("notification requests serialise");
     let mut message = OutboundMessage {
+        id: request.notification_id.clone(),
         topic: NOTIFICATIONS_QUEUE.to_string(),
         body,
         attributes: Default::default(),

@@ -9,7 +9,6 @@ use crate::domain::audit::{due_at, shard_of};
 use crate::domain::ids::{CustomerId, OrderId};
 use crate::domain::order::{Order, OrderStatus};
 use crate::error::{Error, Result, StoreError};
-use crate::outbox::Outbox;
 use crate::ports::{
     Condition, Index, IndexQuery, Item, Key, OutboundMessage, StateStore, Write, MAX_ITEM_BYTES, MAX_MESSAGE_BYTES,
 };
@@ -149,12 +148,12 @@ pub async fn require_order(store: &dyn StateStore, id: &OrderId) -> Result<Versi
     get_order(store, id).await?.ok_or_else(|| Error::NotFound { what: "order", id: id.to_string() })
 }
 
-/// Creates the order unless one with its id exists ([`StoreError::ConditionFailed`]).
-/// An order whose item or messages would not fit is refused first ([`check_fits`]), so
-/// nothing is stored or published.
-pub async fn create_order(store: &dyn StateStore, order: &Order) -> Result<()> {
-    let item = order_item(order);
-    check_fits(&item, 1, order.latest_outbox())?;
+/// Creates the order with the messages of its placement in its outbox, unless one with
+/// its id exists ([`StoreError::ConditionFailed`]). An order whose item or messages
+/// would not fit is refused first ([`check_fits`]), so nothing is stored or published.
+pub async fn create_order(store: &dyn StateStore, order: &Order, messages: Vec<OutboundMessage>) -> Result<()> {
+    let item = order_item(order).with_outbox(messages);
+    check_fits(&item, 1, &item.outbox)?;
     store.write(Write::Put { item, condition: Condition::NotExists }).await?;
     Ok(())
 }
@@ -185,57 +184,41 @@ pub fn check_fits(item: &Item, version: u64, messages: &[OutboundMessage]) -> Re
     Ok(())
 }
 
-/// Saves the order if nobody changed it since `version` was read.
-pub async fn update_order(store: &dyn StateStore, order: &Order, version: u64) -> Result<u64> {
-    save(store, order, version).await
-}
-
-/// An entity kept as one item with its outbox.
+/// An entity kept as one item.
 pub trait Stored: Send {
     fn to_item(&self) -> Item;
-    fn outbox(&self) -> &Outbox;
-    fn outbox_mut(&mut self) -> &mut Outbox;
 }
 
 impl Stored for Order {
     fn to_item(&self) -> Item {
         order_item(self)
     }
-
-    fn outbox(&self) -> &Outbox {
-        &self.outbox
-    }
-
-    fn outbox_mut(&mut self) -> &mut Outbox {
-        &mut self.outbox
-    }
 }
 
-/// Saves the entity if nobody changed it since `version` was read.
-pub async fn save<T: Stored>(store: &dyn StateStore, entity: &T, version: u64) -> Result<u64> {
-    Ok(store.write(Write::Put { item: entity.to_item(), condition: Condition::VersionIs(version) }).await?)
+/// Refuses, before anything is written, messages the outbox relay could never send:
+/// one over the SNS/SQS message size limit ([`crate::ports::oversized_message`]). The
+/// cause fails with the reason (a `422`, or a dead-lettered record) instead of a
+/// committed transition whose messages cannot leave.
+pub fn check_outbox(messages: &[OutboundMessage]) -> Result<()> {
+    for (i, m) in messages.iter().enumerate() {
+        if let Some(reason) = crate::ports::oversized_message(&m.topic, &m.body, &m.attributes) {
+            return Err(Error::validation(format!("outbox[{i}]"), reason));
+        }
+    }
+    Ok(())
 }
 
-/// Sends the messages of `cause` that are not yet out, then records that they are. If
-/// the entity moved on meanwhile the mark is skipped: a later redelivery of `cause`
-/// re-sends them with the same ids, which consumers drop. Costs a second write only for
-/// transitions that have messages.
-pub async fn publish_pending<T: Stored>(
-    deps: &crate::app::Deps,
-    mut entity: T,
+/// Saves the entity with `messages` in its outbox if nobody changed it since `version`
+/// was read. The outbox relay publishes the messages once the write has committed.
+pub async fn save<T: Stored>(
+    store: &dyn StateStore,
+    entity: &T,
     version: u64,
-    cause: &str,
-) -> Result<()> {
-    let pending = entity.outbox().unpublished(cause).to_vec();
-    if pending.is_empty() {
-        return Ok(());
-    }
-    deps.publish_all(&pending).await?;
-    entity.outbox_mut().mark_published(cause);
-    match save(deps.store.as_ref(), &entity, version).await {
-        Ok(_) | Err(Error::Store(StoreError::ConditionFailed)) => Ok(()),
-        Err(e) => Err(e),
-    }
+    messages: Vec<OutboundMessage>,
+) -> Result<u64> {
+    check_outbox(&messages)?;
+    let item = entity.to_item().with_outbox(messages);
+    Ok(store.write(Write::Put { item, condition: Condition::VersionIs(version) }).await?)
 }
 
 /// What the velocity and new-customer rules need: whether the customer ordered before,
@@ -290,18 +273,23 @@ fn notification_key(notification_id: &str) -> Key {
 /// How long a sent notification is remembered, to drop redeliveries of it.
 pub const NOTIFICATION_MEMORY_DAYS: i64 = 14;
 
-/// Whether the notification was already sent (and not yet forgotten).
-pub async fn notification_sent(store: &dyn StateStore, notification_id: &str, now: DateTime<Utc>) -> Result<bool> {
-    let item = store.get(&notification_key(notification_id)).await?;
-    Ok(item.is_some_and(|i| i.expires_at.is_none_or(|t| t > now.timestamp())))
-}
-
-/// Remembers that the notification was sent; expires through the table's TTL.
-pub async fn record_notification(store: &dyn StateStore, notification_id: &str, now: DateTime<Utc>) -> Result<()> {
-    let mut item = Item::new(notification_key(notification_id), format!("{{\"sent_at\":\"{}\"}}", sort_time(now)));
+/// Records the notification with `message` in the record's outbox (the outbox relay
+/// sends it), unless it is recorded already: `false` then, and nothing is written. The
+/// record expires through the table's TTL; until the TTL removes it, a redelivery of
+/// the notification is dropped.
+pub async fn record_notification(
+    store: &dyn StateStore,
+    notification_id: &str,
+    now: DateTime<Utc>,
+    message: OutboundMessage,
+) -> Result<bool> {
+    check_outbox(std::slice::from_ref(&message))?;
+    let mut item = Item::new(notification_key(notification_id), format!("{{\"sent_at\":\"{}\"}}", sort_time(now)))
+        .with_outbox(vec![message]);
     item.expires_at = Some((now + chrono::Duration::days(NOTIFICATION_MEMORY_DAYS)).timestamp());
     match store.write(Write::Put { item, condition: Condition::NotExists }).await {
-        Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+        Ok(_) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }
@@ -313,14 +301,6 @@ fn progress_key(order_id: &str) -> Key {
 impl Stored for crate::domain::fulfilment::Progress {
     fn to_item(&self) -> Item {
         Item::new(progress_key(&self.order_id), encode(self))
-    }
-
-    fn outbox(&self) -> &Outbox {
-        &self.outbox
-    }
-
-    fn outbox_mut(&mut self) -> &mut Outbox {
-        &mut self.outbox
     }
 }
 
@@ -336,9 +316,16 @@ pub async fn get_progress(
     }
 }
 
-/// Creates the progress unless it exists ([`StoreError::ConditionFailed`]).
-pub async fn create_progress(store: &dyn StateStore, progress: &crate::domain::fulfilment::Progress) -> Result<u64> {
-    Ok(store.write(Write::Put { item: progress.to_item(), condition: Condition::NotExists }).await?)
+/// Creates the progress with `messages` in its outbox unless it exists
+/// ([`StoreError::ConditionFailed`]).
+pub async fn create_progress(
+    store: &dyn StateStore,
+    progress: &crate::domain::fulfilment::Progress,
+    messages: Vec<OutboundMessage>,
+) -> Result<u64> {
+    check_outbox(&messages)?;
+    let item = progress.to_item().with_outbox(messages);
+    Ok(store.write(Write::Put { item, condition: Condition::NotExists }).await?)
 }
 
 #[cfg(test)]
@@ -354,6 +341,7 @@ mod size_tests {
         assert!(matches!(check_fits(&large, 1, &[]), Err(Error::Validation { .. })));
         let attributes = [("type".to_string(), "order.dispatched".to_string())].into();
         let message = |bytes| OutboundMessage {
+            id: "m-1".into(),
             topic: "order-events".into(),
             body: "x".repeat(bytes),
             attributes: std::collections::BTreeMap::clone(&attributes),

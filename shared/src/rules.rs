@@ -210,6 +210,12 @@ impl Rules {
             error(if field == "." { "(top level)".into() } else { field }, e.inner().message().to_string())
         })?;
         rules.validate().map_err(|(field, problem)| error(field, problem))?;
+        if rules.audit.claim_seconds.is_some() {
+            tracing::warn!(
+                file,
+                "audit.claim_seconds is no longer used (a tick acts in one conditional write); remove it"
+            );
+        }
         Ok(rules)
     }
 

@@ -29,7 +29,11 @@ pub const PLACEHOLDERS: &[&str] = &[
 pub struct AuditRules {
     pub retry_window_minutes: u32,
     pub unknown_reason: UnknownReason,
-    pub claim_seconds: u32,
+    /// No longer used: a tick acts on a due order in one conditional write, with no
+    /// lease to hold. Accepted so that rules files written for earlier releases load;
+    /// start-up logs a warning when it is set.
+    #[serde(default)]
+    pub claim_seconds: Option<u32>,
     pub final_template: String,
     pub final_severity: String,
     pub attempts: Backoff,
@@ -78,9 +82,6 @@ impl AuditRules {
         let fail = |field: &str, problem: String| Err((format!("audit.{field}"), problem));
         if self.retry_window_minutes == 0 {
             return fail("retry_window_minutes", "must be at least 1".into());
-        }
-        if self.claim_seconds == 0 {
-            return fail("claim_seconds", "must be at least 1".into());
         }
         self.attempts.validate()?;
         self.check_template("final_template", &self.final_template)?;

@@ -56,6 +56,34 @@ pub struct Schedule {
     pub function: &'static str,
 }
 
+/// The table's change stream (`NEW_AND_OLD_IMAGES`) feeding the outbox relay through a
+/// Lambda event source mapping: batches in stream order, a failed record reported
+/// (`ReportBatchItemFailures`) and retried from there on, the batch bisected on a
+/// function error, and what still fails after `maximum_retry_attempts` sent to the
+/// failure queue (the mapping's on-failure destination).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamMapping {
+    pub function: &'static str,
+    /// The mapping's logical id in `template.yaml` (the function's event name).
+    pub event_logical_id: &'static str,
+    pub batch_size: u32,
+    pub maximum_retry_attempts: u32,
+    pub bisect_batch_on_function_error: bool,
+    pub failure_queue: FailureQueue,
+}
+
+/// A queue no function consumes, where failures wait for a person: records the relay
+/// gave up on, and records it could not read, each with its reason. An alarm fires
+/// when anything arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureQueue {
+    pub name: &'static str,
+    pub logical_id: &'static str,
+    pub alarm_logical_id: &'static str,
+    /// The variable through which the relay learns its URL.
+    pub env: &'static str,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Function {
     pub name: &'static str,
@@ -71,6 +99,7 @@ pub struct Topology {
     pub subscriptions: &'static [Subscription],
     pub routes: &'static [Route],
     pub schedules: &'static [Schedule],
+    pub stream: StreamMapping,
 }
 
 pub const RISK_CHECK: &str = "risk-check";
@@ -80,6 +109,8 @@ pub const SCHEDULED_RETRY: &str = "scheduled-retry";
 pub const FULFILMENT_DISPATCHER: &str = "fulfilment-dispatcher";
 pub const FULFILMENT_STATUS: &str = "fulfilment-status";
 pub const REFUND_CALCULATOR: &str = "refund-calculator";
+pub const OUTBOX_RELAY: &str = "outbox-relay";
+pub const OUTBOX_RELAY_FAILURES: &str = "outbox-relay-failures";
 
 pub const AUDIT_RESULTS_QUEUE: &str = "audit-results-queue";
 pub const NOTIFICATIONS_QUEUE: &str = "notifications-queue";
@@ -102,6 +133,7 @@ pub const TOPOLOGY: Topology = Topology {
         Function { name: FULFILMENT_DISPATCHER, logical_id: "FulfilmentDispatcherFunction" },
         Function { name: FULFILMENT_STATUS, logical_id: "FulfilmentStatusFunction" },
         Function { name: REFUND_CALCULATOR, logical_id: "RefundCalculatorFunction" },
+        Function { name: OUTBOX_RELAY, logical_id: "OutboxRelayFunction" },
     ],
     topics: &[
         Topic { name: AUDIT_RESULTS, logical_id: "AuditResultsTopic", env: "AUDIT_RESULTS_TOPIC_ARN" },
@@ -186,6 +218,19 @@ pub const TOPOLOGY: Topology = Topology {
         Route { method: "POST", path: "/refunds/{refund_id}/review", function: REFUND_CALCULATOR, authorized: true },
     ],
     schedules: &[Schedule { name: "reaudit-tick", expression: "rate(1 minute)", function: SCHEDULED_RETRY }],
+    stream: StreamMapping {
+        function: OUTBOX_RELAY,
+        event_logical_id: "TableStream",
+        batch_size: 100,
+        maximum_retry_attempts: 5,
+        bisect_batch_on_function_error: true,
+        failure_queue: FailureQueue {
+            name: OUTBOX_RELAY_FAILURES,
+            logical_id: "OutboxRelayFailureQueue",
+            alarm_logical_id: "OutboxRelayFailureAlarm",
+            env: "OUTBOX_RELAY_FAILURE_QUEUE_URL",
+        },
+    },
 };
 
 impl Topology {

@@ -1,8 +1,11 @@
 //! One idempotent transition of a stored entity, for every flow that has one: load the
 //! entity, answer "already applied" for a cause it has seen, let the domain decide,
-//! write conditionally on the version read, retry a lost race up to [`ATTEMPTS`] times,
-//! then send the transition's messages from the entity's outbox. A redelivered cause
-//! re-sends whatever of its messages is not yet marked out, with the same ids.
+//! write the new state and the transition's messages (the item's outbox) in one write
+//! conditional on the version read, and retry a lost race up to [`ATTEMPTS`] times.
+//! Nothing here publishes: the outbox relay ([`crate::relay`]) sends the messages from
+//! the table's change stream once the write has committed, so a writer that dies right
+//! after its write loses nothing, and a redelivered cause writes nothing and sends
+//! nothing.
 
 use std::future::Future;
 
@@ -18,11 +21,10 @@ pub const ATTEMPTS: usize = 5;
 /// What the domain made of a cause.
 #[derive(Debug)]
 pub enum Decision {
-    /// The entity has seen this cause, whose messages are kept under `cause`: nothing
-    /// to write; what is not out yet is sent again.
-    AlreadyApplied { cause: String },
-    /// Save the changed entity, with `messages` in its outbox under `cause`.
-    Apply { cause: String, messages: Vec<OutboundMessage> },
+    /// The entity has seen this cause (or it changes nothing): nothing to write.
+    AlreadyApplied,
+    /// Save the changed entity with `messages` in its outbox.
+    Apply { messages: Vec<OutboundMessage> },
 }
 
 /// What a transition did.
@@ -58,26 +60,15 @@ where
     for _ in 0..attempts {
         let Versioned { value: mut entity, version } = load().await?;
         match decide(&mut entity)? {
-            Decision::AlreadyApplied { cause } => {
-                repo::publish_pending(deps, entity.clone(), version, &cause).await?;
-                return Ok(Outcome::AlreadyApplied(entity));
-            }
-            Decision::Apply { cause, messages } => {
-                if !messages.is_empty() {
-                    entity.outbox_mut().emit(&cause, messages);
-                }
-                match repo::save(deps.store.as_ref(), &entity, version).await {
-                    Ok(version) => {
-                        repo::publish_pending(deps, entity.clone(), version, &cause).await?;
-                        return Ok(Outcome::Applied(entity));
-                    }
-                    Err(Error::Store(StoreError::ConditionFailed)) => continue,
-                    Err(e) => return Err(e),
-                }
-            }
+            Decision::AlreadyApplied => return Ok(Outcome::AlreadyApplied(entity)),
+            Decision::Apply { messages } => match repo::save(deps.store.as_ref(), &entity, version, messages).await {
+                Ok(_) => return Ok(Outcome::Applied(entity)),
+                Err(Error::Store(StoreError::ConditionFailed)) => continue,
+                Err(e) => return Err(e),
+            },
         }
     }
     Err(Error::Store(StoreError::Backend(format!(
-        "still changing after {ATTEMPTS} attempts; the cause is retried later"
+        "still changing after {attempts} attempts; the cause is retried later"
     ))))
 }

@@ -49,6 +49,8 @@ async fn serve_answers_the_api_and_control_routes_over_http() {
     assert_eq!((status, body["status"].as_str()), (201, Some("DISPATCHED")));
     let (status, order) = http(port, "GET", "/orders/s-1", "").await;
     assert_eq!((status, order["order_id"].as_str()), (200, Some("s-1")));
+    // The background pump relays the order's messages; settle waits for it.
+    assert_eq!(http(port, "POST", "/_local/settle", "").await, (200, json!({"settled": true})));
     let (status, messages) = http(port, "GET", "/_local/topics/order-events/messages", "").await;
     assert_eq!(status, 200);
     assert_eq!(messages[0]["attributes"]["type"], "order.dispatched");

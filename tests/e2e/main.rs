@@ -7,6 +7,7 @@ mod fulfilment;
 mod hostile;
 mod local;
 mod openapi;
+mod outbox;
 mod refunds;
 mod risk_check;
 mod sizes;

@@ -21,7 +21,8 @@ scenario!(low_risk_order_is_dispatched_and_sent_for_audit, |h: Harness| async mo
     let (status, order) = h.get("/orders/o-1").await;
     assert_eq!(status, 200);
     assert_eq!(order["audit_status"], "PENDING");
-    assert_eq!(order["fulfilment"]["status"], "NOT_STARTED");
+    // The relayed order.dispatched started fulfilment.
+    assert_eq!(order["fulfilment"]["status"], "IN_PROGRESS");
     assert_eq!(order["total"], "10.00");
 });
 

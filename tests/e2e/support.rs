@@ -64,6 +64,15 @@ impl Harness {
         }
     }
 
+    /// A runtime on either backend whose store writes go through `faults` (crashes
+    /// around writes; queue faults apply on the embedded backend only).
+    pub async fn with_faults(aws: bool, faults: std::sync::Arc<dyn orderflow_shared::embedded::Faults>) -> Harness {
+        let backend =
+            if aws { Backend::Aws { endpoint_url: MotoServer::shared().endpoint.clone() } } else { Backend::Embedded };
+        let options = Options { faults: orderflow_local::FaultPlan(faults), ..options(backend) };
+        Harness { rt: Runtime::start(&options).await.expect("runtime starts") }
+    }
+
     pub async fn send(&self, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
         let reply = router::handle(&self.rt, method, path, body).await;
         let value = serde_json::from_str(&reply.body).unwrap_or_else(|_| panic!("JSON reply, got {:?}", reply.body));
@@ -78,7 +87,11 @@ impl Harness {
         self.send("GET", path, b"").await
     }
 
+    /// Everything published to `topic`, oldest first, once the outbox relay and the
+    /// queues have settled (as a client of `serve`, whose pump runs in the background,
+    /// sees it moments after its request).
     pub async fn published(&self, topic: &str) -> Vec<Published> {
+        orderflow_local::pump::settle(&self.rt, std::time::Duration::from_secs(60)).await.expect("settles");
         self.rt.published(topic).await.expect("topic log readable").expect("known topic")
     }
 

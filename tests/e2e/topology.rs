@@ -1,7 +1,9 @@
 //! `template.yaml` against `orderflow_shared::topology::TOPOLOGY`: the deployed wiring
 //! must be exactly the wiring the local runtime builds. Each test checks one kind of
 //! thing both ways: everything the topology lists is in the template, and the template
-//! has nothing of that kind the topology lacks.
+//! has nothing of that kind the topology lacks. Permissions are checked the same way:
+//! a function may publish or send to exactly what it uses, and learns the address of
+//! exactly that.
 //!
 //! CloudFormation short tags (`!Ref X`, `!GetAtt X.Arn`) parse as `Value::Tagged`; the
 //! long forms (`{Ref: X}`, `{Fn::GetAtt: [X, Arn]}`) are understood too.
@@ -9,7 +11,10 @@
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use orderflow_shared::topology::{Topology, TOPOLOGY};
+use orderflow_shared::topology::{
+    Topology, AUDIT_REQUESTS, FULFILMENT_COMMANDS, FULFILMENT_STATUS, FULFILMENT_STATUS_QUEUE, HANDLER_NOTIFICATIONS,
+    NOTIFICATIONS_QUEUE, ORDER_EVENTS, TOPOLOGY,
+};
 use serde_yaml::{Mapping, Value};
 
 fn template() -> &'static Value {
@@ -228,10 +233,9 @@ fn template_functions_match_topology() {
 }
 
 #[test]
-fn every_function_learns_the_table_and_every_topic_from_its_environment() {
+fn every_function_learns_the_table_from_its_environment() {
     for f in TOPOLOGY.functions {
         let env = function_env(resource(f.logical_id).unwrap());
-
         let table = env
             .get(TOPOLOGY.table_env)
             .unwrap_or_else(|| panic!("{}: no {} variable", f.logical_id, TOPOLOGY.table_env));
@@ -244,35 +248,6 @@ fn every_function_learns_the_table_and_every_topic_from_its_environment() {
             f.logical_id,
             TOPOLOGY.table_env
         );
-
-        for topic in TOPOLOGY.topics {
-            let value = env.get(topic.env).unwrap_or_else(|| panic!("{}: no {} variable", f.logical_id, topic.env));
-            assert_eq!(
-                ref_target(value),
-                Some(topic.logical_id),
-                "{}: {} must be !Ref {}",
-                f.logical_id,
-                topic.env,
-                topic.logical_id
-            );
-        }
-    }
-
-    // Every queue is named by a variable too (its URL), in every function, like the
-    // topics: the functions read every name the topology has.
-    for f in TOPOLOGY.functions {
-        let env = function_env(resource(f.logical_id).unwrap());
-        for q in TOPOLOGY.queues.iter().filter(|q| !q.env.is_empty()) {
-            let value = env.get(q.env).unwrap_or_else(|| panic!("{}: no {} variable", f.logical_id, q.env));
-            assert_eq!(
-                ref_target(value),
-                Some(q.logical_id),
-                "{}: {} must be !Ref {}",
-                f.logical_id,
-                q.env,
-                q.logical_id
-            );
-        }
     }
 }
 
@@ -381,14 +356,8 @@ fn template_queues_match_topology_with_dead_letter_queues_and_batch_failures() {
             event.function,
             event.name
         );
-        let response_types: Vec<&str> = event
-            .props
-            .get("FunctionResponseTypes")
-            .and_then(Value::as_sequence)
-            .map(|s| s.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
         assert_eq!(
-            response_types,
+            response_types(event),
             ["ReportBatchItemFailures"],
             "{}.{}: FunctionResponseTypes",
             event.function,
@@ -396,12 +365,17 @@ fn template_queues_match_topology_with_dead_letter_queues_and_batch_failures() {
         );
     }
 
-    let expected: BTreeSet<String> =
-        TOPOLOGY.queues.iter().flat_map(|q| [q.logical_id.to_owned(), q.dlq_logical_id.to_owned()]).collect();
+    let expected: BTreeSet<String> = TOPOLOGY
+        .queues
+        .iter()
+        .flat_map(|q| [q.logical_id, q.dlq_logical_id])
+        .chain([TOPOLOGY.stream.failure_queue.logical_id])
+        .map(str::to_owned)
+        .collect();
     assert_eq!(
         ids_of_type("AWS::SQS::Queue"),
         expected,
-        "AWS::SQS::Queue resources differ from TOPOLOGY.queues and their dead-letter queues"
+        "AWS::SQS::Queue resources differ from TOPOLOGY.queues, their dead-letter queues and the stream's failure queue"
     );
     for event in &sqs_events {
         let known =
@@ -630,4 +604,299 @@ fn every_queue_and_dead_letter_queue_has_an_alarm() {
     for queue in ids_of_type("AWS::SQS::Queue") {
         assert!(!queue_alarms(&queue).is_empty(), "{queue}: no CloudWatch alarm");
     }
+}
+
+// ---------------------------------------------------------------------------------
+// The table's stream and the outbox relay
+// ---------------------------------------------------------------------------------
+
+/// The table every function's `TABLE_NAME` refers to.
+fn table_id() -> String {
+    let relay = resource(function_logical_id(&TOPOLOGY, TOPOLOGY.stream.function)).unwrap();
+    function_env(relay)
+        .get(TOPOLOGY.table_env)
+        .and_then(ref_target)
+        .unwrap_or_else(|| panic!("{}: {} must !Ref the table", TOPOLOGY.stream.function, TOPOLOGY.table_env))
+        .to_owned()
+}
+
+#[test]
+fn the_table_streams_every_write_to_the_relay_through_one_mapping() {
+    let stream = &TOPOLOGY.stream;
+    let table_id = table_id();
+    let table = resource(&table_id).unwrap();
+    assert_eq!(
+        at(props(table), &["StreamSpecification", "StreamViewType"]).and_then(Value::as_str),
+        Some("NEW_AND_OLD_IMAGES"),
+        "{table_id}: the relay needs each write's item before and after it"
+    );
+
+    let relay = function_logical_id(&TOPOLOGY, stream.function);
+    let mappings = events_of_kind(&["DynamoDB", "Kinesis"]);
+    assert_eq!(
+        mappings.iter().map(|e| (e.function.as_str(), e.name.as_str())).collect::<Vec<_>>(),
+        [(relay, stream.event_logical_id)],
+        "stream events differ from TOPOLOGY.stream: exactly one DynamoDB event, on {relay}, named {}",
+        stream.event_logical_id
+    );
+    let event = &mappings[0];
+    let what = format!("{relay}.{}", event.name);
+    assert_eq!(event.kind, "DynamoDB", "{what}: Type");
+    assert_eq!(
+        event.props.get("Stream").and_then(getatt_target),
+        Some((table_id.clone(), "StreamArn".to_owned())),
+        "{what}: Stream must be !GetAtt {table_id}.StreamArn"
+    );
+    // Records written before the mapping existed are still in the stream and unsent.
+    assert_eq!(event.props.get("StartingPosition").and_then(Value::as_str), Some("TRIM_HORIZON"), "{what}");
+    assert_eq!(event.props.get("BatchSize").and_then(as_u64), Some(u64::from(stream.batch_size)), "{what}: BatchSize");
+    assert_eq!(
+        event.props.get("MaximumRetryAttempts").and_then(as_u64),
+        Some(u64::from(stream.maximum_retry_attempts)),
+        "{what}: MaximumRetryAttempts"
+    );
+    assert_eq!(
+        event.props.get("BisectBatchOnFunctionError").and_then(as_bool).unwrap_or(false),
+        stream.bisect_batch_on_function_error,
+        "{what}: BisectBatchOnFunctionError"
+    );
+    assert_eq!(response_types(event), ["ReportBatchItemFailures"], "{what}: FunctionResponseTypes");
+    let on_failure = at(event.props, &["DestinationConfig", "OnFailure"])
+        .unwrap_or_else(|| panic!("{what}: no DestinationConfig.OnFailure"));
+    assert_eq!(on_failure.get("Type").and_then(Value::as_str), Some("SQS"), "{what}: OnFailure.Type");
+    assert!(
+        on_failure.get("Destination").is_some_and(|v| is_arn_of(v, stream.failure_queue.logical_id)),
+        "{what}: OnFailure.Destination must be !GetAtt {}.Arn",
+        stream.failure_queue.logical_id
+    );
+
+    // The relay reads the stream and nothing of the table itself.
+    let stream_arn = format!("{table_id}.StreamArn");
+    for action in
+        ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+    {
+        assert_eq!(granted(relay, action), BTreeSet::from([stream_arn.clone()]), "{relay}: {action}");
+    }
+    for action in statement_actions(relay).into_iter().filter(|a| a.starts_with("dynamodb:")) {
+        assert_eq!(
+            granted(relay, &action),
+            BTreeSet::from([stream_arn.clone()]),
+            "{relay}: {action} on anything but the stream"
+        );
+    }
+}
+
+#[test]
+fn the_relay_failure_queue_keeps_failures_for_a_person_and_alarms() {
+    let fq = &TOPOLOGY.stream.failure_queue;
+    let queue = resource(fq.logical_id).unwrap_or_else(|| panic!("failure queue {} missing", fq.logical_id));
+    assert_eq!(type_of(queue), Some("AWS::SQS::Queue"), "{}", fq.logical_id);
+    let p = props(queue);
+    assert!(
+        p.get("SqsManagedSseEnabled").and_then(as_bool) == Some(true) || p.get("KmsMasterKeyId").is_some(),
+        "{}: not encrypted at rest",
+        fq.logical_id
+    );
+    assert_eq!(
+        p.get("MessageRetentionPeriod").and_then(as_u64),
+        Some(14 * 24 * 3600),
+        "{}: MessageRetentionPeriod (14 days, like the dead-letter queues)",
+        fq.logical_id
+    );
+    assert!(p.get("RedrivePolicy").is_none(), "{}: a failure queue has nowhere further to go", fq.logical_id);
+    let consumers: Vec<String> = events_of_kind(&["SQS"])
+        .into_iter()
+        .filter(|e| e.props.get("Queue").is_some_and(|v| is_arn_of(v, fq.logical_id)))
+        .map(|e| format!("{}.{}", e.function, e.name))
+        .collect();
+    assert!(consumers.is_empty(), "{}: waits for a person, but {consumers:?} consume it", fq.logical_id);
+
+    let alarm = queue_alarms(fq.logical_id).into_iter().find(|a| a.id == fq.alarm_logical_id).unwrap_or_else(|| {
+        panic!("{}: no AWS/SQS alarm on {} (QueueName = !GetAtt {0}.QueueName)", fq.alarm_logical_id, fq.logical_id)
+    });
+    assert_eq!(alarm.metric, "ApproximateNumberOfMessagesVisible", "{}", alarm.id);
+    assert!(
+        (alarm.comparison == "GreaterThanThreshold" && alarm.threshold == 0.0)
+            || (alarm.comparison == "GreaterThanOrEqualToThreshold" && alarm.threshold == 1.0),
+        "{}: must fire on the first message ({} {})",
+        alarm.id,
+        alarm.comparison,
+        alarm.threshold
+    );
+    assert!(
+        alarm.props.get("AlarmActions").is_some_and(|a| refs_anywhere(a, "AlarmActionArn")),
+        "{}: AlarmActions must notify !Ref AlarmActionArn",
+        alarm.id
+    );
+
+    // Unreadable records are sent there by the relay itself, and the mapping's
+    // on-failure destination sends with the relay's role.
+    let relay = function_logical_id(&TOPOLOGY, TOPOLOGY.stream.function);
+    assert!(
+        granted(relay, "sqs:SendMessage").contains(fq.logical_id),
+        "{relay}: no sqs:SendMessage on {}",
+        fq.logical_id
+    );
+    let env = function_env(resource(relay).unwrap());
+    assert_eq!(
+        env.get(fq.env).and_then(ref_target),
+        Some(fq.logical_id),
+        "{relay}: {} must be !Ref {}",
+        fq.env,
+        fq.logical_id
+    );
+}
+
+#[test]
+fn every_event_source_mapping_reports_batch_item_failures() {
+    // Every batch handler answers with the failed items only; a mapping without
+    // ReportBatchItemFailures would take that answer for a whole-batch success.
+    for event in events_of_kind(&["SQS", "DynamoDB", "Kinesis"]) {
+        assert_eq!(
+            response_types(&event),
+            ["ReportBatchItemFailures"],
+            "{}.{}: FunctionResponseTypes",
+            event.function,
+            event.name
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Who publishes and sends
+// ---------------------------------------------------------------------------------
+
+/// What one function publishes and sends on AWS, by topology name.
+struct Sender {
+    function: &'static str,
+    topics: &'static [&'static str],
+    queues: &'static [&'static str],
+}
+
+/// The topology does not say who sends what, so it is written here. A transition writes
+/// its messages into the item's outbox; the relay publishes them (to every topic but
+/// audit-results, which only the middle office publishes), sends notification requests
+/// straight to the notifier's queue and unreadable records to its failure queue. The
+/// status endpoint holds no state and queues each report itself. Nothing else publishes
+/// or sends.
+const SENDERS: &[Sender] = &[
+    Sender {
+        function: TOPOLOGY.stream.function,
+        topics: &[AUDIT_REQUESTS, ORDER_EVENTS, HANDLER_NOTIFICATIONS, FULFILMENT_COMMANDS],
+        queues: &[NOTIFICATIONS_QUEUE, TOPOLOGY.stream.failure_queue.name],
+    },
+    Sender { function: FULFILMENT_STATUS, topics: &[], queues: &[FULFILMENT_STATUS_QUEUE] },
+];
+
+/// `(logical id, env)` of every queue a function could send to: the topology's queues
+/// and the stream's failure queue.
+fn sendable_queues() -> Vec<(&'static str, &'static str, &'static str)> {
+    let fq = &TOPOLOGY.stream.failure_queue;
+    TOPOLOGY.queues.iter().map(|q| (q.name, q.logical_id, q.env)).chain([(fq.name, fq.logical_id, fq.env)]).collect()
+}
+
+#[test]
+fn functions_publish_and_send_exactly_what_they_use_and_learn_only_those_addresses() {
+    for s in SENDERS {
+        function_logical_id(&TOPOLOGY, s.function);
+    }
+    let queues = sendable_queues();
+    for f in TOPOLOGY.functions {
+        let sender = SENDERS.iter().find(|s| s.function == f.name);
+        let topics = sender.map_or(&[][..], |s| s.topics);
+        let sends = sender.map_or(&[][..], |s| s.queues);
+        let env = function_env(resource(f.logical_id).unwrap());
+
+        let expected: BTreeSet<String> = topics
+            .iter()
+            .map(|t| TOPOLOGY.topic(t).unwrap_or_else(|| panic!("unknown topic {t}")).logical_id.to_owned())
+            .collect();
+        assert_eq!(granted(f.logical_id, "sns:Publish"), expected, "{}: sns:Publish resources", f.logical_id);
+        for topic in TOPOLOGY.topics {
+            let value = env.get(topic.env).map(|v| ref_target(v).unwrap_or("(not a !Ref)"));
+            let wanted = topics.contains(&topic.name).then_some(topic.logical_id);
+            assert_eq!(
+                value, wanted,
+                "{}: {} (set exactly when it publishes to {})",
+                f.logical_id, topic.env, topic.name
+            );
+        }
+
+        let expected: BTreeSet<String> = sends
+            .iter()
+            .map(|q| {
+                queues.iter().find(|(name, ..)| name == q).unwrap_or_else(|| panic!("unknown queue {q}")).1.to_owned()
+            })
+            .collect();
+        assert_eq!(granted(f.logical_id, "sqs:SendMessage"), expected, "{}: sqs:SendMessage resources", f.logical_id);
+        for (name, logical_id, var) in &queues {
+            let value = env.get(*var).map(|v| ref_target(v).unwrap_or("(not a !Ref)"));
+            let wanted = sends.contains(name).then_some(*logical_id);
+            assert_eq!(value, wanted, "{}: {var} (set exactly when it sends to {name})", f.logical_id);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Reading a function's inline IAM statements
+// ---------------------------------------------------------------------------------
+
+fn response_types(event: &Event) -> Vec<&str> {
+    event
+        .props
+        .get("FunctionResponseTypes")
+        .and_then(Value::as_sequence)
+        .map(|s| s.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+fn one_or_many(value: Option<&Value>) -> Vec<&Value> {
+    match value {
+        Some(Value::Sequence(items)) => items.iter().collect(),
+        Some(other) => vec![other],
+        None => Vec::new(),
+    }
+}
+
+/// The Allow statements of a function's `Policies`. Each entry must be an inline
+/// statement document: a managed policy or a SAM policy template would grant what
+/// these tests cannot see.
+fn allow_statements(function_id: &str) -> Vec<&'static Value> {
+    let function = resource(function_id).unwrap_or_else(|| panic!("no resource {function_id}"));
+    let mut out = Vec::new();
+    for policy in one_or_many(props(function).get("Policies")) {
+        let statements = policy
+            .get("Statement")
+            .unwrap_or_else(|| panic!("{function_id}: Policies entry {policy:?} is not an inline statement document"));
+        let allows = one_or_many(Some(statements)).into_iter();
+        out.extend(allows.filter(|st| st.get("Effect").and_then(Value::as_str) == Some("Allow")));
+    }
+    out
+}
+
+/// Every action a function's Allow statements name.
+fn statement_actions(function_id: &str) -> BTreeSet<String> {
+    allow_statements(function_id)
+        .into_iter()
+        .flat_map(|st| one_or_many(st.get("Action")))
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// What a function may do `action` on, each resource named by its logical id (`X` for
+/// `!Ref X` and `!GetAtt X.Arn`, `X.Attr` for another attribute) or written out.
+fn granted(function_id: &str, action: &str) -> BTreeSet<String> {
+    allow_statements(function_id)
+        .into_iter()
+        .filter(|st| {
+            one_or_many(st.get("Action")).iter().any(|a| a.as_str().is_some_and(|a| a.eq_ignore_ascii_case(action)))
+        })
+        .flat_map(|st| one_or_many(st.get("Resource")))
+        .map(|r| match (ref_target(r), getatt_target(r)) {
+            (Some(id), _) => id.to_owned(),
+            (_, Some((id, attr))) if attr == "Arn" => id,
+            (_, Some((id, attr))) => format!("{id}.{attr}"),
+            _ => format!("{r:?}"),
+        })
+        .collect()
 }

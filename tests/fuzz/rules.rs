@@ -192,6 +192,7 @@ async fn scenario(world: Result<World, Failure>) -> Result<(), Failure> {
     call("/orders", album("a-1")).await?;
     let failed = json!({"audit_id": "aud-1", "order_id": "o-1", "reason_code": "STOCK_SHORTAGE", "reason": "short", "occurred_at": START});
     let message = OutboundMessage {
+        id: "aud-1".into(),
         topic: "audit-results".into(),
         body: failed.to_string(),
         attributes: [("type".to_string(), "audit.failed".to_string())].into(),

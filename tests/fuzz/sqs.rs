@@ -79,6 +79,7 @@ fn batches(queue: &'static str, records: BoxedStrategy<Record>) -> BoxedStrategy
 async fn deliver(w: &World, queue: &str, record: &Record) -> Result<(), Failure> {
     let sent = if record.via_topic {
         let message = OutboundMessage {
+            id: "fuzz".into(),
             topic: "audit-results".into(),
             body: record.body.clone(),
             attributes: record.attributes.clone(),

@@ -1,8 +1,7 @@
 //! Applies one audit result to its order: the order decides
 //! ([`Order::audit_failed`], [`Order::audit_passed`]); the one transition helper reads
-//! it, writes the outcome conditionally on its version (the order's `processed` list
-//! makes a redelivery a no-op) and sends the transition's messages, re-sending them
-//! when a redelivery finds the work done.
+//! it and writes the outcome with its messages conditionally on its version (the
+//! order's `processed` list makes a redelivery a no-op); the outbox relay sends them.
 
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::ids::OrderId;
@@ -23,7 +22,7 @@ pub async fn apply(deps: &Deps, result: &AuditResult) -> Result<()> {
     let load = || repo::require_order(deps.store.as_ref(), &id);
     let decide = |order: &mut Order| {
         if order.audit_seen(&audit_id) {
-            return Ok(Decision::AlreadyApplied { cause: cause.clone() });
+            return Ok(Decision::AlreadyApplied);
         }
         let now = deps.clock.now();
         let events = match result {
@@ -31,7 +30,7 @@ pub async fn apply(deps: &Deps, result: &AuditResult) -> Result<()> {
             AuditResult::Passed { .. } => order.audit_passed(&audit_id, now)?,
         };
         let messages = audit_messages(SOURCE, &deps.rules.audit, order, &cause, &events);
-        Ok(Decision::Apply { cause: cause.clone(), messages })
+        Ok(Decision::Apply { messages })
     };
     match transition::apply(deps, load, decide).await? {
         Outcome::Applied(order) => {

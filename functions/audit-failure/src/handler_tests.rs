@@ -31,7 +31,7 @@ async fn sns_wrapped_failure_provisionally_accepts_and_queues_a_notification() {
     let response = handle(&w.deps, fixture("sqs-audit-failed.json")).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(order(&w).await["audit_status"], "PROVISIONALLY_ACCEPTED");
-    assert!(w.kinds("order-events").contains(&"order.audit.provisionally_accepted".to_string()));
+    assert!(w.kinds("order-events").await.contains(&"order.audit.provisionally_accepted".to_string()));
     use orderflow_shared::ports::Queues;
     let queued = w.bus.receive("notifications-queue", 10).await.unwrap();
     assert_eq!(queued.len(), 1);
@@ -47,7 +47,7 @@ async fn the_same_batch_twice_changes_nothing_more() {
     let response = handle(&w.deps, fixture("sqs-audit-failed.json")).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(order(&w).await["history"], before["history"]);
-    assert_eq!(w.kinds("order-events").iter().filter(|k| *k == "order.audit.provisionally_accepted").count(), 1);
+    assert_eq!(w.kinds("order-events").await.iter().filter(|k| *k == "order.audit.provisionally_accepted").count(), 1);
 }
 
 #[tokio::test]

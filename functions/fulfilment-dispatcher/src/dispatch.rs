@@ -1,7 +1,7 @@
-//! The queue consumer. Each message is applied with a versioned write of the order's
-//! progress (retried on a conflicting write, so concurrent statuses lose no update),
-//! then its messages are sent and marked sent; a redelivery changes nothing and sends
-//! only what was not yet marked.
+//! The queue consumer. Each message is applied with one versioned write of the order's
+//! progress carrying the messages it causes (retried on a conflicting write, so
+//! concurrent statuses lose no update); the outbox relay sends them. A redelivery
+//! changes nothing and sends nothing.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use orderflow_shared::app::Deps;
@@ -19,10 +19,9 @@ use crate::messages;
 
 /// The `type` attribute of a queued status report.
 pub const STATUS_REPORTED: &str = "fulfilment.status";
-/// Optimistic-write rounds before the record is left to its redelivery.
+/// Optimistic-write rounds before the record is left to its redelivery: the statuses
+/// of one order's systems arrive together.
 const ATTEMPTS: usize = 20;
-const STARTED: &str = "start";
-const RECALLED: &str = "audit-rejected";
 
 pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
     sqs_batch::process(event, |record: Record| async move {
@@ -51,24 +50,22 @@ fn strategy<'a>(deps: &'a Deps, business_type: &str) -> Result<&'a Strategy> {
 async fn dispatched(deps: &Deps, data: &Value) -> Result<()> {
     let f = Fields::root(data)?;
     let (order_id, business_type) = (f.str("order_id")?, f.str("business_type")?);
-    for _ in 0..ATTEMPTS {
-        if let Some(existing) = repo::get_progress(deps.store.as_ref(), order_id).await? {
-            return repo::publish_pending(deps, existing.value, existing.version, STARTED).await;
-        }
-        let now = deps.clock.now();
-        let (mut progress, outcome) = Progress::start(order_id, business_type, strategy(deps, business_type)?, now);
-        let sent = messages::of(&progress, &outcome, now);
-        progress.outbox.emit(STARTED, sent);
-        match repo::create_progress(deps.store.as_ref(), &progress).await {
-            Ok(version) => {
-                info!(order_id, business_type, "fulfilment started");
-                return repo::publish_pending(deps, progress, version, STARTED).await;
-            }
-            Err(Error::Store(StoreError::ConditionFailed)) => continue,
-            Err(e) => return Err(e),
-        }
+    // Started before (or recalled before it could start): nothing more to do.
+    if repo::get_progress(deps.store.as_ref(), order_id).await?.is_some() {
+        return Ok(());
     }
-    Err(conflicts())
+    let now = deps.clock.now();
+    let (progress, outcome) = Progress::start(order_id, business_type, strategy(deps, business_type)?, now);
+    let messages = messages::of(&progress, &outcome, now);
+    match repo::create_progress(deps.store.as_ref(), &progress, messages).await {
+        Ok(_) => {
+            info!(order_id, business_type, "fulfilment started");
+            Ok(())
+        }
+        // A concurrent delivery, or the recall, wrote it first.
+        Err(Error::Store(StoreError::ConditionFailed)) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// A final audit rejection recalls every triggered system (or, if fulfilment has not
@@ -79,32 +76,32 @@ async fn audit_rejected(deps: &Deps, data: &Value, business_type: Option<&String
     if data.get("final").and_then(Value::as_bool) == Some(false) {
         return Ok(());
     }
-    for _ in 0..ATTEMPTS {
-        let now = deps.clock.now();
-        let Some(Versioned { value: mut progress, version }) =
-            repo::get_progress(deps.store.as_ref(), order_id).await?
-        else {
-            let business_type = business_type.map(String::as_str).unwrap_or_default();
-            let tombstone = Progress::recalled_before_start(order_id, business_type, "AUDIT_REJECTED", now);
-            match repo::create_progress(deps.store.as_ref(), &tombstone).await {
-                Ok(_) => return Ok(()),
-                Err(Error::Store(StoreError::ConditionFailed)) => continue,
-                Err(e) => return Err(e),
-            }
-        };
-        let outcome = progress.recall_all("AUDIT_REJECTED", now);
-        if outcome.is_empty() {
-            return repo::publish_pending(deps, progress, version, RECALLED).await;
-        }
-        let sent = messages::of(&progress, &outcome, now);
-        progress.outbox.emit(RECALLED, sent);
-        match repo::save(deps.store.as_ref(), &progress, version).await {
-            Ok(version) => return repo::publish_pending(deps, progress, version, RECALLED).await,
-            Err(Error::Store(StoreError::ConditionFailed)) => continue,
+    if repo::get_progress(deps.store.as_ref(), order_id).await?.is_none() {
+        let business_type = business_type.map(String::as_str).unwrap_or_default();
+        let tombstone = Progress::recalled_before_start(order_id, business_type, "AUDIT_REJECTED", deps.clock.now());
+        match repo::create_progress(deps.store.as_ref(), &tombstone, Vec::new()).await {
+            Ok(_) => return Ok(()),
+            // Fulfilment started meanwhile: recall it below.
+            Err(Error::Store(StoreError::ConditionFailed)) => {}
             Err(e) => return Err(e),
         }
     }
-    Err(conflicts())
+    let decide = |progress: &mut Progress| {
+        let now = deps.clock.now();
+        let outcome = progress.recall_all("AUDIT_REJECTED", now);
+        if outcome.is_empty() {
+            return Ok(Decision::AlreadyApplied);
+        }
+        Ok(Decision::Apply { messages: messages::of(progress, &outcome, now) })
+    };
+    transition::apply_with(deps, ATTEMPTS, || load(deps, order_id), decide).await?;
+    Ok(())
+}
+
+async fn load(deps: &Deps, order_id: &str) -> Result<Versioned<Progress>> {
+    repo::get_progress(deps.store.as_ref(), order_id)
+        .await?
+        .ok_or_else(|| Error::NotFound { what: "fulfilment of order", id: order_id.to_string() })
 }
 
 /// Reads a status report (as `POST /fulfilment/status` took it); its `occurred_at` must
@@ -125,17 +122,12 @@ pub fn parse_report(data: &Value, now: chrono::DateTime<chrono::Utc>) -> Result<
 }
 
 /// DOMAIN §3 steps 3–6, through the one transition helper: the progress decides
-/// ([`Progress::apply`]); a report it has seen re-sends what is not yet out.
+/// ([`Progress::apply`]); a report it has seen changes nothing.
 pub async fn status(deps: &Deps, (order_id, report): (String, StatusReport)) -> Result<()> {
     let cause = report.key();
-    let load = || async {
-        repo::get_progress(deps.store.as_ref(), &order_id)
-            .await?
-            .ok_or_else(|| Error::NotFound { what: "fulfilment of order", id: order_id.clone() })
-    };
     let decide = |progress: &mut Progress| {
         if progress.seen.contains(&cause) {
-            return Ok(Decision::AlreadyApplied { cause: cause.clone() });
+            return Ok(Decision::AlreadyApplied);
         }
         let now = deps.clock.now();
         let outcome = if progress.is_over() {
@@ -149,16 +141,13 @@ pub async fn status(deps: &Deps, (order_id, report): (String, StatusReport)) -> 
                 .apply(&deps.rules.fulfilment, strategy, report.clone(), now)
                 .map_err(|r| Error::validation(r.field, r.problem))?
         };
-        Ok(Decision::Apply { cause: cause.clone(), messages: messages::of(progress, &outcome, now) })
+        Ok(Decision::Apply { messages: messages::of(progress, &outcome, now) })
     };
-    if let Outcome::Applied(progress) = transition::apply_with(deps, ATTEMPTS, load, decide).await? {
+    if let Outcome::Applied(progress) = transition::apply_with(deps, ATTEMPTS, || load(deps, &order_id), decide).await?
+    {
         info!(order_id = %order_id, system = %report.system, status = %report.status, fulfilment = ?progress.status, "status applied");
     }
     Ok(())
-}
-
-fn conflicts() -> Error {
-    Error::Store(StoreError::Backend("fulfilment kept changing under concurrent writes; retried on redelivery".into()))
 }
 
 #[cfg(test)]

@@ -9,8 +9,9 @@ fn fixture(name: &str) -> SqsEvent {
     fixtures::load(name)
 }
 
-fn commands(w: &World) -> Vec<(String, String)> {
-    let published = w.bus.published("fulfilment-commands").unwrap_or_default();
+async fn commands(w: &World) -> Vec<(String, String)> {
+    w.relay().await.unwrap();
+    let published = w.published("fulfilment-commands").await;
     published.iter().map(|m| (m.attributes["type"].clone(), m.attributes["system"].clone())).collect()
 }
 
@@ -22,7 +23,7 @@ async fn a_dispatched_order_triggers_the_first_set_once() {
         assert!(response.batch_item_failures.is_empty());
     }
     let trigger = |s: &str| ("fulfilment.trigger".to_string(), s.to_string());
-    assert_eq!(commands(&w), [trigger("payment"), trigger("invoice")]);
+    assert_eq!(commands(&w).await, [trigger("payment"), trigger("invoice")]);
 }
 
 #[tokio::test]
@@ -31,7 +32,7 @@ async fn a_reported_status_triggers_the_next_stage() {
     handle(&w.deps, fixture("sqs-order-dispatched.json")).await;
     let response = handle(&w.deps, fixture("sqs-fulfilment-status.json")).await;
     assert!(response.batch_item_failures.is_empty());
-    assert_eq!(commands(&w).last(), Some(&("fulfilment.trigger".to_string(), "warehouse".to_string())));
+    assert_eq!(commands(&w).await.last(), Some(&("fulfilment.trigger".to_string(), "warehouse".to_string())));
 }
 
 #[tokio::test]
@@ -39,5 +40,5 @@ async fn a_status_for_an_order_never_dispatched_is_reported() {
     let w = World::new();
     let response = handle(&w.deps, fixture("sqs-fulfilment-status.json")).await;
     assert_eq!(response.batch_item_failures.len(), 1);
-    assert!(commands(&w).is_empty());
+    assert!(commands(&w).await.is_empty());
 }

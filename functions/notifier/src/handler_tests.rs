@@ -14,7 +14,7 @@ async fn a_notification_is_rendered_and_published_with_team_and_severity() {
     let w = World::new();
     let response = handle(&w.deps, fixture()).await;
     assert!(response.batch_item_failures.is_empty());
-    let published = w.bus.published("handler-notifications").unwrap();
+    let published = w.published("handler-notifications").await;
     assert_eq!(published.len(), 1);
     let note = &published[0];
     assert_eq!((note.attributes["team"].as_str(), note.attributes["severity"].as_str()), ("inventory", "medium"));
@@ -39,7 +39,7 @@ async fn a_notification_without_a_contact_shows_dashes() {
     event.records[0].body = Some(request.to_string());
     let response = handle(&w.deps, event).await;
     assert!(response.batch_item_failures.is_empty());
-    let published = w.bus.published("handler-notifications").unwrap();
+    let published = w.published("handler-notifications").await;
     let body = published[0].message["data"]["body"].as_str().unwrap();
     assert!(body.contains("Customer c-7: -, -, -."), "{body}");
 }
@@ -52,7 +52,7 @@ async fn a_name_queued_in_clear_is_masked_before_it_is_shown() {
     event.records[0].body = Some(body);
     let response = handle(&w.deps, event).await;
     assert!(response.batch_item_failures.is_empty());
-    let published = w.bus.published("handler-notifications").unwrap();
+    let published = w.published("handler-notifications").await;
     let data = &published[0].message["data"];
     assert_eq!(data["user"]["name"], "L*** L***");
     assert!(data["body"].as_str().unwrap().contains("Customer c-7: L*** L***, "), "{data}");
@@ -65,7 +65,7 @@ async fn a_redelivered_notification_is_published_once() {
     handle(&w.deps, fixture()).await;
     let response = handle(&w.deps, fixture()).await;
     assert!(response.batch_item_failures.is_empty());
-    assert_eq!(w.bus.published("handler-notifications").unwrap().len(), 1);
+    assert_eq!(w.published("handler-notifications").await.len(), 1);
 }
 
 #[tokio::test]
@@ -76,5 +76,5 @@ async fn a_malformed_request_is_reported_naming_the_field() {
     event.records[0].body = Some(body);
     let response = handle(&w.deps, event).await;
     assert_eq!(response.batch_item_failures.len(), 1);
-    assert!(w.bus.published("handler-notifications").unwrap().is_empty());
+    assert!(w.published("handler-notifications").await.is_empty());
 }

@@ -1,4 +1,4 @@
-//! Rendering a notification and publishing it once.
+//! Rendering a notification and sending it once.
 
 use std::collections::BTreeMap;
 
@@ -15,14 +15,12 @@ use tracing::info;
 
 const SOURCE: &str = "orderflow/notifier";
 
-/// Publishes the notification unless it was already sent. It is recorded after the
-/// publish: a crash in between re-sends it with the same id, never loses it.
+/// Records the notification with the rendered message in the record's outbox, unless
+/// it is recorded already (a redelivery): one conditional write, after which the outbox
+/// relay sends it. A crash before the write leaves it to the redelivery; one after it
+/// has done its work.
 pub async fn send_once(deps: &Deps, request: &NotificationRequest) -> Result<()> {
     let now = deps.clock.now();
-    if repo::notification_sent(deps.store.as_ref(), &request.notification_id, now).await? {
-        info!(notification_id = %request.notification_id, "already sent; dropping the redelivery");
-        return Ok(());
-    }
     let template = deps.rules.audit.templates.get(&request.template).ok_or_else(|| {
         Error::validation("template", format!("no template named {:?} in [audit.templates]", request.template))
     })?;
@@ -45,8 +43,10 @@ pub async fn send_once(deps: &Deps, request: &NotificationRequest) -> Result<()>
         .event(request.notification_id.clone(), "notification", order_id, data)
         .with_attribute("team", &request.team)
         .with_attribute("severity", &request.severity);
-    deps.publisher.publish(&message).await?;
-    repo::record_notification(deps.store.as_ref(), &request.notification_id, now).await?;
+    if !repo::record_notification(deps.store.as_ref(), &request.notification_id, now, message).await? {
+        info!(notification_id = %request.notification_id, "already sent; dropping the redelivery");
+        return Ok(());
+    }
     // Team and kind only: the user's details stay out of the logs.
     info!(notification_id = %request.notification_id, team = %request.team, kind = %request.kind, "notification sent");
     Ok(())

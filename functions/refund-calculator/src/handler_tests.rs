@@ -52,15 +52,15 @@ async fn fixture_membership_bought_last_january_is_refused_with_every_reason() {
     assert_eq!(status, 201, "{refund}");
     assert_eq!(refund["status"], "REJECTED");
     assert_eq!(refund["reasons"], json!(["REFUND_WINDOW_EXPIRED", "CONSUMED_TOO_MUCH"]));
-    assert!(w.kinds("order-events").contains(&"refund.rejected".to_string()));
+    assert!(w.kinds("order-events").await.contains(&"refund.rejected".to_string()));
     assert!(!refund["refund_id"].as_str().unwrap().contains("r-1"), "not derived from the request id: {refund}");
     let (status, shown) = invoke(&w, &about(fixture("api-get-refund.json"), &refund)).await;
     assert_eq!((status, shown["status"].as_str()), (200, Some("REJECTED")));
     // The same request again answers the first result and publishes nothing more.
-    let published = w.kinds("order-events").len();
+    let published = w.kinds("order-events").await.len();
     let (status, again) = invoke(&w, &fixture("api-post-refund.json")).await;
     assert_eq!((status, again), (200, refund));
-    assert_eq!(w.kinds("order-events").len(), published);
+    assert_eq!(w.kinds("order-events").await.len(), published);
 }
 
 #[tokio::test]
@@ -71,12 +71,8 @@ async fn album_refund_waits_for_the_seller_then_is_issued_on_approval() {
     let (status, refund) = invoke(&w, &with_body(fixture("api-post-refund.json"), request)).await;
     assert_eq!((status, refund["status"].as_str()), (201, Some("PENDING_REVIEW")), "{refund}");
     assert_eq!(refund["reviewer_role"], "seller");
-    let review = w
-        .bus
-        .published("order-events")
-        .unwrap()
-        .into_iter()
-        .find(|m| m.attributes["type"] == "refund.review_requested");
+    let review =
+        w.published("order-events").await.into_iter().find(|m| m.attributes["type"] == "refund.review_requested");
     assert_eq!(review.unwrap().attributes["reviewer_role"], "seller");
 
     let (status, err) = invoke(&w, &about(fixture("api-post-refund-review.json"), &refund)).await;
@@ -95,7 +91,7 @@ async fn album_refund_waits_for_the_seller_then_is_issued_on_approval() {
     other["decision_id"] = json!("dec-2");
     let (status, _) = invoke(&w, &with_body(about(fixture("api-post-refund-review.json"), &refund), other)).await;
     assert_eq!(status, 409);
-    let kinds = w.kinds("order-events");
+    let kinds = w.kinds("order-events").await;
     assert_eq!(
         kinds.iter().filter(|k| k.starts_with("refund.") || k.starts_with("entitlement.")).count(),
         3,
@@ -113,5 +109,5 @@ async fn refund_of_an_unknown_order_or_with_a_bad_body_changes_nothing() {
     assert_eq!((status, err["error"]["field"].as_str()), (422, Some("scenario")));
     let (status, _) = invoke(&w, &fixture("api-get-refund.json")).await;
     assert_eq!(status, 404);
-    assert!(w.kinds("order-events").is_empty());
+    assert!(w.kinds("order-events").await.is_empty());
 }

@@ -2,7 +2,8 @@
 //! against its scenario's conditions, then rejected, sent to a reviewer or issued.
 //! Only a paid, dispatched order can be refunded (`order_refusal`). Refund ids are
 //! random; idempotent on `request_id` through the request item stored with the refund:
-//! a retried request answers with the stored refund and re-sends what is not yet out.
+//! a retried request answers with the stored refund. Messages go in the refund item's
+//! outbox, written with it; the outbox relay sends them.
 
 use chrono::{DateTime, Utc};
 use orderflow_shared::app::Deps;
@@ -22,7 +23,7 @@ use crate::outbox;
 use crate::store::{self, Ledger, Refund, RefundStatus};
 pub use crate::view::{check_refund_id, view};
 
-/// The cause under which a request's messages are kept.
+/// The cause of a request's messages (their ids derive from it).
 pub const REQUESTED: &str = "requested";
 /// Attempts of a read-decide-write cycle before giving up on a hot order.
 const ATTEMPTS: usize = 5;
@@ -54,7 +55,7 @@ pub async fn request(deps: &Deps, body: &Value) -> Result<(u16, Value)> {
     let req = parse(deps, body)?;
     for _ in 0..ATTEMPTS {
         if let Some(existing) = store::find_by_request(deps.store.as_ref(), &req.request_id).await? {
-            return replay(deps, existing, &req).await;
+            return replay(existing, &req);
         }
         let (order, scenario, purchase, ledger) = load_purchase(deps, &req.order_id, &req.scenario).await?;
         if let Some(refusal) = order_refusal(&order) {
@@ -69,11 +70,9 @@ pub async fn request(deps: &Deps, body: &Value) -> Result<(u16, Value)> {
         let refund_id = format!("rf-{}", deps.ids.next_id());
         let mut refund = new_refund(&req, &refund_id, &order, scenario, &purchase, now);
         match decide(deps, &mut refund, scenario, &purchase, ledger).await {
-            Ok(version) => {
+            Ok(_) => {
                 info!(refund_id = %refund.refund_id, status = ?refund.status, "refund requested");
-                let answer = view(&refund);
-                store::publish_pending(deps, refund, version, REQUESTED).await?;
-                return Ok((201, answer));
+                return Ok((201, view(&refund)));
             }
             Err(Error::Store(StoreError::ConditionFailed)) => continue,
             Err(e) => return Err(e),
@@ -106,7 +105,7 @@ fn new_refund(
         code: None,
         decision: None,
         entitlement: None,
-        outbox: Default::default(),
+        outbox: Vec::new(),
         first_result: None,
     }
 }
@@ -141,13 +140,13 @@ async fn decide(
             refund.reviewer_role = Some(scenario.review.reviewer);
             refund.reasons = review;
             let messages = outbox::review_requested(refund, now, REQUESTED);
-            refund.emit(REQUESTED, messages);
+            refund.emit(messages);
             remember_first_result(refund);
             return store::put_refund(deps.store.as_ref(), refund, None).await;
         }
     }
     let messages = outbox::rejected(refund, now, REQUESTED);
-    refund.emit(REQUESTED, messages);
+    refund.emit(messages);
     remember_first_result(refund);
     store::put_refund(deps.store.as_ref(), refund, None).await
 }
@@ -174,7 +173,7 @@ pub async fn issue(
     refund.code = Some(format!("RFC-{}", deps.ids.next_id()));
     refund.entitlement = Some(ledger.entitlement.clone());
     let messages = outbox::issued(refund, at, cause, key_revoked);
-    refund.emit(cause, messages);
+    refund.emit(messages);
     remember_first_result(refund);
     let ledger_version = (version > 0).then_some(version);
     store::put_issued(deps.store.as_ref(), refund, refund_version, &ledger, ledger_version).await
@@ -217,14 +216,12 @@ pub async fn load_purchase<'r>(
     Ok((order, rules, purchase, ledger))
 }
 
-async fn replay(deps: &Deps, existing: Versioned<Refund>, req: &RefundRequest) -> Result<(u16, Value)> {
+fn replay(existing: Versioned<Refund>, req: &RefundRequest) -> Result<(u16, Value)> {
     let refund = &existing.value;
     if refund.order_id != req.order_id || refund.scenario != req.scenario {
         return Err(Error::Conflict(format!("request_id {} was already used for a different refund", req.request_id)));
     }
-    let answer = refund.first_result.clone().map_or_else(|| view(refund), crate::view::scrub);
-    store::publish_pending(deps, existing.value, existing.version, REQUESTED).await?;
-    Ok((200, answer))
+    Ok((200, refund.first_result.clone().map_or_else(|| view(refund), crate::view::scrub)))
 }
 
 /// `GET /refunds/{refund_id}`.

@@ -64,7 +64,7 @@ pub async fn decide(deps: &Deps, refund_id: &str, body: &Value) -> Result<(u16, 
         let Versioned { value: mut refund, version } =
             found.ok_or_else(|| Error::NotFound { what: "refund", id: refund_id.to_string() })?;
         if let Some(done) = &refund.decision {
-            return replay(deps, done.clone(), Versioned { value: refund, version }, &req).await;
+            return replay(done.clone(), &refund, &req);
         }
         if refund.status != RefundStatus::PendingReview {
             return Err(Error::Conflict(format!("refund {refund_id} is not pending review")));
@@ -74,11 +74,9 @@ pub async fn decide(deps: &Deps, refund_id: &str, body: &Value) -> Result<(u16, 
             return Err(Error::Forbidden(format!("refund {refund_id} awaits a {routed} reviewer")));
         }
         match apply_decision(deps, &mut refund, version, &req).await {
-            Ok(version) => {
+            Ok(_) => {
                 info!(refund_id, status = ?refund.status, "review decided");
-                let answer = view(&refund);
-                store::publish_pending(deps, refund, version, &cause(&req.decision_id)).await?;
-                return Ok((200, answer));
+                return Ok((200, view(&refund)));
             }
             Err(Error::Store(StoreError::ConditionFailed)) => continue,
             Err(e) => return Err(e),
@@ -124,11 +122,11 @@ async fn apply_decision(deps: &Deps, refund: &mut Refund, version: u64, req: &Re
     }
     refund.status = RefundStatus::Rejected;
     let messages = outbox::rejected(refund, now, &cause);
-    refund.emit(&cause, messages);
+    refund.emit(messages);
     store::put_refund(deps.store.as_ref(), refund, Some(version)).await
 }
 
-async fn replay(deps: &Deps, done: Decision, stored: Versioned<Refund>, req: &ReviewRequest) -> Result<(u16, Value)> {
+fn replay(done: Decision, refund: &Refund, req: &ReviewRequest) -> Result<(u16, Value)> {
     let same = done.decision_id == req.decision_id
         && (done.decision == "APPROVE") == req.approve
         && done.reviewer_role == req.role
@@ -136,10 +134,8 @@ async fn replay(deps: &Deps, done: Decision, stored: Versioned<Refund>, req: &Re
     if !same {
         return Err(Error::Conflict(format!(
             "refund {} was already decided by decision {}",
-            stored.value.refund_id, done.decision_id
+            refund.refund_id, done.decision_id
         )));
     }
-    let answer = view(&stored.value);
-    store::publish_pending(deps, stored.value, stored.version, &cause(&done.decision_id)).await?;
-    Ok((200, answer))
+    Ok((200, view(refund)))
 }

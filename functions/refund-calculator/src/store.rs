@@ -9,12 +9,10 @@
 //! on one order can never both spend the same remaining amount.
 
 use chrono::{DateTime, Utc};
-use orderflow_shared::app::Deps;
 use orderflow_shared::domain::digital::Entitlement;
 use orderflow_shared::domain::ids::OrderId;
 use orderflow_shared::domain::refund::{Quote, Refunded};
 use orderflow_shared::error::{Error, Result, StoreError};
-use orderflow_shared::outbox::Outbox;
 use orderflow_shared::ports::{Condition, Item, Key, OutboundMessage, StateStore, Write};
 use orderflow_shared::repo::{self, decode, encode, Stored, Versioned};
 use orderflow_shared::rules_refund::ReviewerRole;
@@ -58,7 +56,10 @@ pub struct Refund {
     pub code: Option<String>,
     pub decision: Option<Decision>,
     pub entitlement: Option<Entitlement>,
-    pub outbox: Outbox,
+    /// The messages of the transition being written: stored in the item's outbox, for
+    /// the outbox relay; never part of the refund's body.
+    #[serde(skip)]
+    pub outbox: Vec<OutboundMessage>,
     /// What `POST /refunds` first answered: a retried request answers the same, even
     /// after a reviewer decided.
     #[serde(default)]
@@ -66,22 +67,15 @@ pub struct Refund {
 }
 
 impl Refund {
-    pub fn emit(&mut self, cause: &str, messages: Vec<OutboundMessage>) {
-        self.outbox.emit(cause, messages);
+    /// Sets the messages the next write of the refund carries.
+    pub fn emit(&mut self, messages: Vec<OutboundMessage>) {
+        self.outbox = messages;
     }
 }
 
 impl Stored for Refund {
     fn to_item(&self) -> Item {
-        Item::new(refund_key(&self.refund_id), encode(self))
-    }
-
-    fn outbox(&self) -> &Outbox {
-        &self.outbox
-    }
-
-    fn outbox_mut(&mut self) -> &mut Outbox {
-        &mut self.outbox
+        Item::new(refund_key(&self.refund_id), encode(self)).with_outbox(self.outbox.clone())
     }
 }
 
@@ -156,6 +150,7 @@ fn next_version(version: Option<u64>) -> u64 {
 
 /// Writes a refund that moves no money: new (`None`) or over `version`.
 pub async fn put_refund(store: &dyn StateStore, refund: &Refund, version: Option<u64>) -> Result<u64> {
+    repo::check_outbox(&refund.outbox)?;
     match version {
         Some(_) => Ok(store.write(Write::Put { item: refund.to_item(), condition: condition(version) }).await?),
         None => {
@@ -174,14 +169,10 @@ pub async fn put_issued(
     ledger: &Ledger,
     ledger_version: Option<u64>,
 ) -> Result<u64> {
+    repo::check_outbox(&refund.outbox)?;
     let ledger_item = Item::new(ledger_key(&refund.order_id), encode(ledger));
     let mut writes = refund_writes(refund, refund_version);
     writes.push(Write::Put { item: ledger_item, condition: condition(ledger_version) });
     store.transact(writes).await?;
     Ok(next_version(refund_version))
-}
-
-/// Sends the messages of `cause` not yet out, then records that they are.
-pub async fn publish_pending(deps: &Deps, refund: Refund, version: u64, cause: &str) -> Result<()> {
-    repo::publish_pending(deps, refund, version, cause).await
 }

@@ -27,9 +27,9 @@ async fn fixture_order_is_dispatched_and_announced() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["status"], "DISPATCHED");
     assert_eq!(body["risk"]["level"], "LOW");
-    assert_eq!(w.kinds("order-events"), ["order.dispatched"]);
-    assert_eq!(w.bus.published("order-events").unwrap()[0].attributes["business_type"], "retail");
-    assert_eq!(w.kinds("audit-requests"), ["audit.requested"]);
+    assert_eq!(w.kinds("order-events").await, ["order.dispatched"]);
+    assert_eq!(w.published("order-events").await[0].attributes["business_type"], "retail");
+    assert_eq!(w.kinds("audit-requests").await, ["audit.requested"]);
     let (status, order) = invoke(&w, &fixture("api-get-order.json")).await;
     assert_eq!(status, 200);
     assert_eq!(order["audit_status"], "PENDING");
@@ -43,10 +43,10 @@ async fn high_risk_order_waits_for_its_prepayment_then_dispatches() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["status"], "AWAITING_PREPAYMENT");
     assert_eq!(body["prepayment"]["amount"], "60000.00");
-    assert_eq!(w.kinds("order-events"), ["order.prepayment_requested"]);
+    assert_eq!(w.kinds("order-events").await, ["order.prepayment_requested"]);
     let (status, body) = invoke(&w, &fixture("api-post-prepayment.json")).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("DISPATCHED")), "{body}");
-    assert_eq!(w.kinds("order-events"), ["order.prepayment_requested", "order.dispatched"]);
+    assert_eq!(w.kinds("order-events").await, ["order.prepayment_requested", "order.dispatched"]);
     // The same payment again changes nothing and answers the same.
     let (status, again) = invoke(&w, &fixture("api-post-prepayment.json")).await;
     assert_eq!((status, again), (200, body));
@@ -63,7 +63,7 @@ async fn prepayment_with_the_wrong_amount_is_refused_naming_the_field() {
     let (status, body) = invoke(&w, &event).await;
     assert_eq!(status, 422);
     assert_eq!(body["error"]["field"], "amount");
-    assert_eq!(w.kinds("order-events"), ["order.prepayment_requested"]);
+    assert_eq!(w.kinds("order-events").await, ["order.prepayment_requested"]);
 }
 
 #[tokio::test]
@@ -79,7 +79,7 @@ async fn late_prepayment_is_refused_and_cancels_the_order() {
     get["requestContext"]["http"]["path"] = json!("/orders/o-2001");
     let (_, order) = invoke(&w, &get).await;
     assert_eq!(order["status"], "CANCELLED");
-    assert_eq!(w.kinds("order-events"), ["order.prepayment_requested", "order.rejected"]);
+    assert_eq!(w.kinds("order-events").await, ["order.prepayment_requested", "order.rejected"]);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The flows behind the risk check's routes. Every write is conditional, so concurrent
 //! or retried requests converge on one outcome; a request that finds its transition
-//! already made answers with the stored outcome and re-sends the transition's outbox.
+//! already made answers with the stored outcome. Messages go in the written item's
+//! outbox; the outbox relay sends them.
 
 use chrono::Duration;
 use orderflow_shared::app::Deps;
@@ -12,7 +13,7 @@ use orderflow_shared::domain::risk::{assess, decide, RiskFacts};
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::input::Fields;
 use orderflow_shared::money::{Currency, Money};
-use orderflow_shared::order_events;
+use orderflow_shared::ports::OutboundMessage;
 use orderflow_shared::repo::{self, Versioned};
 use orderflow_shared::transition::{self, Decision, Outcome};
 use serde_json::{json, Value};
@@ -20,16 +21,6 @@ use tracing::{info, instrument};
 
 use crate::outbox;
 
-/// Causes of the risk check's transitions, under which their messages are kept.
-const CREATED: &str = "created";
-const CANCELLED: &str = order_events::PREPAYMENT_OVERDUE;
-
-fn payment_cause(payment_ref: &str) -> String {
-    format!("prepayment:{payment_ref}")
-}
-
-/// Attempts of a read-decide-write cycle before giving up on a hot order.
-const ATTEMPTS: usize = 5;
 /// Upper bound on the history read for velocity rules.
 const VELOCITY_CAP: usize = 1000;
 
@@ -37,37 +28,33 @@ const VELOCITY_CAP: usize = 1000;
 #[instrument(skip_all)]
 pub async fn place(deps: &Deps, body: &Value) -> Result<(u16, Value)> {
     let request = NewOrder::parse(body, &deps.rules, deps.clock.now())?;
-    for _ in 0..ATTEMPTS {
-        if let Some(existing) = repo::get_order(deps.store.as_ref(), &request.order_id).await? {
-            return replay_creation(deps, existing, &request).await;
-        }
-        let order = assess_new(deps, request.clone()).await?;
-        match repo::create_order(deps.store.as_ref(), &order).await {
-            Ok(()) => {
-                info!(order_id = %order.id(), status = ?order.status, level = ?order.risk.level, "order placed");
-                let view = creation_view(&order);
-                repo::publish_pending(deps, order, 1, CREATED).await?;
-                return Ok((201, view));
-            }
-            // Someone created it meanwhile: the next round answers from their order.
-            Err(Error::Store(StoreError::ConditionFailed)) => continue,
-            Err(e) => return Err(e),
-        }
+    if let Some(existing) = repo::get_order(deps.store.as_ref(), &request.order_id).await? {
+        return replay_creation(existing, &request);
     }
-    Err(Error::Store(StoreError::Backend("order kept changing under concurrent writes".into())))
+    let (order, messages) = assess_new(deps, request.clone()).await?;
+    match repo::create_order(deps.store.as_ref(), &order, messages).await {
+        Ok(()) => {
+            info!(order_id = %order.id(), status = ?order.status, level = ?order.risk.level, "order placed");
+            Ok((201, creation_view(&order)))
+        }
+        // Someone created it meanwhile: answer from their order.
+        Err(Error::Store(StoreError::ConditionFailed)) => {
+            replay_creation(repo::require_order(deps.store.as_ref(), &request.order_id).await?, &request)
+        }
+        Err(e) => Err(e),
+    }
 }
 
-async fn replay_creation(deps: &Deps, existing: Versioned<Order>, request: &NewOrder) -> Result<(u16, Value)> {
+/// A placement seen before answers as the first one did; its messages left with it.
+fn replay_creation(existing: Versioned<Order>, request: &NewOrder) -> Result<(u16, Value)> {
     if existing.value.request != *request {
         return Err(Error::Conflict(format!("order_id {} was already used for a different order", request.order_id)));
     }
-    let view = creation_view(&existing.value);
-    repo::publish_pending(deps, existing.value, existing.version, CREATED).await?;
-    Ok((200, view))
+    Ok((200, creation_view(&existing.value)))
 }
 
 /// Scores the order and decides its first state and messages.
-async fn assess_new(deps: &Deps, request: NewOrder) -> Result<Order> {
+async fn assess_new(deps: &Deps, request: NewOrder) -> Result<(Order, Vec<OutboundMessage>)> {
     let now = deps.clock.now();
     let risk_rules = &deps.rules.risk;
     let since = risk_rules.longest_velocity_window().map(|m| earlier(now, Duration::minutes(i64::from(m))));
@@ -92,14 +79,13 @@ async fn assess_new(deps: &Deps, request: NewOrder) -> Result<Order> {
     };
     let risk = assess(risk_rules, &facts, now);
     let decision = decide(risk_rules, risk.level, total, now);
-    let mut order = Order::place(request, total, risk, decision, now);
+    let order = Order::place(request, total, risk, decision, now);
     let messages = match order.status {
         OrderStatus::Dispatched => outbox::dispatched(&order),
         OrderStatus::AwaitingPrepayment => outbox::prepayment_requested(&order),
         OrderStatus::Rejected | OrderStatus::Cancelled => outbox::rejected(&order, "RISK_BLOCKED"),
     };
-    order.emit(CREATED, messages);
-    Ok(order)
+    Ok((order, messages))
 }
 
 fn creation_view(order: &Order) -> Value {
@@ -151,7 +137,7 @@ fn parse_prepayment(body: &Value) -> Result<PrepaymentRequest> {
 }
 
 /// `POST /orders/{order_id}/prepayment`: idempotent on `payment_ref`. The order decides
-/// ([`Order::prepaid`]); the one transition helper saves and sends.
+/// ([`Order::prepaid`]); the one transition helper saves it with its messages.
 #[instrument(skip_all, fields(order_id = %order_id))]
 pub async fn pay(deps: &Deps, order_id: &str, body: &Value) -> Result<(u16, Value)> {
     let paid = parse_prepayment(body)?;
@@ -161,14 +147,10 @@ pub async fn pay(deps: &Deps, order_id: &str, body: &Value) -> Result<(u16, Valu
     let decide = |order: &mut Order| {
         let outcome = order.prepaid(&paid.payment_ref, &paid.amount, deps.clock.now())?;
         result = Some(outcome);
-        let cause = payment_cause(&paid.payment_ref);
         Ok(match outcome {
-            Prepaid::AlreadyPaid => Decision::AlreadyApplied { cause },
-            Prepaid::AlreadyCancelled => Decision::AlreadyApplied { cause: CANCELLED.into() },
-            Prepaid::Dispatched => Decision::Apply { cause, messages: outbox::dispatched(order) },
-            Prepaid::Cancelled => {
-                Decision::Apply { cause: CANCELLED.into(), messages: outbox::rejected(order, "PREPAYMENT_OVERDUE") }
-            }
+            Prepaid::AlreadyPaid | Prepaid::AlreadyCancelled => Decision::AlreadyApplied,
+            Prepaid::Dispatched => Decision::Apply { messages: outbox::dispatched(order) },
+            Prepaid::Cancelled => Decision::Apply { messages: outbox::rejected(order, "PREPAYMENT_OVERDUE") },
         })
     };
     let order = match transition::apply(deps, load, decide).await? {

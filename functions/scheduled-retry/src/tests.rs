@@ -38,7 +38,7 @@ async fn a_due_rule_gets_one_request_and_moves_on() {
     let report = tick(&w.deps, &Unlimited).await;
     assert_eq!((report.requested, report.errors), (1, 0));
     assert_eq!(tick(&w.deps, &Unlimited).await.requested, 0);
-    let requests = w.bus.published("audit-requests").unwrap();
+    let requests = w.published("audit-requests").await;
     assert_eq!(requests.last().unwrap().message["data"], json!({"order_id": "o-1", "attempt": 2}));
 }
 

@@ -1,8 +1,10 @@
 //! [`StateStore`] on one DynamoDB table.
 //!
 //! Item layout: string `pk`/`sk` (table key), number `version`, string `body` (the
-//! entity's JSON), strings `gsiNpk`/`gsiNsk` only when the item is in index `gsiN`, and
-//! number `ttl` (epoch seconds, the table's TTL attribute) only when it expires.
+//! entity's JSON), strings `gsiNpk`/`gsiNsk` only when the item is in index `gsiN`,
+//! number `ttl` (epoch seconds, the table's TTL attribute) only when it expires, and
+//! string `outbox` (a JSON list of the write's messages) only when the write has some;
+//! the outbox relay reads it from the table's stream.
 //!
 //! A conditional `Put` (`NotExists`, `VersionIs(v)`) is a PutItem of the whole item at
 //! the version its condition implies (1, v + 1). An unconditional one is an UpdateItem
@@ -39,13 +41,14 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
-    Update,
+    Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
-use crate::ports::layout::{BODY, PK, SK, TTL, VERSION};
+use crate::ports::decode_outbox;
+use crate::ports::layout::{BODY, OUTBOX, PK, SK, TTL, VERSION};
 use crate::ports::{Condition, Index, IndexQuery, Item, Key, Page, StateStore, Write};
 
 #[path = "dynamodb_write.rs"]
@@ -287,13 +290,15 @@ fn projection(index: Index) -> ProjectionType {
 }
 
 /// Creates the table: `pk`/`sk` key, on-demand billing, `gsi1` keys only and `gsi2`
-/// projecting everything (see [`Index::keys_only`]), TTL on `ttl`. An existing table is left as it is, so provisioning can run again.
+/// projecting everything (see [`Index::keys_only`]), TTL on `ttl`, a stream of new and
+/// old images. An existing table is left as it is, so provisioning can run again.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
     let mut request = (client.create_table().table_name(table).billing_mode(BillingMode::PayPerRequest))
         .key_schema(key_element(PK, KeyType::Hash)?)
         .key_schema(key_element(SK, KeyType::Range)?)
         .attribute_definitions(string_attr(PK)?)
-        .attribute_definitions(string_attr(SK)?);
+        .attribute_definitions(string_attr(SK)?)
+        .stream_specification(stream_specification()?);
     for index in Index::ALL {
         let (ipk, isk) = index_attrs(index);
         let gsi = (GlobalSecondaryIndex::builder().index_name(index.name()))
@@ -321,6 +326,13 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         .await
         .map_err(|e| backend(&e))?;
     Ok(())
+}
+
+/// The outbox relay reads the table's stream and compares each record's old and new
+/// `outbox`, so it needs both images.
+fn stream_specification() -> Result<StreamSpecification, StoreError> {
+    let specification = StreamSpecification::builder().stream_enabled(true);
+    specification.stream_view_type(StreamViewType::NewAndOldImages).build().map_err(|e| backend(&e))
 }
 
 fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
@@ -389,6 +401,10 @@ fn decode(attrs: &Attrs) -> Result<Item, StoreError> {
         body: string(attrs, BODY)?,
         index_keys,
         expires_at: if attrs.contains_key(TTL) { Some(number(attrs, TTL)?) } else { None },
+        outbox: match attrs.get(OUTBOX) {
+            None => Vec::new(),
+            Some(_) => decode_outbox(&string(attrs, OUTBOX)?).map_err(StoreError::Corrupt)?,
+        },
     })
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{index_attrs, key_attrs, Attrs, Expr, BODY, TTL, VERSION};
+use super::{index_attrs, key_attrs, Attrs, Expr, BODY, OUTBOX, TTL, VERSION};
 use crate::error::StoreError;
 use crate::ports::{Condition, Index, Item, Write};
 
@@ -76,6 +76,9 @@ pub(super) fn item_attrs(item: &Item, version: u64) -> Attrs {
     if let Some(at) = item.expires_at {
         attrs.insert(TTL.to_string(), AttributeValue::N(at.to_string()));
     }
+    if let Some(outbox) = item.outbox_json() {
+        attrs.insert(OUTBOX.to_string(), AttributeValue::S(outbox));
+    }
     attrs
 }
 
@@ -100,6 +103,10 @@ fn put_update(expr: &mut Expr, item: &Item) -> String {
     match item.expires_at {
         Some(at) => set.push(format!("{} = {}", expr.name(TTL), expr.value(TTL, AttributeValue::N(at.to_string())))),
         None => remove.push(expr.name(TTL)),
+    }
+    match item.outbox_json() {
+        Some(outbox) => set.push(format!("{} = {}", expr.name(OUTBOX), expr.value(OUTBOX, AttributeValue::S(outbox)))),
+        None => remove.push(expr.name(OUTBOX)),
     }
     let mut update = format!("SET {}", set.join(", "));
     if !remove.is_empty() {

@@ -1,6 +1,8 @@
 //! Adapters on the real `aws-sdk-*` crates: [`dynamodb::DynamoStore`],
-//! [`sqs::SqsQueues`] and [`sns::SnsPublisher`]; with feature `moto`, a moto_server
-//! harness for tests ([`moto`]) and provisioning of the topology on it ([`provision`]).
+//! [`sqs::SqsQueues`] and [`sns::SnsPublisher`]; with feature `streams`, the table's
+//! stream read as Lambda's poller reads it ([`streams::StreamReader`]); with feature
+//! `moto`, a moto_server harness for tests ([`moto`]) and provisioning of the topology
+//! on it ([`provision`]).
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
@@ -14,6 +16,8 @@ pub mod provision;
 pub mod sns;
 #[cfg(feature = "sqs")]
 pub mod sqs;
+#[cfg(feature = "streams")]
+pub mod streams;
 
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoStore;

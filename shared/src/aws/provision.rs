@@ -1,6 +1,7 @@
-//! Builds the topology on an AWS-compatible endpoint (moto_server): the table, every
-//! topic, every queue with its dead-letter queue, every subscription. On AWS the SAM
-//! template does this; here it lets tests and the local runtime run the aws adapters.
+//! Builds the topology on an AWS-compatible endpoint (moto_server): the table with its
+//! stream, every topic, every queue with its dead-letter queue, every subscription, the
+//! stream's failure queue. On AWS the SAM template does this; here it lets tests and the
+//! local runtime run the aws adapters.
 
 use std::collections::BTreeMap;
 
@@ -12,17 +13,19 @@ use serde_json::json;
 use crate::aws::dynamodb::{create_table, DynamoStore};
 use crate::aws::sns::SnsPublisher;
 use crate::aws::sqs::SqsQueues;
-use crate::error::Error;
-use crate::topology::{Queue, Subscription, Topology};
+use crate::error::{Error, StoreError};
+use crate::topology::{FailureQueue, Queue, Subscription, Topology};
 
 /// Dead letters are kept as long as SQS allows (14 days), for a person to look at.
 const DLQ_RETENTION_SECS: &str = "1209600";
 
 /// What [`provision`] created, keyed by topology name (`queue_urls` also holds each
-/// queue's `<name>-dlq`).
+/// queue's `<name>-dlq` and the stream's failure queue).
 #[derive(Debug, Clone)]
 pub struct Provisioned {
     pub table: String,
+    /// The table's latest stream, which the outbox relay reads.
+    pub stream_arn: String,
     pub topic_arns: BTreeMap<String, String>,
     pub queue_urls: BTreeMap<String, String>,
 }
@@ -40,12 +43,15 @@ impl Provisioned {
 
 /// Creates everything in `topology` with names prefixed by `prefix` (so tests sharing a
 /// server do not collide): table `<prefix>orderflow`, topics and queues `<prefix><name>`.
+/// Running it again on the same prefix changes nothing.
 pub async fn provision(config: &SdkConfig, topology: &Topology, prefix: &str) -> Result<Provisioned, Error> {
     if let Some(orphan) = topology.subscriptions.iter().find(|s| topology.queue(s.queue).is_none()) {
         return Err(Error::Queue(format!("subscription of {} to unknown queue {}", orphan.topic, orphan.queue)));
     }
     let table = format!("{prefix}orderflow");
-    create_table(&aws_sdk_dynamodb::Client::new(config), &table).await?;
+    let dynamodb = aws_sdk_dynamodb::Client::new(config);
+    create_table(&dynamodb, &table).await?;
+    let stream_arn = stream_arn(&dynamodb, &table).await?;
     let (sns, sqs) = (aws_sdk_sns::Client::new(config), aws_sdk_sqs::Client::new(config));
     let mut topic_arns = BTreeMap::new();
     for topic in topology.topics {
@@ -66,7 +72,35 @@ pub async fn provision(config: &SdkConfig, topology: &Topology, prefix: &str) ->
         queue_urls.insert(queue.name.to_string(), url);
         queue_urls.insert(Topology::dlq_name(queue.name), dlq_url);
     }
-    Ok(Provisioned { table, topic_arns, queue_urls })
+    let failure_queue = topology.stream.failure_queue;
+    queue_urls.insert(failure_queue.name.to_string(), create_failure_queue(&sqs, prefix, &failure_queue).await?);
+    Ok(Provisioned { table, stream_arn, topic_arns, queue_urls })
+}
+
+/// The table's latest stream ARN. A table made before it had a stream (an older
+/// provisioning under the same prefix) is refused with what to do about it.
+async fn stream_arn(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<String, Error> {
+    let out = dynamodb.describe_table().table_name(table).send().await.map_err(|e| {
+        Error::Store(StoreError::Backend(format!("describing table {table}: {}", DisplayErrorContext(&e))))
+    })?;
+    let description = out.table();
+    let specification = description.and_then(|t| t.stream_specification());
+    let streams_both_images = specification.is_some_and(|s| {
+        s.stream_enabled() && s.stream_view_type() == Some(&aws_sdk_dynamodb::types::StreamViewType::NewAndOldImages)
+    });
+    match description.and_then(|t| t.latest_stream_arn()) {
+        Some(arn) if streams_both_images => Ok(arn.to_string()),
+        _ => Err(Error::Store(StoreError::Backend(format!(
+            "table {table} has no NEW_AND_OLD_IMAGES stream: delete it or provision under another prefix"
+        )))),
+    }
+}
+
+/// A queue no function consumes, so no redrive; its messages are kept as long as
+/// dead letters are.
+async fn create_failure_queue(sqs: &aws_sdk_sqs::Client, prefix: &str, queue: &FailureQueue) -> Result<String, Error> {
+    let attributes = [(QueueAttributeName::MessageRetentionPeriod, DLQ_RETENTION_SECS.to_string())];
+    create_one(sqs, &format!("{prefix}{}", queue.name), attributes).await
 }
 
 fn topic_arn<'a>(topic_arns: &'a BTreeMap<String, String>, subscription: &Subscription) -> Result<&'a str, Error> {
@@ -164,6 +198,7 @@ fn queue_error(what: &str, e: &impl std::error::Error) -> Error {
 pub(crate) mod tests {
     use super::*;
     use crate::aws::moto::{unique_name, MotoServer};
+    use crate::ports::Queues;
     use crate::topology::Topic;
 
     /// One topic feeding one queue through a raw subscription that only lets
@@ -190,6 +225,7 @@ pub(crate) mod tests {
         }],
         routes: &[],
         schedules: &[],
+        stream: crate::topology::TOPOLOGY.stream,
     };
 
     #[tokio::test(flavor = "multi_thread")]
@@ -200,8 +236,9 @@ pub(crate) mod tests {
         assert_eq!(provisioned.table, format!("{prefix}orderflow"));
         assert_eq!(provisioned.topic_arns.keys().collect::<Vec<_>>(), ["events"]);
         assert!(provisioned.topic_arns["events"].ends_with(&format!(":{prefix}events")));
-        assert_eq!(provisioned.queue_urls.keys().collect::<Vec<_>>(), ["work", "work-dlq"]);
+        assert_eq!(provisioned.queue_urls.keys().collect::<Vec<_>>(), ["outbox-relay-failures", "work", "work-dlq"]);
         assert!(provisioned.queue_urls["work-dlq"].ends_with(&format!("/{prefix}work-dlq")));
+        assert!(provisioned.stream_arn.contains(&format!(":table/{prefix}orderflow/stream/")));
 
         let sqs = aws_sdk_sqs::Client::new(&config);
         let out = (sqs.get_queue_attributes().queue_url(&provisioned.queue_urls["work"]))
@@ -217,5 +254,29 @@ pub(crate) mod tests {
         // Provisioning again (the local runtime restarting) changes nothing.
         let again = provision(&config, &TEST_TOPOLOGY, &prefix).await.expect("provision again");
         assert_eq!(again.queue_urls, provisioned.queue_urls);
+        assert_eq!(again.stream_arn, provisioned.stream_arn);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_failure_queue_keeps_messages_two_weeks_and_redrives_nowhere() {
+        let config = MotoServer::shared().sdk_config().await;
+        let provisioned = provision(&config, &TEST_TOPOLOGY, &unique_name("prov")).await.expect("provision");
+        let failures = TEST_TOPOLOGY.stream.failure_queue.name;
+        let out = (aws_sdk_sqs::Client::new(&config).get_queue_attributes())
+            .queue_url(&provisioned.queue_urls[failures])
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .expect("queue attributes");
+        let attributes = out.attributes().expect("attributes");
+        assert_eq!(attributes[&QueueAttributeName::MessageRetentionPeriod], DLQ_RETENTION_SECS);
+        assert!(!attributes.contains_key(&QueueAttributeName::RedrivePolicy));
+
+        let queues = provisioned.adapters(&config).2;
+        queues.send(failures, r#"{"reason":"test"}"#, &BTreeMap::new()).await.expect("send to the failure queue");
+        let stats = queues.stats(failures).await.expect("stats");
+        assert_eq!((stats.visible, stats.in_flight, stats.dead_letters), (1, 0, 0));
+        let received = queues.receive(failures, 10).await.expect("receive");
+        assert_eq!(received.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), [r#"{"reason":"test"}"#]);
     }
 }

@@ -55,7 +55,13 @@ mod tests {
     fn message(kind: &str, body: &str) -> OutboundMessage {
         let attributes =
             BTreeMap::from([("type".to_string(), kind.to_string()), ("team".to_string(), "ops".to_string())]);
-        OutboundMessage { topic: "events".into(), body: body.into(), attributes, via: Default::default() }
+        OutboundMessage {
+            id: body.into(),
+            topic: "events".into(),
+            body: body.into(),
+            attributes,
+            via: Default::default(),
+        }
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -31,16 +31,6 @@ pub struct ReauditRule {
     /// `audit.failed` reports received.
     pub failures: u32,
     pub team: String,
-    /// A tick working on the rule holds it until `until`; a tick that crashed is
-    /// replaced once the claim lapses, redoing the same action.
-    #[serde(default)]
-    pub claim: Option<Claim>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claim {
-    pub action: TickAction,
-    pub until: DateTime<Utc>,
 }
 
 /// What a schedule tick does with a due rule.
@@ -136,7 +126,6 @@ fn first_rule(rules: &AuditRules, order_id: &str, reason: &ReasonRule, failure: 
         attempts: 1,
         failures: 1,
         team: reason.team.clone(),
-        claim: None,
     }
 }
 
@@ -176,14 +165,8 @@ pub fn shard_of(order_id: &str, shards: u32) -> u32 {
     u32::try_from(shard).unwrap_or(0)
 }
 
-/// What a tick at `now` should do with a rule, or `None` if it is not due (or another
-/// tick holds it).
+/// What a tick at `now` should do with a rule, or `None` if it is not due.
 pub fn tick_action(rule: &ReauditRule, now: DateTime<Utc>) -> Option<TickAction> {
-    if let Some(claim) = &rule.claim {
-        // A lapsed claim is redone, unless the window has closed meanwhile.
-        let redo = if now >= rule.window_ends_at { TickAction::Expire } else { claim.action };
-        return (claim.until <= now).then_some(redo);
-    }
     if now >= rule.window_ends_at {
         return Some(TickAction::Expire);
     }
@@ -199,19 +182,15 @@ pub fn after_request(
     now: DateTime<Utc>,
 ) -> ReauditRule {
     let mut next = rule.clone();
-    next.claim = None;
     next.attempts = attempt;
     next.next_attempt_at = next_attempt_at(&rules.attempts, order_id, attempt, now, rule.window_ends_at);
     next
 }
 
-/// When the index should next surface the rule: its claim's end, or its next attempt
-/// (the window's end at the latest, so an expired rule is always found).
+/// When the index should next surface the rule: its next attempt (the window's end at
+/// the latest, so an expired rule is always found).
 pub fn due_at(rule: &ReauditRule) -> DateTime<Utc> {
-    match &rule.claim {
-        Some(claim) => claim.until,
-        None => rule.next_attempt_at.min(rule.window_ends_at),
-    }
+    rule.next_attempt_at.min(rule.window_ends_at)
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::outbox::Outbox;
 use crate::rules::{FulfilmentRules, StatusClass, Strategy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,7 +64,6 @@ pub struct Progress {
     pub seen: Vec<String>,
     /// Why fulfilment was recalled, when it was.
     pub recalled_for: Option<String>,
-    pub outbox: Outbox,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -113,7 +111,6 @@ impl Progress {
             held: Vec::new(),
             seen: Vec::new(),
             recalled_for: None,
-            outbox: Outbox::default(),
             updated_at: now,
         };
         let mut outcome = Outcome::default();

@@ -12,8 +12,6 @@ use super::risk::RiskAssessment;
 use crate::error::{Error, Result};
 use crate::input::{Fields, TimeWindow};
 use crate::money::{self, Currency, Money};
-use crate::outbox::Outbox;
-use crate::ports::OutboundMessage;
 use crate::rules::Rules;
 
 /// Ways an order can be paid, matching the refund channels.
@@ -312,8 +310,6 @@ pub struct Order {
     pub prepayment_paid: Option<PaymentRecord>,
     pub fulfilment: Fulfilment,
     pub history: Vec<HistoryEntry>,
-    /// The messages of the latest transitions, by cause (see [`Outbox`]).
-    pub outbox: Outbox,
     #[serde(default)]
     pub audit: AuditState,
     pub created_at: DateTime<Utc>,
@@ -321,16 +317,6 @@ pub struct Order {
 }
 
 impl Order {
-    /// Records the messages of a transition caused by `cause`.
-    pub fn emit(&mut self, cause: &str, messages: Vec<OutboundMessage>) {
-        self.outbox.emit(cause, messages);
-    }
-
-    /// The messages of the latest transition.
-    pub fn latest_outbox(&self) -> &[OutboundMessage] {
-        self.outbox.latest()
-    }
-
     pub fn id(&self) -> &OrderId {
         &self.request.order_id
     }

@@ -45,7 +45,6 @@ impl Order {
             prepayment_paid: None,
             fulfilment: Fulfilment { status: "NOT_STARTED".into(), ..Fulfilment::default() },
             history: Vec::new(),
-            outbox: Default::default(),
             audit: Default::default(),
             created_at: now,
             updated_at: now,

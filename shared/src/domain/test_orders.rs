@@ -16,7 +16,7 @@ pub fn order(overrides: Value) -> Order {
         "total": {"amount": "100.00", "currency": "CNY"}, "status": "DISPATCHED", "initial_status": "DISPATCHED",
         "audit_status": "PENDING", "risk": {"level": "LOW", "score": 0, "matched_rules": []},
         "prepayment": null, "prepayment_paid": null, "fulfilment": {"status": "NOT_STARTED"},
-        "history": [], "outbox": [], "created_at": at, "updated_at": at
+        "history": [], "created_at": at, "updated_at": at
     });
     if let (Some(base), Value::Object(overrides)) = (base.as_object_mut(), overrides) {
         base.extend(overrides);

@@ -40,7 +40,9 @@ struct Message {
 }
 
 struct QueueState {
-    spec: Queue,
+    /// `None` for a queue no function consumes (the outbox relay's failure queue): it
+    /// keeps what it is sent until someone reads it, with no redrive.
+    spec: Option<Queue>,
     messages: VecDeque<Message>,
     dead: Vec<Message>,
 }
@@ -77,10 +79,13 @@ impl EmbeddedBus {
             state.topics.insert(topic.name.to_string(), Vec::new());
         }
         for spec in topology.queues {
-            state
-                .queues
-                .insert(spec.name.to_string(), QueueState { spec: *spec, messages: VecDeque::new(), dead: Vec::new() });
+            state.queues.insert(
+                spec.name.to_string(),
+                QueueState { spec: Some(*spec), messages: VecDeque::new(), dead: Vec::new() },
+            );
         }
+        let failures = topology.stream.failure_queue.name.to_string();
+        state.queues.insert(failures, QueueState { spec: None, messages: VecDeque::new(), dead: Vec::new() });
         EmbeddedBus { topology, clock, faults, state: Mutex::new(state) }
     }
 
@@ -193,7 +198,9 @@ impl Queues for EmbeddedBus {
         let mut state = self.lock();
         let mut receipts = Vec::new();
         let q = state.queues.get_mut(queue).ok_or_else(|| Error::Queue(format!("unknown queue {queue}")))?;
-        let hide_until = now + Duration::seconds(i64::from(q.spec.visibility_timeout_secs));
+        // SQS's default visibility timeout for a queue no mapping reads.
+        let visibility = q.spec.map_or(30, |s| s.visibility_timeout_secs);
+        let hide_until = now + Duration::seconds(i64::from(visibility));
         let mut out = Vec::new();
         let mut i = 0;
         while i < q.messages.len() && out.len() < max {
@@ -201,7 +208,7 @@ impl Queues for EmbeddedBus {
                 i += 1;
                 continue;
             }
-            if q.messages[i].receive_count >= q.spec.max_receive_count {
+            if q.spec.is_some_and(|s| q.messages[i].receive_count >= s.max_receive_count) {
                 let dead = q.messages.remove(i).expect("index is in bounds");
                 q.dead.push(dead);
                 continue;

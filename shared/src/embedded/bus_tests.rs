@@ -36,6 +36,7 @@ fn message(kind: &str) -> OutboundMessage {
     let mut attributes = BTreeMap::new();
     attributes.insert("type".to_string(), kind.to_string());
     OutboundMessage {
+        id: format!("m-{kind}"),
         topic: "order-events".into(),
         body: format!("{{\"k\":\"{kind}\"}}"),
         attributes,

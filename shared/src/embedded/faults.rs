@@ -3,7 +3,7 @@
 //! between writes.
 
 use crate::error::StoreError;
-use crate::ports::Write;
+use crate::ports::{IndexQuery, Item, Key, Page, StateStore, Write};
 
 pub trait Faults: Send + Sync {
     /// Extra copies of a message to enqueue on `queue`, as SQS may deliver one message
@@ -22,9 +22,59 @@ pub trait Faults: Send + Sync {
     fn before_write(&self, _write: &Write) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Runs after every store write has been applied; an error fails the call as a
+    /// crash right after the commit would: the write and its change record stand, the
+    /// writer never learns it and goes no further.
+    fn after_write(&self, _write: &Write) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Injects nothing.
 pub struct NoFaults;
 
 impl Faults for NoFaults {}
+
+/// Any state store with a [`Faults`]' write crashes injected around its writes, so the
+/// same crash tests run on the aws backend as on the embedded one (whose store runs
+/// the hooks itself).
+pub struct FaultyStore {
+    inner: std::sync::Arc<dyn StateStore>,
+    faults: std::sync::Arc<dyn Faults>,
+}
+
+impl FaultyStore {
+    pub fn new(inner: std::sync::Arc<dyn StateStore>, faults: std::sync::Arc<dyn Faults>) -> FaultyStore {
+        FaultyStore { inner, faults }
+    }
+}
+
+#[async_trait::async_trait]
+impl StateStore for FaultyStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+
+    async fn write(&self, write: Write) -> Result<u64, StoreError> {
+        self.faults.before_write(&write)?;
+        let version = self.inner.write(write.clone()).await?;
+        self.faults.after_write(&write)?;
+        Ok(version)
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        for write in &writes {
+            self.faults.before_write(write)?;
+        }
+        self.inner.transact(writes.clone()).await?;
+        for write in &writes {
+            self.faults.after_write(write)?;
+        }
+        Ok(())
+    }
+
+    async fn query(&self, query: IndexQuery) -> Result<Page, StoreError> {
+        self.inner.query(query).await
+    }
+}

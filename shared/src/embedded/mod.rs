@@ -5,6 +5,7 @@
 //! - [`bus`]: SNS-like topics fanning out through filter policies into SQS-like queues
 //!   (at-least-once, visibility timeout, redrive to a dead-letter queue).
 //! - [`filter`]: SNS filter policy matching.
+//! - [`stream`]: the store's change feed as Lambda DynamoDB stream events.
 //! - [`faults`]: the seam for injecting duplicates, delays and crashes.
 //! - [`fixtures`]: the `events/` fixtures for handler tests.
 //! - [`world`]: a whole embedded backend with a manual clock, for tests and benchmarks.
@@ -14,10 +15,11 @@ pub mod faults;
 pub mod filter;
 pub mod fixtures;
 pub mod store;
+pub mod stream;
 pub mod world;
 
 pub use crate::clock::{ManualClock, SequentialIds, SystemClock, UuidIds};
 pub use bus::{EmbeddedBus, Published};
-pub use faults::{Faults, NoFaults};
-pub use store::EmbeddedStore;
+pub use faults::{Faults, FaultyStore, NoFaults};
+pub use store::{Change, EmbeddedStore};
 pub use world::World;

@@ -2,8 +2,14 @@
 //! versioned updates, all-or-nothing transactions, ordered index queries, and its
 //! 400 KB item size limit counted by DynamoDB's rules ([`Item::check_size`]), so a test
 //! on this store catches an item DynamoDB would refuse.
+//!
+//! Like a DynamoDB stream with `NEW_AND_OLD_IMAGES`, every applied write appends a
+//! [`Change`] (the item before and after) to an ordered change feed, under the same
+//! lock as the write, so a write and its change record commit together. The outbox
+//! relay reads the feed ([`EmbeddedStore::changes_after`]) and trims what it has
+//! handled ([`EmbeddedStore::trim_through`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -17,6 +23,22 @@ struct Table {
     items: BTreeMap<Key, Item>,
     /// Per index: (index pk, index sk, table key).
     indexes: BTreeMap<Index, BTreeSet<(String, String, Key)>>,
+    /// Applied writes not yet trimmed, oldest first.
+    feed: VecDeque<Change>,
+    /// The sequence number of the last change recorded.
+    last_sequence: u64,
+}
+
+/// One applied write, as a stream record with both images carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Increases by one per change, from 1.
+    pub sequence: u64,
+    pub key: Key,
+    /// The item before the write (`None`: it was created).
+    pub old: Option<Item>,
+    /// The item after the write (`None`: it was deleted).
+    pub new: Option<Item>,
 }
 
 pub struct EmbeddedStore {
@@ -47,6 +69,25 @@ impl EmbeddedStore {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Up to `max` changes after sequence number `after`, oldest first.
+    pub fn changes_after(&self, after: u64, max: usize) -> Vec<Change> {
+        let table = self.lock();
+        table.feed.iter().filter(|c| c.sequence > after).take(max).cloned().collect()
+    }
+
+    /// Forgets the changes up to and including `sequence` (the relay has handled them).
+    pub fn trim_through(&self, sequence: u64) {
+        let mut table = self.lock();
+        while table.feed.front().is_some_and(|c| c.sequence <= sequence) {
+            table.feed.pop_front();
+        }
+    }
+
+    /// The sequence number of the latest change (0 before the first).
+    pub fn last_sequence(&self) -> u64 {
+        self.lock().last_sequence
+    }
 }
 
 impl Table {
@@ -64,35 +105,41 @@ impl Table {
         }
     }
 
-    fn remove(&mut self, key: &Key) {
-        if let Some(old) = self.items.remove(key) {
-            for (index, ik) in &old.index_keys {
-                if let Some(set) = self.indexes.get_mut(index) {
-                    set.remove(&(ik.pk.clone(), ik.sk.clone(), key.clone()));
-                }
+    fn remove(&mut self, key: &Key) -> Option<Item> {
+        let old = self.items.remove(key)?;
+        for (index, ik) in &old.index_keys {
+            if let Some(set) = self.indexes.get_mut(index) {
+                set.remove(&(ik.pk.clone(), ik.sk.clone(), key.clone()));
             }
         }
+        Some(old)
     }
 
-    /// Applies a write whose condition and size have been checked; returns the new
-    /// version.
+    /// Applies a write whose condition and size have been checked and records its
+    /// change; returns the new version.
     fn apply(&mut self, write: Write, current: Option<u64>) -> u64 {
-        match write {
+        let (key, old, new, version) = match write {
             Write::Put { mut item, .. } => {
-                self.remove(&item.key);
+                let old = self.remove(&item.key);
                 item.version = next_version(current);
                 for (index, ik) in &item.index_keys {
                     self.indexes.entry(*index).or_default().insert((ik.pk.clone(), ik.sk.clone(), item.key.clone()));
                 }
                 let version = item.version;
-                self.items.insert(item.key.clone(), item);
-                version
+                self.items.insert(item.key.clone(), item.clone());
+                (item.key.clone(), old, Some(item), version)
             }
             Write::Delete { key, .. } => {
-                self.remove(&key);
-                0
+                let old = self.remove(&key);
+                (key, old, None, 0)
             }
+        };
+        // A delete of nothing changes nothing, and a stream records nothing for it.
+        if old.is_some() || new.is_some() {
+            self.last_sequence = self.last_sequence.saturating_add(1);
+            self.feed.push_back(Change { sequence: self.last_sequence, key, old, new });
         }
+        version
     }
 }
 
@@ -123,11 +170,15 @@ impl StateStore for EmbeddedStore {
 
     async fn write(&self, write: Write) -> Result<u64, StoreError> {
         self.faults.before_write(&write)?;
-        let mut table = self.lock();
-        let (key, condition) = target(&write);
-        let current = table.check(key, condition)?;
-        check_size(&write, current)?;
-        Ok(table.apply(write, current))
+        let version = {
+            let mut table = self.lock();
+            let (key, condition) = target(&write);
+            let current = table.check(key, condition)?;
+            check_size(&write, current)?;
+            table.apply(write.clone(), current)
+        };
+        self.faults.after_write(&write)?;
+        Ok(version)
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
@@ -146,8 +197,12 @@ impl StateStore for EmbeddedStore {
             check_size(write, current)?;
             currents.push(current);
         }
-        for (write, current) in writes.into_iter().zip(currents) {
+        for (write, current) in writes.iter().cloned().zip(currents) {
             table.apply(write, current);
+        }
+        drop(table);
+        for write in &writes {
+            self.faults.after_write(write)?;
         }
         Ok(())
     }

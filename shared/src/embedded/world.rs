@@ -7,6 +7,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use super::{EmbeddedBus, EmbeddedStore};
 use crate::app::Deps;
 use crate::clock::{ManualClock, SequentialIds};
+use crate::relay::relay_change;
 use crate::rules::Rules;
 use crate::topology::TOPOLOGY;
 
@@ -38,14 +39,48 @@ impl World {
         World { deps, bus, store, clock }
     }
 
-    /// The `type` of every message published to `topic`, oldest first.
-    pub fn kinds(&self, topic: &str) -> Vec<String> {
-        self.bus.published(topic).unwrap_or_default().iter().map(|m| m.attributes["type"].clone()).collect()
+    /// Runs the outbox relay over the store's change feed until it is empty, as the
+    /// local runtime's pump does; returns how many messages it published.
+    pub async fn relay(&self) -> crate::Result<usize> {
+        relay_feed(&self.deps, &self.store).await
+    }
+
+    /// Every message published to `topic`, oldest first, once the outbox relay has sent
+    /// what the writes so far carry.
+    pub async fn published(&self, topic: &str) -> Vec<super::Published> {
+        if let Err(e) = self.relay().await {
+            tracing::warn!(error = %e, "relaying the outbox failed");
+        }
+        self.bus.published(topic).unwrap_or_default()
+    }
+
+    /// The `type` of every message published to `topic`, oldest first (see
+    /// [`World::published`]).
+    pub async fn kinds(&self, topic: &str) -> Vec<String> {
+        self.published(topic).await.iter().map(|m| m.attributes["type"].clone()).collect()
     }
 }
 
 impl Default for World {
     fn default() -> Self {
         World::new()
+    }
+}
+
+/// Relays every change in `store`'s feed, oldest first, trimming each once its messages
+/// are out; the first failure stops and leaves that change in the feed.
+pub async fn relay_feed(deps: &Deps, store: &EmbeddedStore) -> crate::Result<usize> {
+    let mut sent = 0;
+    loop {
+        let changes = store.changes_after(0, 100);
+        if changes.is_empty() {
+            return Ok(sent);
+        }
+        for change in changes {
+            let old = change.old.map(|i| i.outbox).unwrap_or_default();
+            let new = change.new.map(|i| i.outbox).unwrap_or_default();
+            sent += relay_change(deps, &old, &new).await?;
+            store.trim_through(change.sequence);
+        }
     }
 }

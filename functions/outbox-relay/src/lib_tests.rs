@@ -1,0 +1,88 @@
+use orderflow_shared::embedded::stream::lambda_event;
+use orderflow_shared::embedded::World;
+use orderflow_shared::ports::{Condition, Item, Key, OutboundMessage, Queues, StateStore, Via, Write};
+use serde_json::{json, Value};
+
+use super::*;
+
+fn message(id: &str, topic: &str) -> OutboundMessage {
+    OutboundMessage {
+        id: id.into(),
+        topic: topic.into(),
+        body: json!({"id": id}).to_string(),
+        attributes: [("type".to_string(), "order.dispatched".to_string())].into(),
+        via: Via::Topic,
+    }
+}
+
+async fn put(w: &World, sk: &str, version: Option<u64>, outbox: Vec<OutboundMessage>) {
+    let item = Item::new(Key::new("ORDER#o-1", sk), "{}".into()).with_outbox(outbox);
+    let condition = version.map_or(Condition::NotExists, Condition::VersionIs);
+    w.store.write(Write::Put { item, condition }).await.unwrap();
+}
+
+fn event(w: &World) -> Event {
+    serde_json::from_value(lambda_event(&w.store.changes_after(0, 100))).unwrap()
+}
+
+fn published_ids(w: &World) -> Vec<String> {
+    let all = w.bus.published("order-events").unwrap();
+    all.iter().map(|m| m.message["id"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+#[tokio::test]
+async fn each_record_sends_what_its_new_image_added_in_order() {
+    let w = World::new();
+    put(&w, "ORDER", None, vec![message("a", "order-events"), message("b", "order-events")]).await;
+    // A write without messages (a transition that sends nothing) adds nothing.
+    put(&w, "ORDER", Some(1), vec![]).await;
+    put(&w, "ORDER", Some(2), vec![message("c", "order-events")]).await;
+    let response = handle(&w.deps, event(&w)).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(published_ids(&w), ["a", "b", "c"]);
+}
+
+#[tokio::test]
+async fn a_redelivered_batch_sends_the_same_ids_again_and_nothing_else() {
+    let w = World::new();
+    put(&w, "ORDER", None, vec![message("a", "order-events")]).await;
+    handle(&w.deps, event(&w)).await;
+    handle(&w.deps, event(&w)).await;
+    assert_eq!(published_ids(&w), ["a", "a"]);
+}
+
+#[tokio::test]
+async fn a_failing_send_is_reported_and_the_records_after_it_wait() {
+    let w = World::new();
+    put(&w, "ORDER", None, vec![message("a", "order-events")]).await;
+    put(&w, "OTHER", None, vec![message("x", "no-such-topic")]).await;
+    put(&w, "ORDER", Some(1), vec![message("c", "order-events")]).await;
+    let response = handle(&w.deps, event(&w)).await;
+    let failed: Vec<_> = response.batch_item_failures.iter().filter_map(|f| f.item_identifier.clone()).collect();
+    let second = w.store.changes_after(0, 100)[1].sequence;
+    assert_eq!(failed, [format!("{second:021}")]);
+    // The item's later message does not overtake the failed one.
+    assert_eq!(published_ids(&w), ["a"]);
+}
+
+#[tokio::test]
+async fn an_unreadable_record_goes_to_the_failure_queue_with_its_reason_and_the_rest_are_sent() {
+    let w = World::new();
+    put(&w, "ORDER", None, vec![message("a", "order-events")]).await;
+    put(&w, "ORDER", Some(1), vec![message("c", "order-events")]).await;
+    let mut records = lambda_event(&w.store.changes_after(0, 100));
+    let first: Value = records["Records"][0].clone();
+    let mut corrupt = first.clone();
+    corrupt["eventID"] = json!("bad-1");
+    corrupt["dynamodb"]["NewImage"]["outbox"] = json!({"S": "[{\"not\": \"a message\"}]"});
+    records["Records"] = json!([corrupt, records["Records"][1].clone()]);
+    let response = handle(&w.deps, serde_json::from_value(records).unwrap()).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(published_ids(&w), ["c"]);
+    let parked = w.bus.receive(FAILURE_QUEUE, 10).await.unwrap();
+    assert_eq!(parked.len(), 1);
+    let body: Value = serde_json::from_str(&parked[0].body).unwrap();
+    assert!(body["reason"].as_str().unwrap().starts_with("new image: the outbox is not a list of messages"), "{body}");
+    assert_eq!(body["keys"], json!({"pk": "ORDER#o-1", "sk": "ORDER"}));
+    assert_eq!(parked[0].attributes["type"], UNREADABLE);
+}

@@ -1,0 +1,22 @@
+//! Lambda entry point: wiring only. The work is in `lib.rs`.
+
+use aws_lambda_events::event::dynamodb::Event;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    orderflow_shared::telemetry::init();
+    let cold = orderflow_shared::aws::cold_start().await;
+    if !cold.queue_urls.contains_key(outbox_relay::FAILURE_QUEUE) {
+        tracing::warn!(
+            "{} is not set: an unreadable record fails, and reaches the failure queue through the stream \
+             mapping's on-failure destination after its retries, without its reason",
+            outbox_relay::FAILURE_QUEUE_ENV
+        );
+    }
+    let deps = &cold.with_queues();
+    run(service_fn(move |event: LambdaEvent<Event>| async move {
+        Ok::<_, Error>(outbox_relay::handle(deps, event.payload).await)
+    }))
+    .await
+}

@@ -1,0 +1,201 @@
+//! The table's change stream feeding the outbox relay, played as Lambda's event source
+//! mapping for DynamoDB streams does it: batches in stream order; a reported failure is
+//! retried from that record on, the records before it acknowledged; after the mapping's
+//! `maximum_retry_attempts` retries the record's position goes to the failure queue
+//! (the mapping's on-failure destination) and the stream moves past it.
+//!
+//! On the embedded backend the stream is the store's change feed; on the aws backend
+//! the table's DynamoDB stream, read through the DynamoDB Streams API.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use aws_lambda_events::event::dynamodb::Event;
+use chrono::SecondsFormat;
+use orderflow_shared::embedded::stream::{lambda_record, LOCAL_STREAM_ARN};
+use orderflow_shared::embedded::EmbeddedStore;
+use orderflow_shared::ports::Queues;
+use serde_json::{json, Value};
+use tracing::warn;
+
+use crate::functions;
+use crate::runtime::Runtime;
+
+/// A change stream, as the event source mapping reads it.
+#[async_trait]
+pub trait ChangeStream: Send + Sync {
+    /// Up to `max` records not yet acknowledged, oldest first, in Lambda's JSON shape.
+    async fn next_batch(&self, max: usize) -> Result<Vec<Value>, String>;
+    /// Acknowledges the records up to and including `sequence_number`.
+    async fn ack(&self, sequence_number: &str) -> Result<(), String>;
+    /// The stream's ARN, for the failure records.
+    fn arn(&self) -> String;
+}
+
+/// The embedded store's change feed. Acknowledged changes are trimmed from it.
+pub struct EmbeddedChanges {
+    store: Arc<EmbeddedStore>,
+    acked: Mutex<u64>,
+}
+
+impl EmbeddedChanges {
+    pub fn new(store: Arc<EmbeddedStore>) -> EmbeddedChanges {
+        EmbeddedChanges { store, acked: Mutex::new(0) }
+    }
+
+    fn acked(&self) -> u64 {
+        *self.acked.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl ChangeStream for EmbeddedChanges {
+    async fn next_batch(&self, max: usize) -> Result<Vec<Value>, String> {
+        Ok(self.store.changes_after(self.acked(), max).iter().map(lambda_record).collect())
+    }
+
+    async fn ack(&self, sequence_number: &str) -> Result<(), String> {
+        let sequence: u64 =
+            sequence_number.parse().map_err(|_| format!("{sequence_number:?} is not a sequence number of the feed"))?;
+        let mut acked = self.acked.lock().unwrap_or_else(|p| p.into_inner());
+        *acked = (*acked).max(sequence);
+        self.store.trim_through(sequence);
+        Ok(())
+    }
+
+    fn arn(&self) -> String {
+        LOCAL_STREAM_ARN.to_string()
+    }
+}
+
+/// Failed attempts at the record the stream is stuck on: (sequence number, attempts).
+#[derive(Default)]
+pub struct Retries(Mutex<Option<(String, u32)>>);
+
+impl Retries {
+    /// Counts one more failed attempt at `sequence`; returns how many there have been.
+    fn failed(&self, sequence: &str) -> u32 {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let attempts = match state.as_ref() {
+            Some((s, n)) if s == sequence => n.saturating_add(1),
+            _ => 1,
+        };
+        *state = Some((sequence.to_string(), attempts));
+        attempts
+    }
+
+    fn clear(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+fn sequence_of(record: &Value) -> Option<String> {
+    record["dynamodb"]["SequenceNumber"].as_str().map(str::to_string)
+}
+
+/// One poll of the stream: hands a batch to the relay and acknowledges what it
+/// relayed; returns how many records it handed over.
+pub async fn pump_stream(rt: &Runtime) -> Result<usize, String> {
+    let mapping = rt.topology.stream;
+    let stream = rt.stream();
+    let batch = stream.next_batch(mapping.batch_size as usize).await?;
+    let Some(last) = batch.last().and_then(sequence_of) else { return Ok(0) };
+    let event: Event =
+        serde_json::from_value(json!({ "Records": batch })).map_err(|e| format!("building the stream event: {e}"))?;
+    let failed = match functions::stream(&rt.deps, mapping.function, event).await {
+        Ok(response) => response.batch_item_failures.into_iter().find_map(|f| f.item_identifier),
+        // A crashed invocation fails the batch from its first record, as on Lambda.
+        Err(e) => {
+            warn!(function = mapping.function, error = %e, "invocation failed");
+            batch.first().and_then(sequence_of)
+        }
+    };
+    let Some(failed) = failed else {
+        rt.stream_retries().clear();
+        stream.ack(&last).await?;
+        return Ok(batch.len());
+    };
+    // Everything before the failed record is done.
+    let position = batch.iter().position(|r| sequence_of(r).as_deref() == Some(failed.as_str()));
+    if let Some(before) = position.and_then(|i| i.checked_sub(1)).and_then(|i| batch.get(i)).and_then(sequence_of) {
+        stream.ack(&before).await?;
+    }
+    let attempts = rt.stream_retries().failed(&failed);
+    if attempts > mapping.maximum_retry_attempts {
+        let record = position.and_then(|i| batch.get(i)).cloned().unwrap_or(Value::Null);
+        give_up(rt, stream.arn(), &record, &failed, attempts).await?;
+        rt.stream_retries().clear();
+        stream.ack(&failed).await?;
+    }
+    Ok(batch.len())
+}
+
+/// What Lambda sends a stream mapping's on-failure destination when a record has used
+/// up its retries: where the record is, not the record.
+async fn give_up(
+    rt: &Runtime,
+    stream_arn: String,
+    record: &Value,
+    sequence: &str,
+    attempts: u32,
+) -> Result<(), String> {
+    let failure = &rt.topology.stream.failure_queue;
+    warn!(sequence_number = sequence, attempts, queue = failure.name, "stream record failed every retry");
+    let arrival = record["dynamodb"]["ApproximateCreationDateTime"].clone();
+    let body = json!({
+        "requestContext": {
+            "requestId": rt.deps.ids.next_id(),
+            "functionArn": format!("arn:aws:lambda:local:000000000000:function:{}", rt.topology.stream.function),
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": null},
+        "version": "1.0",
+        "timestamp": rt.now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        "DDBStreamBatchInfo": {
+            "shardId": "local",
+            "startSequenceNumber": sequence,
+            "endSequenceNumber": sequence,
+            "approximateArrivalOfFirstRecord": arrival,
+            "approximateArrivalOfLastRecord": arrival,
+            "batchSize": 1,
+            "streamArn": stream_arn,
+        },
+    });
+    let queues: &dyn Queues = rt.queues();
+    let attributes = [("type".to_string(), "outbox.retries_exhausted".to_string())].into();
+    queues.send(failure.name, &body.to_string(), &attributes).await.map_err(|e| e.to_string())
+}
+
+/// The table's DynamoDB stream on the aws backend, read as Lambda's poller would.
+pub struct AwsChanges {
+    reader: orderflow_shared::aws::streams::StreamReader,
+    arn: String,
+}
+
+impl AwsChanges {
+    pub async fn open(
+        config: &aws_config::SdkConfig,
+        made: &orderflow_shared::aws::provision::Provisioned,
+    ) -> Result<AwsChanges, String> {
+        let reader = orderflow_shared::aws::streams::StreamReader::open(config, &made.stream_arn)
+            .await
+            .map_err(|e| format!("cannot read the table's stream {}: {e}", made.stream_arn))?;
+        Ok(AwsChanges { reader, arn: made.stream_arn.clone() })
+    }
+}
+
+#[async_trait]
+impl ChangeStream for AwsChanges {
+    async fn next_batch(&self, max: usize) -> Result<Vec<Value>, String> {
+        self.reader.next_batch(max).await.map_err(|e| e.to_string())
+    }
+
+    async fn ack(&self, sequence_number: &str) -> Result<(), String> {
+        self.reader.ack(sequence_number).await.map_err(|e| e.to_string())
+    }
+
+    fn arn(&self) -> String {
+        self.arn.clone()
+    }
+}

@@ -1,0 +1,70 @@
+//! The embedded store's change feed as DynamoDB Streams would hand it to Lambda: each
+//! [`Change`] becomes a stream record with `Keys`, `OldImage` and `NewImage` in the
+//! table's item layout (`aws::dynamodb`), so the outbox relay reads the same event on
+//! both backends.
+
+use serde_json::{json, Map, Value};
+
+use super::store::Change;
+use crate::ports::layout::{BODY, OUTBOX, PK, SK, TTL, VERSION};
+use crate::ports::Item;
+
+/// The stream ARN the records name (the local runtime has no account or region).
+pub const LOCAL_STREAM_ARN: &str = "arn:aws:dynamodb:local:000000000000:table/orderflow/stream/local";
+
+/// An item's attributes in DynamoDB's JSON (`{"pk": {"S": "…"}, …}`).
+pub fn image(item: &Item) -> Value {
+    let mut attrs = Map::new();
+    let s = |v: &str| json!({ "S": v });
+    attrs.insert(PK.into(), s(&item.key.pk));
+    attrs.insert(SK.into(), s(&item.key.sk));
+    attrs.insert(VERSION.into(), json!({ "N": item.version.to_string() }));
+    attrs.insert(BODY.into(), s(&item.body));
+    for (index, key) in &item.index_keys {
+        let (ipk, isk) = index.key_attributes();
+        attrs.insert(ipk, s(&key.pk));
+        attrs.insert(isk, s(&key.sk));
+    }
+    if let Some(at) = item.expires_at {
+        attrs.insert(TTL.into(), json!({ "N": at.to_string() }));
+    }
+    if let Some(outbox) = item.outbox_json() {
+        attrs.insert(OUTBOX.into(), s(&outbox));
+    }
+    Value::Object(attrs)
+}
+
+/// One change as a record of a Lambda DynamoDB stream event.
+pub fn lambda_record(change: &Change) -> Value {
+    let event_name = match (&change.old, &change.new) {
+        (None, _) => "INSERT",
+        (Some(_), Some(_)) => "MODIFY",
+        (Some(_), None) => "REMOVE",
+    };
+    let mut record = json!({
+        "Keys": {PK: {"S": change.key.pk}, SK: {"S": change.key.sk}},
+        "SequenceNumber": format!("{:021}", change.sequence),
+        "SizeBytes": change.new.as_ref().or(change.old.as_ref()).map_or(0, |i| i.stored_size(i.version)),
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    });
+    if let Some(old) = &change.old {
+        record["OldImage"] = image(old);
+    }
+    if let Some(new) = &change.new {
+        record["NewImage"] = image(new);
+    }
+    json!({
+        "eventID": format!("local-{}", change.sequence),
+        "eventName": event_name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "local",
+        "eventSourceARN": LOCAL_STREAM_ARN,
+        "dynamodb": record,
+    })
+}
+
+/// A batch of changes as the event Lambda would hand the relay.
+pub fn lambda_event(changes: &[Change]) -> Value {
+    json!({ "Records": changes.iter().map(lambda_record).collect::<Vec<_>>() })
+}
