@@ -29,6 +29,8 @@ pub enum Index {
     /// projects nothing but keys is not written when an order changes.
     Gsi1,
     /// `gsi2pk`/`gsi2sk`: sharded schedule of due work (re-audit rules by next attempt).
+    /// Keys only: the tick reads each order it acts on, and an index holding whole
+    /// orders would be rewritten at twice the order's size on every re-audit.
     Gsi2,
 }
 
@@ -45,7 +47,7 @@ impl Index {
     /// Whether the index holds only keys (`KEYS_ONLY`): its query results carry the
     /// table key and the index keys, with version 0 and an empty body.
     pub fn keys_only(self) -> bool {
-        matches!(self, Index::Gsi1)
+        matches!(self, Index::Gsi1 | Index::Gsi2)
     }
 
     /// The names of its key attributes in the table: `gsi1pk`/`gsi1sk` for `gsi1`.
@@ -83,9 +85,9 @@ impl Item {
         self
     }
 
-    /// The outbox as the table stores it: a JSON array in the string attribute
-    /// `outbox`, absent when there are no messages.
-    pub fn outbox_json(&self) -> Option<String> {
+    /// The outbox as the table stores it: the messages as a JSON array, deflated, in
+    /// the binary attribute `outbox`; absent when there are no messages.
+    pub fn outbox_bytes(&self) -> Option<Vec<u8>> {
         (!self.outbox.is_empty()).then(|| encode_outbox(&self.outbox))
     }
 
@@ -110,8 +112,8 @@ impl Item {
         if let Some(at) = self.expires_at {
             size += number_attribute_size(layout::TTL, &at.to_string());
         }
-        if let Some(outbox) = self.outbox_json() {
-            size += string_attribute_size(layout::OUTBOX, &outbox);
+        if let Some(outbox) = self.outbox_bytes() {
+            size += binary_attribute_size(layout::OUTBOX, &outbox);
         }
         size
     }
@@ -144,21 +146,47 @@ pub mod layout {
     pub const OUTBOX: &str = "outbox";
 }
 
-/// An outbox as its attribute holds it (see [`Item::outbox_json`]).
-pub fn encode_outbox(messages: &[OutboundMessage]) -> String {
-    // Strings and string maps only: serialising cannot fail.
-    serde_json::to_string(messages).unwrap_or_default()
+/// An outbox as its attribute holds it (see [`Item::outbox_bytes`]): the JSON list of
+/// messages, deflated. A transition's messages are CloudEvents envelopes that repeat
+/// their field names, source and subject; deflated they take about a third of the
+/// bytes, and DynamoDB bills every write of the item by its size (the next write by
+/// the larger of the old item and the new), so the item stays under a write unit
+/// where it can. Deflate is deterministic: the same messages give the same bytes.
+pub fn encode_outbox(messages: &[OutboundMessage]) -> Vec<u8> {
+    use std::io::Write as _;
+    // Strings and string maps only: serialising cannot fail; writing to a Vec neither.
+    let json = serde_json::to_vec(messages).unwrap_or_default();
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let _ = encoder.write_all(&json);
+    encoder.finish().unwrap_or_default()
 }
 
+/// The most an outbox may inflate to: an item is at most 400 KB, and its messages at
+/// most 256 KiB each; anything larger is not an outbox this code wrote.
+const MAX_OUTBOX_JSON_BYTES: u64 = 8 * 1024 * 1024;
+
 /// Reads an `outbox` attribute back; the error says what is wrong with it.
-pub fn decode_outbox(json: &str) -> Result<Vec<OutboundMessage>, String> {
-    serde_json::from_str(json).map_err(|e| format!("the outbox is not a list of messages: {e}"))
+pub fn decode_outbox(bytes: &[u8]) -> Result<Vec<OutboundMessage>, String> {
+    use std::io::Read as _;
+    let mut json = Vec::new();
+    let mut decoder = flate2::read::DeflateDecoder::new(bytes).take(MAX_OUTBOX_JSON_BYTES + 1);
+    decoder.read_to_end(&mut json).map_err(|e| format!("the outbox is not deflated data: {e}"))?;
+    if json.len() as u64 > MAX_OUTBOX_JSON_BYTES {
+        return Err(format!("the outbox inflates past {MAX_OUTBOX_JSON_BYTES} bytes"));
+    }
+    serde_json::from_slice(&json).map_err(|e| format!("the outbox is not a list of messages: {e}"))
 }
 
 /// DynamoDB's size rules for the attribute types this table uses (Amazon DynamoDB
 /// Developer Guide, "DynamoDB item sizes and formats"): an item is the sum of its
 /// attributes; a string attribute is the UTF-8 bytes of its name plus those of its value.
 pub fn string_attribute_size(name: &str, value: &str) -> usize {
+    name.len() + value.len()
+}
+
+/// A binary attribute is the UTF-8 bytes of its name plus its raw bytes (not their
+/// base64 form).
+pub fn binary_attribute_size(name: &str, value: &[u8]) -> usize {
     name.len() + value.len()
 }
 

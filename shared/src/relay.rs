@@ -28,9 +28,9 @@ pub fn new_messages<'a>(old: &[OutboundMessage], new: &'a [OutboundMessage]) -> 
 
 /// Reads an image's `outbox` attribute (absent: no messages). A message without an id,
 /// topic or body cannot be relayed; the error names the message.
-pub fn read_outbox(json: Option<&str>) -> std::result::Result<Vec<OutboundMessage>, String> {
-    let Some(json) = json else { return Ok(Vec::new()) };
-    let messages = decode_outbox(json)?;
+pub fn read_outbox(bytes: Option<&[u8]>) -> std::result::Result<Vec<OutboundMessage>, String> {
+    let Some(bytes) = bytes else { return Ok(Vec::new()) };
+    let messages = decode_outbox(bytes)?;
     for (i, m) in messages.iter().enumerate() {
         if m.id.trim().is_empty() || m.topic.trim().is_empty() || m.body.is_empty() {
             return Err(format!("outbox[{i}] has an empty id, topic or body"));
@@ -95,11 +95,21 @@ mod tests {
 
     #[test]
     fn an_unreadable_outbox_is_an_error_saying_why() {
+        use crate::ports::encode_outbox;
         assert_eq!(read_outbox(None), Ok(vec![]));
-        assert!(read_outbox(Some("{}")).unwrap_err().contains("not a list of messages"));
-        let blank = serde_json::to_string(&[message("")]).unwrap();
+        assert!(read_outbox(Some(b"{}")).unwrap_err().contains("not deflated data"));
+        let not_a_list = {
+            use std::io::Write as _;
+            let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(b"{}").unwrap();
+            e.finish().unwrap()
+        };
+        assert!(read_outbox(Some(&not_a_list)).unwrap_err().contains("not a list of messages"));
+        let blank = encode_outbox(&[message("")]);
         assert!(read_outbox(Some(&blank)).unwrap_err().contains("outbox[0]"));
-        let good = serde_json::to_string(&[message("a")]).unwrap();
-        assert_eq!(read_outbox(Some(&good)).unwrap().len(), 1);
+        let good = encode_outbox(&[message("a"), message("b")]);
+        assert_eq!(read_outbox(Some(&good)).unwrap(), vec![message("a"), message("b")]);
+        // The same messages deflate to the same bytes.
+        assert_eq!(good, encode_outbox(&[message("a"), message("b")]));
     }
 }

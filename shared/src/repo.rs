@@ -124,8 +124,11 @@ pub async fn due_orders(
     };
     let page = store.query(query).await?;
     let mut due = DuePage { next: page.next, ..DuePage::default() };
-    for item in &page.items {
-        match decode(item) {
+    // The index holds keys only: each entry's order is read (consistently) for its
+    // state and version. One that left the table meanwhile is nothing to do.
+    for entry in &page.items {
+        let Some(item) = store.get(&entry.key).await? else { continue };
+        match decode(&item) {
             Ok(value) => due.orders.push(Versioned { value, version: item.version }),
             Err(e) => {
                 tracing::warn!(error = %e, "due index entry is not an order; skipped");

@@ -68,8 +68,8 @@ fn read(record: &EventRecord) -> std::result::Result<(Vec<OutboundMessage>, Vec<
 fn outbox(image: &serde_dynamo::Item) -> std::result::Result<Vec<OutboundMessage>, String> {
     match image.get(OUTBOX) {
         None => Ok(Vec::new()),
-        Some(AttributeValue::S(json)) => read_outbox(Some(json)),
-        Some(_) => Err(format!("the {OUTBOX} attribute is not a string")),
+        Some(AttributeValue::B(bytes)) => read_outbox(Some(bytes)),
+        Some(_) => Err(format!("the {OUTBOX} attribute is not binary")),
     }
 }
 

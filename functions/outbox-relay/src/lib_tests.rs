@@ -74,7 +74,15 @@ async fn an_unreadable_record_goes_to_the_failure_queue_with_its_reason_and_the_
     let first: Value = records["Records"][0].clone();
     let mut corrupt = first.clone();
     corrupt["eventID"] = json!("bad-1");
-    corrupt["dynamodb"]["NewImage"]["outbox"] = json!({"S": "[{\"not\": \"a message\"}]"});
+    // Deflated, but not a list of messages.
+    let deflated = {
+        use std::io::Write as _;
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(br#"[{"not": "a message"}]"#).unwrap();
+        e.finish().unwrap()
+    };
+    corrupt["dynamodb"]["NewImage"]["outbox"] =
+        serde_json::to_value(serde_dynamo::AttributeValue::B(deflated)).unwrap();
     records["Records"] = json!([corrupt, records["Records"][1].clone()]);
     let response = handle(&w.deps, serde_json::from_value(records).unwrap()).await;
     assert!(response.batch_item_failures.is_empty());

@@ -17,6 +17,8 @@ pub const SETTLE: &str = "local only: settle counting the queues' messages";
 pub const RELEASE: &str = "local only: the pump making a failed message visible at once";
 pub const NEXT_DUE: &str = "local only: the manual clock asking each gsi2 shard when work is next due";
 pub const EMPTY_POLL: &str = "fixed, not per order: an empty receive (the event source mapping's polling)";
+pub const STREAM: &str = "free: the stream event source mapping reading the table's stream for the outbox relay \
+     (Lambda does not bill DynamoDB Streams reads of its triggers)";
 pub const IDLE_SHARD: &str = "fixed, not per order: a tick's query of a gsi2 shard with nothing due (16 a minute)";
 
 /// Requests of one service and operation that an order makes.
@@ -49,7 +51,8 @@ pub struct Excluded {
 pub struct Tally {
     pub lines: Vec<Line>,
     pub excluded: Vec<Excluded>,
-    /// Batches the event source mappings would hand to a function (non-empty receives).
+    /// Batches the event source mappings would hand to a function (non-empty receives,
+    /// and stream reads with records).
     pub queue_invocations: u64,
     /// AWS requests the functions make themselves (not the event source mappings').
     pub function_calls: u64,
@@ -66,6 +69,9 @@ impl Tally {
         for call in calls {
             // Every request goes through the meter, so the table stays as AWS would have it.
             let consumed = table.apply(call);
+            // Each committed write is a stream batch of its own here (one order at a
+            // time), and so one invocation of the outbox relay.
+            tally.queue_invocations += u64::from(committed_write(call));
             if let Some(why) = excluded_because(call) {
                 *excluded.entry((call.service, call.operation.clone(), why)).or_default() += 1;
                 continue;
@@ -120,6 +126,7 @@ fn excluded_because(call: &Call) -> Option<&'static str> {
         Service::Sqs if op == "GetQueueAttributes" => Some(SETTLE),
         Service::Sqs if op == "ChangeMessageVisibility" => Some(RELEASE),
         Service::Sqs if op == "ReceiveMessage" && received(call) == 0 => Some(EMPTY_POLL),
+        Service::DynamoDb if STREAM_OPERATIONS.contains(&op) => Some(STREAM),
         Service::DynamoDb if op == "Query" && call.field("IndexName") == Some("gsi2") => {
             if r["Limit"].as_u64() == Some(1) {
                 Some(NEXT_DUE)
@@ -131,6 +138,14 @@ fn excluded_because(call: &Call) -> Option<&'static str> {
         }
         _ => None,
     }
+}
+
+/// The DynamoDB Streams API's operations (the poller's, not a function's).
+const STREAM_OPERATIONS: [&str; 4] = ["DescribeStream", "GetShardIterator", "GetRecords", "ListStreams"];
+
+fn committed_write(call: &Call) -> bool {
+    let writes = ["PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"];
+    call.service == Service::DynamoDb && call.ok && writes.contains(&call.operation.as_str())
 }
 
 fn received(call: &Call) -> usize {

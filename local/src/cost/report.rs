@@ -17,15 +17,18 @@ pub const ASSUMPTIONS: [&str; 12] = [
     "Each flow runs alone on a fresh runtime (its own table, topics and queues on moto_server); \
      provisioning is not counted, nor the report's own checks of the outcome.",
     "WRU: 1 per KB started of the larger of the item before and after the write; each index entry put, \
-     updated or deleted costs its entry's units (gsi2 projects every attribute, so its entry weighs what \
-     the item weighs; gsi1 holds keys only and is not written while its key stays), a moved index key \
-     twice; a transaction twice; a failed condition the existing item's units (at least 1).",
+     updated or deleted costs its entry's units (both indexes hold keys only, so an entry is written only \
+     when its key appears, moves or goes, at 1 unit), a moved index key twice; a transaction twice; a \
+     failed condition the existing item's units (at least 1). A write's messages are stored deflated in \
+     the item's outbox attribute and count in its size.",
     "RRU: 1 per 4 KB started of the item (GetItem) or of all items returned (Query), half when eventually \
      consistent (every index query), at least half a unit.",
     "SNS publishes and SQS requests: 1 per 64 KB started of body and attributes; SNS deliveries to SQS \
      are free. The middle office's publishes of audit results are counted.",
     "Event source mappings: one invocation, one ReceiveMessage and one delete per batch; every message is \
-     its own batch here (one order at a time).",
+     its own batch here (one order at a time). The outbox relay: one invocation per committed write (its \
+     stream record is a batch of its own here); Lambda's reads of the table's stream are free and left \
+     out.",
     "Lambda duration is estimated, not measured: 128 MB x (20 ms an invocation + 10 ms per AWS request \
      the function makes), arm64.",
     "Left out as the local runtime's own (nothing like them is deployed): the tap queues (one per topic, \
@@ -33,8 +36,8 @@ pub const ASSUMPTIONS: [&str; 12] = [
      them are free), settle's GetQueueAttributes, the pump's ChangeMessageVisibility, and the manual \
      clock's Limit-1 gsi2 queries for the next due tick.",
     "Fixed, not per order: the schedule's tick every minute (an invocation, 16 gsi2 queries) and the event \
-     source mappings' empty polls. The tick's work on the order (its query that finds it, the claim, \
-     confirm and publish) is counted; the tick's invocation is not.",
+     source mappings' empty polls. The tick's work on the order (its query that finds it, the read of the \
+     order and the one conditional write) is counted; the tick's invocation is not.",
     "Not counted: CloudWatch Logs ($0.50 per GB ingested), data transfer (none within the region), KMS \
      (AWS managed keys).",
     "Kept: what the order's items and index entries keep for good (100 bytes of overhead each; items \

@@ -3,8 +3,8 @@
 //! Item layout: string `pk`/`sk` (table key), number `version`, string `body` (the
 //! entity's JSON), strings `gsiNpk`/`gsiNsk` only when the item is in index `gsiN`,
 //! number `ttl` (epoch seconds, the table's TTL attribute) only when it expires, and
-//! string `outbox` (a JSON list of the write's messages) only when the write has some;
-//! the outbox relay reads it from the table's stream.
+//! binary `outbox` (the write's messages, a deflated JSON list: [`crate::ports::encode_outbox`])
+//! only when the write has some; the outbox relay reads it from the table's stream.
 //!
 //! A conditional `Put` (`NotExists`, `VersionIs(v)`) is a PutItem of the whole item at
 //! the version its condition implies (1, v + 1). An unconditional one is an UpdateItem
@@ -289,8 +289,8 @@ fn projection(index: Index) -> ProjectionType {
     }
 }
 
-/// Creates the table: `pk`/`sk` key, on-demand billing, `gsi1` keys only and `gsi2`
-/// projecting everything (see [`Index::keys_only`]), TTL on `ttl`, a stream of new and
+/// Creates the table: `pk`/`sk` key, on-demand billing, `gsi1` and `gsi2` keys only
+/// (see [`Index::keys_only`]), TTL on `ttl`, a stream of new and
 /// old images. An existing table is left as it is, so provisioning can run again.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
     let mut request = (client.create_table().table_name(table).billing_mode(BillingMode::PayPerRequest))
@@ -403,7 +403,11 @@ fn decode(attrs: &Attrs) -> Result<Item, StoreError> {
         expires_at: if attrs.contains_key(TTL) { Some(number(attrs, TTL)?) } else { None },
         outbox: match attrs.get(OUTBOX) {
             None => Vec::new(),
-            Some(_) => decode_outbox(&string(attrs, OUTBOX)?).map_err(StoreError::Corrupt)?,
+            Some(value) => {
+                let bytes =
+                    value.as_b().map_err(|_| StoreError::Corrupt(format!("attribute {OUTBOX} is not binary")))?;
+                decode_outbox(bytes.as_ref()).map_err(StoreError::Corrupt)?
+            }
         },
     })
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{index_attrs, key_attrs, Attrs, Expr, BODY, OUTBOX, TTL, VERSION};
@@ -76,8 +77,8 @@ pub(super) fn item_attrs(item: &Item, version: u64) -> Attrs {
     if let Some(at) = item.expires_at {
         attrs.insert(TTL.to_string(), AttributeValue::N(at.to_string()));
     }
-    if let Some(outbox) = item.outbox_json() {
-        attrs.insert(OUTBOX.to_string(), AttributeValue::S(outbox));
+    if let Some(outbox) = item.outbox_bytes() {
+        attrs.insert(OUTBOX.to_string(), AttributeValue::B(Blob::new(outbox)));
     }
     attrs
 }
@@ -104,8 +105,10 @@ fn put_update(expr: &mut Expr, item: &Item) -> String {
         Some(at) => set.push(format!("{} = {}", expr.name(TTL), expr.value(TTL, AttributeValue::N(at.to_string())))),
         None => remove.push(expr.name(TTL)),
     }
-    match item.outbox_json() {
-        Some(outbox) => set.push(format!("{} = {}", expr.name(OUTBOX), expr.value(OUTBOX, AttributeValue::S(outbox)))),
+    match item.outbox_bytes() {
+        Some(outbox) => {
+            set.push(format!("{} = {}", expr.name(OUTBOX), expr.value(OUTBOX, AttributeValue::B(Blob::new(outbox)))))
+        }
         None => remove.push(expr.name(OUTBOX)),
     }
     let mut update = format!("SET {}", set.join(", "));

@@ -46,11 +46,21 @@ pub enum TickAction {
 /// The audit part of an order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<ReauditRule>,
     /// The first failure's report, for notifications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_failure: Option<Failure>,
     /// `audit_id`s already applied: a redelivery changes nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub processed: Vec<String>,
+}
+
+impl AuditState {
+    /// Nothing audited yet: stored as nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.rule.is_none() && self.first_failure.is_none() && self.processed.is_empty()
+    }
 }
 
 /// What to do with an `audit.failed`.

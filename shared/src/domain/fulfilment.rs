@@ -54,15 +54,21 @@ pub struct Progress {
     pub business_type: String,
     pub status: FulfilmentStatus,
     pub triggered: Vec<Triggered>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cancelled: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub statuses: Vec<Applied>,
     /// A normal status that triggered nothing: stored while the order waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<Applied>,
     /// Statuses from systems whose stage has not started yet, applied when it does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub held: Vec<StatusReport>,
     /// Keys of every report applied or held, so a redelivery changes nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seen: Vec<String>,
     /// Why fulfilment was recalled, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recalled_for: Option<String>,
     pub updated_at: DateTime<Utc>,
 }

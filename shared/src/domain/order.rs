@@ -58,8 +58,9 @@ pub struct PaymentSplit {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentInfo {
     pub method: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paid_at: Option<DateTime<Utc>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub splits: Vec<PaymentSplit>,
 }
 
@@ -72,22 +73,29 @@ pub struct NewOrder {
     pub business_type: String,
     pub currency: Currency,
     pub items: Vec<LineItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_address: Option<String>,
     pub payment: PaymentInfo,
     /// Digital goods: what was bought and the entitlement it grants (the refund
     /// calculator reads it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<Product>,
     /// How the docking person can reach the ordering user; shown to them masked.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<Contact>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
 }
 
@@ -285,16 +293,6 @@ pub struct HistoryEntry {
     pub detail: Option<String>,
 }
 
-/// Fulfilment progress (filled in by the fulfilment dispatcher).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fulfilment {
-    pub status: String,
-    #[serde(default)]
-    pub systems: Vec<String>,
-    #[serde(default)]
-    pub statuses: Vec<serde_json::Value>,
-}
-
 /// The stored order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
@@ -304,13 +302,15 @@ pub struct Order {
     /// The status the order was created with: a repeated `POST /orders` answers with
     /// the first result, whatever happened since.
     pub initial_status: OrderStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_status: Option<AuditStatus>,
     pub risk: RiskAssessment,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prepayment: Option<Prepayment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prepayment_paid: Option<PaymentRecord>,
-    pub fulfilment: Fulfilment,
     pub history: Vec<HistoryEntry>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "AuditState::is_empty")]
     pub audit: AuditState,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -346,7 +346,8 @@ impl Order {
                 "splits": self.request.payment.splits,
                 "prepayment": self.prepayment_paid,
             },
-            "fulfilment": self.fulfilment,
+            // The dispatcher's own item replaces this once fulfilment has started.
+            "fulfilment": {"status": "NOT_STARTED", "systems": [], "statuses": []},
             "reaudit_rule": self.audit.rule,
             "history": self.history,
             "created_at": self.created_at,

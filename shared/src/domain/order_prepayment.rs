@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::order::{AuditStatus, Fulfilment, NewOrder, Order, OrderStatus, PaymentRecord, Prepayment};
+use super::order::{AuditStatus, NewOrder, Order, OrderStatus, PaymentRecord, Prepayment};
 use super::risk::{RiskAssessment, RiskDecision};
 use crate::error::{Error, Result};
 use crate::money::Money;
@@ -43,7 +43,6 @@ impl Order {
             risk,
             prepayment: None,
             prepayment_paid: None,
-            fulfilment: Fulfilment { status: "NOT_STARTED".into(), ..Fulfilment::default() },
             history: Vec::new(),
             audit: Default::default(),
             created_at: now,

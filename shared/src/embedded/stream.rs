@@ -28,8 +28,10 @@ pub fn image(item: &Item) -> Value {
     if let Some(at) = item.expires_at {
         attrs.insert(TTL.into(), json!({ "N": at.to_string() }));
     }
-    if let Some(outbox) = item.outbox_json() {
-        attrs.insert(OUTBOX.into(), s(&outbox));
+    if let Some(outbox) = item.outbox_bytes() {
+        // DynamoDB JSON carries binary values in base64, as serde_dynamo writes them.
+        let binary = serde_json::to_value(serde_dynamo::AttributeValue::B(outbox)).unwrap_or(Value::Null);
+        attrs.insert(OUTBOX.into(), binary);
     }
     Value::Object(attrs)
 }
