@@ -5,9 +5,9 @@
 use std::time::{Duration, Instant};
 
 use chrono::Duration as Minutes;
+use orderflow_shared::adapters::embedded::World;
 use orderflow_shared::domain::audit::Failure;
-use orderflow_shared::embedded::World;
-use orderflow_shared::reaudit::AuditResult;
+use orderflow_shared::messages::audit::AuditResult;
 use serde_json::{json, Value};
 
 fn order_body(i: usize) -> Value {

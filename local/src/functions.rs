@@ -6,7 +6,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_http::{Body, Request, Response};
 use orderflow_shared::app::Deps;
-use orderflow_shared::http::ApiResponse;
+use orderflow_shared::edge::http::ApiResponse;
 use orderflow_shared::topology::{
     AUDIT_FAILURE, FULFILMENT_DISPATCHER, FULFILMENT_STATUS, NOTIFIER, OUTBOX_RELAY, REFUND_CALCULATOR, RISK_CHECK,
     SCHEDULED_RETRY,
@@ -19,7 +19,7 @@ pub async fn http(deps: &Deps, function: &str, request: Request) -> Response<Bod
         RISK_CHECK => risk_check::handle(deps, request).await,
         FULFILMENT_STATUS => fulfilment_dispatcher::status_api::handle(deps, request).await,
         REFUND_CALCULATOR => refund_calculator::handle(deps, request).await,
-        other => orderflow_shared::api::json_response(ApiResponse::error(
+        other => orderflow_shared::edge::api::json_response(ApiResponse::error(
             500,
             "internal",
             &format!("function {other} is not wired into the local runtime"),

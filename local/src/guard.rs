@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use hyper::header::{HeaderName, CONTENT_TYPE, HOST, ORIGIN};
 use hyper::HeaderMap;
-use orderflow_shared::http::ApiResponse;
+use orderflow_shared::edge::http::ApiResponse;
 
 /// Checks the headers that say who sent the request; done before the body is read.
 pub fn check_caller(headers: &HeaderMap) -> Result<(), ApiResponse> {

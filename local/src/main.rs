@@ -87,7 +87,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own story; its logs only speak up when something is wrong.
     let quiet = matches!(cli.command, Command::Demo { .. } | Command::Bench { .. } | Command::CostReport { .. });
-    orderflow_shared::telemetry::init_with_default(if quiet { "warn" } else { "info" });
+    orderflow_shared::edge::telemetry::init_with_default(if quiet { "warn" } else { "info" });
     match cli.command {
         Command::Serve { port, backend, endpoint_url, rules, clock } => {
             let backend = match (backend, endpoint_url) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::{DateTime, Utc};
-use orderflow_shared::ports::{Queues, ReceivedMessage};
+use orderflow_shared::ports::{Broker, ReceivedMessage};
 use orderflow_shared::topology::{Queue, Schedule};
 use serde_json::{json, Map, Value};
 use tracing::warn;
@@ -20,7 +20,7 @@ use crate::runtime::Runtime;
 pub async fn pump_once(rt: &Runtime) -> Result<usize, String> {
     let mut handled = crate::stream::pump_stream(rt).await?;
     for queue in rt.topology.queues {
-        let batch = rt.queues().receive(queue.name, queue.batch_size as usize).await.map_err(|e| e.to_string())?;
+        let batch = rt.broker().receive(queue.name, queue.batch_size as usize).await.map_err(|e| e.to_string())?;
         if batch.is_empty() {
             continue;
         }
@@ -40,12 +40,12 @@ async fn deliver(rt: &Runtime, queue: &Queue, batch: Vec<ReceivedMessage>) -> Re
             batch.iter().map(|m| m.message_id.clone()).collect()
         }
     };
-    let queues: &dyn Queues = rt.queues();
+    let broker: &dyn Broker = rt.broker();
     for message in &batch {
         let result = if failed.contains(&message.message_id) {
-            queues.release(queue.name, &message.receipt, 0).await
+            broker.release(queue.name, &message.receipt, 0).await
         } else {
-            queues.delete(queue.name, &message.receipt).await
+            broker.delete(queue.name, &message.receipt).await
         };
         result.map_err(|e| e.to_string())?;
     }

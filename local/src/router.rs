@@ -6,9 +6,9 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use lambda_http::Body;
-use orderflow_shared::events::EventBuilder;
-use orderflow_shared::http::ApiResponse;
+use orderflow_shared::edge::http::ApiResponse;
 use orderflow_shared::input::{parse_body, Fields};
+use orderflow_shared::messages::EventBuilder;
 use orderflow_shared::ports::{Clock, OutboundMessage};
 use orderflow_shared::topology::RouteMatch;
 use orderflow_shared::Error;

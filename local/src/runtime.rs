@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Timelike, Utc};
+use orderflow_shared::adapters::aws::moto::sdk_config_for;
+use orderflow_shared::adapters::aws::provision::provision;
+use orderflow_shared::adapters::clock::{ManualClock, SystemClock, UuidIds};
+use orderflow_shared::adapters::embedded::{EmbeddedBus, EmbeddedStore, Faults, FaultyStore, NoFaults, Published};
 use orderflow_shared::app::Deps;
-use orderflow_shared::aws::moto::sdk_config_for;
-use orderflow_shared::aws::provision::provision;
-use orderflow_shared::clock::{ManualClock, SystemClock, UuidIds};
-use orderflow_shared::embedded::{EmbeddedBus, EmbeddedStore, Faults, FaultyStore, NoFaults, Published};
-use orderflow_shared::ports::{Clock, QueueStats, Queues, ReceivedMessage, StateStore};
+use orderflow_shared::ports::{Broker, Clock, QueueStats, ReceivedMessage, StateStore};
 use orderflow_shared::rules::Rules;
 use orderflow_shared::topology::{Topology, TOPOLOGY};
 
@@ -93,7 +93,7 @@ enum TopicLog {
 pub struct Runtime {
     pub deps: Deps,
     pub topology: Topology,
-    queues: Arc<dyn Queues>,
+    broker: Arc<dyn Broker>,
     topics: TopicLog,
     manual_clock: Option<Arc<ManualClock>>,
     stream: Box<dyn ChangeStream>,
@@ -114,7 +114,7 @@ impl Runtime {
             None => Arc::new(SystemClock),
         };
         let topology = TOPOLOGY;
-        let (deps, queues, topics, stream) = match &options.backend {
+        let (deps, broker, topics, stream) = match &options.backend {
             Backend::Embedded => {
                 let faults = options.faults.0.clone();
                 let bus = Arc::new(EmbeddedBus::with_faults(topology, clock.clone(), faults.clone()));
@@ -128,7 +128,7 @@ impl Runtime {
                     ids: Arc::new(UuidIds),
                     rules,
                 };
-                (deps, bus.clone() as Arc<dyn Queues>, TopicLog::Embedded(bus), stream)
+                (deps, bus.clone() as Arc<dyn Broker>, TopicLog::Embedded(bus), stream)
             }
             Backend::Aws { endpoint_url } => {
                 let config = sdk_config_for(endpoint_url).await;
@@ -137,21 +137,21 @@ impl Runtime {
                     .map_err(|e| format!("cannot create the topology at {endpoint_url}: {e}"))?;
                 let taps = Taps::create(&config, &made.topic_arns, &options.resource_prefix).await?;
                 let (store, publisher, sqs) = made.adapters(&config);
-                let queues: Arc<dyn Queues> = Arc::new(sqs);
+                let broker: Arc<dyn Broker> = Arc::new(sqs);
                 let store: Arc<dyn StateStore> = Arc::new(store);
                 let deps = Deps {
                     store: Arc::new(FaultyStore::new(store, options.faults.0.clone())),
                     publisher: Arc::new(publisher),
-                    queues: Some(queues.clone()),
+                    queues: Some(broker.clone()),
                     clock,
                     ids: Arc::new(UuidIds),
                     rules,
                 };
                 let stream: Box<dyn ChangeStream> = Box::new(crate::stream::AwsChanges::open(&config, &made).await?);
-                (deps, queues, TopicLog::Aws(taps), stream)
+                (deps, broker, TopicLog::Aws(taps), stream)
             }
         };
-        Ok(Runtime { deps, topology, queues, topics, manual_clock, stream, stream_retries: Retries::default() })
+        Ok(Runtime { deps, topology, broker, topics, manual_clock, stream, stream_retries: Retries::default() })
     }
 
     /// The table's change stream, as the outbox relay's event source mapping reads it.
@@ -163,8 +163,10 @@ impl Runtime {
         &self.stream_retries
     }
 
-    pub fn queues(&self) -> &dyn Queues {
-        self.queues.as_ref()
+    /// The queues as the runtime plays Lambda's event source mappings on them (receive,
+    /// delete, release) and shows them (stats, dead letters).
+    pub fn broker(&self) -> &dyn Broker {
+        self.broker.as_ref()
     }
 
     /// Everything published to `topic`, oldest first; `None` for a topic the topology
@@ -184,7 +186,7 @@ impl Runtime {
         let mut all = Vec::new();
         let names = self.topology.queues.iter().map(|q| q.name).chain([self.topology.stream.failure_queue.name]);
         for name in names {
-            all.push(self.queues.stats(name).await.map_err(|e| e.to_string())?);
+            all.push(self.broker.stats(name).await.map_err(|e| e.to_string())?);
         }
         Ok(all)
     }
@@ -193,7 +195,7 @@ impl Runtime {
         if self.topology.queue(queue).is_none() {
             return Ok(None);
         }
-        self.queues.dead_letters(queue).await.map(Some).map_err(|e| e.to_string())
+        self.broker.dead_letters(queue).await.map(Some).map_err(|e| e.to_string())
     }
 
     pub fn now(&self) -> DateTime<Utc> {

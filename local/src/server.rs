@@ -13,7 +13,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use orderflow_shared::http::ApiResponse;
+use orderflow_shared::edge::http::ApiResponse;
 use orderflow_shared::input::MAX_BODY_BYTES;
 use tokio::net::TcpListener;
 use tracing::{info, warn};

@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::Event;
 use chrono::SecondsFormat;
-use orderflow_shared::embedded::stream::{lambda_record, LOCAL_STREAM_ARN};
-use orderflow_shared::embedded::EmbeddedStore;
-use orderflow_shared::ports::Queues;
+use orderflow_shared::adapters::embedded::stream::{lambda_record, LOCAL_STREAM_ARN};
+use orderflow_shared::adapters::embedded::EmbeddedStore;
+use orderflow_shared::ports::QueueSender;
 use serde_json::{json, Value};
 use tracing::warn;
 
@@ -162,23 +162,23 @@ async fn give_up(
             "streamArn": stream_arn,
         },
     });
-    let queues: &dyn Queues = rt.queues();
+    let queues: &dyn QueueSender = rt.broker();
     let attributes = [("type".to_string(), "outbox.retries_exhausted".to_string())].into();
     queues.send(failure.name, &body.to_string(), &attributes).await.map_err(|e| e.to_string())
 }
 
 /// The table's DynamoDB stream on the aws backend, read as Lambda's poller would.
 pub struct AwsChanges {
-    reader: orderflow_shared::aws::streams::StreamReader,
+    reader: orderflow_shared::adapters::aws::streams::StreamReader,
     arn: String,
 }
 
 impl AwsChanges {
     pub async fn open(
         config: &aws_config::SdkConfig,
-        made: &orderflow_shared::aws::provision::Provisioned,
+        made: &orderflow_shared::adapters::aws::provision::Provisioned,
     ) -> Result<AwsChanges, String> {
-        let reader = orderflow_shared::aws::streams::StreamReader::open(config, &made.stream_arn)
+        let reader = orderflow_shared::adapters::aws::streams::StreamReader::open(config, &made.stream_arn)
             .await
             .map_err(|e| format!("cannot read the table's stream {}: {e}", made.stream_arn))?;
         Ok(AwsChanges { reader, arn: made.stream_arn.clone() })

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use chrono::{DateTime, TimeZone, Utc};
-use orderflow_shared::embedded::Published;
+use orderflow_shared::adapters::embedded::Published;
 use serde_json::json;
 use tokio::sync::Mutex;
 

@@ -2,16 +2,16 @@
 
 use std::sync::Arc;
 
+use crate::domain::policy::Rules;
 use crate::error::{Error, Result};
-use crate::ports::{Clock, IdGenerator, OutboundMessage, Publisher, Queues, StateStore, Via};
-use crate::rules::Rules;
+use crate::ports::{Clock, IdGenerator, OutboundMessage, Publisher, QueueSender, StateStore, Via};
 
 #[derive(Clone)]
 pub struct Deps {
     pub store: Arc<dyn StateStore>,
     pub publisher: Arc<dyn Publisher>,
     /// Only for functions that send to a queue directly.
-    pub queues: Option<Arc<dyn Queues>>,
+    pub queues: Option<Arc<dyn QueueSender>>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     pub rules: Arc<Rules>,

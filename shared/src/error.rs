@@ -3,8 +3,8 @@
 use thiserror::Error;
 
 /// Everything that can go wrong in the library. HTTP handlers map it to the contract's
-/// JSON error shape (`From<&Error> for` [`crate::http::ApiResponse`]); queue handlers ask
-/// [`Error::is_retryable`] whether a record should be retried or is poison.
+/// JSON error shape (`From<&Error> for` [`crate::edge::http::ApiResponse`]); queue
+/// handlers ask [`Error::is_retryable`] whether a record should be retried or is poison.
 #[derive(Debug, Error)]
 pub enum Error {
     /// The input broke a rule; `field` names the culprit (JSON path style, e.g.

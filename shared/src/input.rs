@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 /// `order.dispatched` message kept in its outbox), so the largest accepted order leaves
 /// more than 64 KiB of DynamoDB's 400 KB item limit free, and its largest message takes
 /// 56% of the 256 KiB SNS/SQS limit. The derivation is in `docs/storage.md` ("Item and
-/// message sizes"); `repo::create_order` refuses, before any write, an order that would
+/// message sizes"); `store::create_order` refuses, before any write, an order that would
 /// not fit.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 

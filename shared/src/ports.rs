@@ -1,5 +1,7 @@
 //! Ports: the narrow async interfaces through which the domain does I/O. Each has an
-//! in-process implementation ([`crate::embedded`]) and an AWS one ([`crate::aws`]).
+//! in-process implementation ([`crate::adapters::embedded`]) and an AWS one
+//! ([`crate::adapters::aws`]). What a Lambda function needs stays narrow
+//! ([`QueueSender`]); what only the local runtime needs lives apart ([`Broker`]).
 
 use std::collections::BTreeMap;
 
@@ -59,7 +61,7 @@ impl Index {
 /// An item as stored: keys, an optimistic-lock version, the entity as JSON, optional
 /// index keys, an optional expiry (DynamoDB TTL, epoch seconds) and the outbox: the
 /// messages of the transition that wrote it, which the outbox relay publishes from the
-/// table's change stream ([`crate::relay`]).
+/// table's change stream ([`crate::messages::relay`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
     pub key: Key,
@@ -334,11 +336,17 @@ pub struct QueueStats {
     pub dead_letters: usize,
 }
 
-/// SQS-shaped queues, by topology name. Functions only `send`; the local runtime uses
-/// the rest to play the Lambda event source mapping.
+/// Sends to SQS-shaped queues, by topology name: all a Lambda function does with a queue.
 #[async_trait]
-pub trait Queues: Send + Sync {
+pub trait QueueSender: Send + Sync {
     async fn send(&self, queue: &str, body: &str, attributes: &BTreeMap<String, String>) -> Result<(), Error>;
+}
+
+/// The rest of a queue, which only the local runtime uses to play the Lambda event
+/// source mapping (receive, delete, release) and to show the queues (stats, dead
+/// letters). No Lambda function is given one.
+#[async_trait]
+pub trait Broker: QueueSender {
     /// Receives up to `max` visible messages and hides them for the queue's visibility
     /// timeout. Messages past their queue's maxReceiveCount move to its dead-letter
     /// queue instead.

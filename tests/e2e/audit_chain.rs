@@ -11,7 +11,7 @@ const ORDER_EVENTS: &str = "order-events";
 const NOTIFICATIONS: &str = "handler-notifications";
 const AUDIT_REQUESTS: &str = "audit-requests";
 
-fn attempts(requests: &[orderflow_shared::embedded::Published]) -> Vec<u64> {
+fn attempts(requests: &[orderflow_shared::adapters::embedded::Published]) -> Vec<u64> {
     requests.iter().filter_map(|m| m.message["data"]["attempt"].as_u64()).collect()
 }
 
@@ -141,7 +141,7 @@ scenario!(a_redelivered_notification_is_sent_once, |h: Harness| async move {
     let mut request: Value = serde_json::from_str(event["Records"][0]["body"].as_str().unwrap()).unwrap();
     request["order"]["order_id"] = json!("a-8");
     request["notification_id"] = json!("a-8:notification:audit:aud-1");
-    let queues = h.rt.queues();
+    let queues = h.rt.broker();
     for _ in 0..2 {
         queues.send("notifications-queue", &request.to_string(), &Default::default()).await.unwrap();
     }
@@ -157,10 +157,10 @@ scenario!(overlapping_ticks_send_one_request_per_due_attempt, |h: Harness| async
     let now = h.now();
     // Two ticks read the due index before either acts on what they read...
     let id = orderflow_shared::domain::ids::OrderId::parse("order_id", "a-9").unwrap();
-    let shard = orderflow_shared::domain::audit::shard_of("a-9", orderflow_shared::repo::DUE_SHARDS);
-    let due = orderflow_shared::repo::due_orders(deps.store.as_ref(), shard, now, 100, None).await.unwrap();
+    let shard = orderflow_shared::domain::audit::shard_of("a-9", orderflow_shared::store::DUE_SHARDS);
+    let due = orderflow_shared::store::due_orders(deps.store.as_ref(), shard, now, 100, None).await.unwrap();
     let seen = due.orders.into_iter().find(|o| o.value.id() == &id).expect("the rule is due");
-    // ...then both act on it: the second finds the rule claimed and backs off.
+    // ...then both act on it: the second's write finds the order moved on, and it skips it.
     let first = scheduled_retry::due::handle(deps, seen.clone(), now).await.unwrap();
     let second = scheduled_retry::due::handle(deps, seen, now).await.unwrap();
     assert_eq!((first, second), (scheduled_retry::due::Outcome::Requested, scheduled_retry::due::Outcome::Skipped));

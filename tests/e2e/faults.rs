@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use orderflow_shared::embedded::Faults;
+use orderflow_shared::adapters::embedded::Faults;
 use orderflow_shared::ports::Write;
 use orderflow_shared::StoreError;
 
@@ -58,8 +58,8 @@ async fn run_chain(h: &Harness, orders: usize) {
         h.publish_raw("audit.failed", audit_failed(&format!("aud-{i}"), &id, "STOCK_SHORTAGE", h.now())).await;
     }
     h.settle().await;
-    // Long enough for the first re-audit (due after about 5 minutes) even when a crashed
-    // tick's claim must lapse first, short of the second (about 10 minutes later).
+    // Long enough for the first re-audit (due after about 5 minutes, retried by the next
+    // tick where a crash failed one), short of the second (about 10 minutes later).
     h.advance(10 * 60).await;
     for i in 0..orders {
         h.publish_raw("audit.passed", audit_passed(&format!("pass-{i}"), &format!("f-{i}"), h.now())).await;

@@ -6,7 +6,7 @@
 use chrono::Duration;
 use orderflow_shared::domain::audit::shard_of;
 use orderflow_shared::ports::{Condition, Index, Item, Key, Write};
-use orderflow_shared::repo::{due_index_pk, DUE_SHARDS};
+use orderflow_shared::store::{due_index_pk, DUE_SHARDS};
 use orderflow_shared::topology::ORDER_EVENTS;
 use serde_json::{json, Value};
 
@@ -174,7 +174,7 @@ scenario!(a_shard_full_of_entries_no_tick_can_act_on_still_runs_its_due_orders, 
     h.dispatched_order("due-plain").await;
     let store = h.rt.deps.store.clone();
     let plain =
-        orderflow_shared::repo::order_key(&orderflow_shared::domain::ids::OrderId::parse("id", "due-plain").unwrap());
+        orderflow_shared::store::order_key(&orderflow_shared::domain::ids::OrderId::parse("id", "due-plain").unwrap());
     let plain = store.get(&plain).await.unwrap().expect("stored order").body;
     for i in 0..200 {
         let (sk, body) = match i % 4 {

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use orderflow_shared::embedded::Faults;
+use orderflow_shared::adapters::embedded::Faults;
 use orderflow_shared::ports::Write;
 use orderflow_shared::StoreError;
 use serde_json::json;

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use orderflow_shared::embedded::Faults;
+use orderflow_shared::adapters::embedded::Faults;
 use orderflow_shared::input::MAX_BODY_BYTES;
 use orderflow_shared::ports::{message_size, Write, MAX_ITEM_BYTES, MAX_MESSAGE_BYTES};
 use orderflow_shared::topology::TOPOLOGY;

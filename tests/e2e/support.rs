@@ -4,8 +4,8 @@
 use chrono::{TimeZone, Utc};
 use orderflow_local::router;
 use orderflow_local::{Backend, ClockMode, Options, Runtime};
-use orderflow_shared::aws::moto::{unique_name, MotoServer};
-use orderflow_shared::embedded::Published;
+use orderflow_shared::adapters::aws::moto::{unique_name, MotoServer};
+use orderflow_shared::adapters::embedded::Published;
 use serde_json::{json, Value};
 
 /// Runs a scenario once per backend: `scenario!(name, |h| async move { ... })` makes
@@ -52,7 +52,7 @@ impl Harness {
     }
 
     /// An embedded runtime that injects `faults`.
-    pub async fn embedded_with(faults: std::sync::Arc<dyn orderflow_shared::embedded::Faults>) -> Harness {
+    pub async fn embedded_with(faults: std::sync::Arc<dyn orderflow_shared::adapters::embedded::Faults>) -> Harness {
         let options = Options { faults: orderflow_local::FaultPlan(faults), ..options(Backend::Embedded) };
         Harness { rt: Runtime::start(&options).await.expect("embedded runtime starts") }
     }
@@ -66,7 +66,10 @@ impl Harness {
 
     /// A runtime on either backend whose store writes go through `faults` (crashes
     /// around writes; queue faults apply on the embedded backend only).
-    pub async fn with_faults(aws: bool, faults: std::sync::Arc<dyn orderflow_shared::embedded::Faults>) -> Harness {
+    pub async fn with_faults(
+        aws: bool,
+        faults: std::sync::Arc<dyn orderflow_shared::adapters::embedded::Faults>,
+    ) -> Harness {
         let backend =
             if aws { Backend::Aws { endpoint_url: MotoServer::shared().endpoint.clone() } } else { Backend::Embedded };
         let options = Options { faults: orderflow_local::FaultPlan(faults), ..options(backend) };

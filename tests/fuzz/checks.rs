@@ -79,10 +79,10 @@ pub fn shorten(text: &str) -> String {
 mod tests {
     #[test]
     fn log_lines_of_one_bug_give_one_signature() {
-        let line = "ERROR orderflow_shared::http: request failed error=store: item REFUND#rf-45861ae1-bfb0/REFUND would be 904994 bytes";
+        let line = "ERROR orderflow_shared::edge::http: request failed error=store: item REFUND#rf-45861ae1-bfb0/REFUND would be 904994 bytes";
         assert_eq!(
             super::short_log(line),
-            "(orderflow_shared::http: request failed error=store: item REFUND##/REFUND would be # bytes)"
+            "(orderflow_shared::edge::http: request failed error=store: item REFUND##/REFUND would be # bytes)"
         );
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use orderflow_shared::error::{Error, StoreError};
 use orderflow_shared::ports::{
-    IndexQuery, Item, Key, OutboundMessage, Page, Publisher, QueueStats, Queues, ReceivedMessage, StateStore, Write,
+    IndexQuery, Item, Key, OutboundMessage, Page, Publisher, QueueSender, StateStore, Write,
 };
 
 #[derive(Default)]
@@ -79,34 +79,14 @@ impl Publisher for Bus {
     }
 }
 
-/// Logs what the functions send; the rest (what only the local runtime uses) passes.
-pub struct Sender(pub Arc<dyn Queues>, pub Arc<Effects>);
+/// Logs what the functions send.
+pub struct Sender(pub Arc<dyn QueueSender>, pub Arc<Effects>);
 
 #[async_trait]
-impl Queues for Sender {
+impl QueueSender for Sender {
     async fn send(&self, queue: &str, body: &str, attributes: &BTreeMap<String, String>) -> Result<(), Error> {
         self.0.send(queue, body, attributes).await?;
         self.1.log(format!("send {queue} {}", kind(attributes)));
         Ok(())
-    }
-
-    async fn receive(&self, queue: &str, max: usize) -> Result<Vec<ReceivedMessage>, Error> {
-        self.0.receive(queue, max).await
-    }
-
-    async fn delete(&self, queue: &str, receipt: &str) -> Result<(), Error> {
-        self.0.delete(queue, receipt).await
-    }
-
-    async fn release(&self, queue: &str, receipt: &str, seconds: u32) -> Result<(), Error> {
-        self.0.release(queue, receipt, seconds).await
-    }
-
-    async fn stats(&self, queue: &str) -> Result<QueueStats, Error> {
-        self.0.stats(queue).await
-    }
-
-    async fn dead_letters(&self, queue: &str) -> Result<Vec<ReceivedMessage>, Error> {
-        self.0.dead_letters(queue).await
     }
 }

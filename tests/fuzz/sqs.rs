@@ -87,7 +87,7 @@ async fn deliver(w: &World, queue: &str, record: &Record) -> Result<(), Failure>
         };
         w.rt.deps.publisher.publish(&message).await
     } else {
-        w.rt.queues().send(queue, &record.body, &record.attributes).await
+        w.rt.broker().send(queue, &record.body, &record.attributes).await
     };
     sent.map_err(|e| Failure::new("the record cannot be delivered", e.to_string()))
 }

@@ -7,9 +7,9 @@ use orderflow_shared::app::Deps;
 use orderflow_shared::domain::ids::OrderId;
 use orderflow_shared::domain::order::Order;
 use orderflow_shared::error::Result;
-use orderflow_shared::reaudit::{audit_messages, AuditResult};
-use orderflow_shared::repo;
-use orderflow_shared::transition::{self, Decision, Outcome};
+use orderflow_shared::messages::audit::{audit_messages, AuditResult};
+use orderflow_shared::store;
+use orderflow_shared::store::transition::{self, Decision, Outcome};
 use tracing::info;
 
 const SOURCE: &str = "orderflow/audit-failure";
@@ -19,7 +19,7 @@ pub async fn apply(deps: &Deps, result: &AuditResult) -> Result<()> {
     let audit_id = result.audit_id().to_string();
     // Namespaced so an audit id can never collide with another transition's cause.
     let cause = format!("audit:{audit_id}");
-    let load = || repo::require_order(deps.store.as_ref(), &id);
+    let load = || store::require_order(deps.store.as_ref(), &id);
     let decide = |order: &mut Order| {
         if order.audit_seen(&audit_id) {
             return Ok(Decision::AlreadyApplied);

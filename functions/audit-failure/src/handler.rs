@@ -3,8 +3,8 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use orderflow_shared::app::Deps;
-use orderflow_shared::reaudit::parse_audit_result;
-use orderflow_shared::sqs_batch::{self, Record};
+use orderflow_shared::edge::sqs_batch::{self, Record};
+use orderflow_shared::messages::audit::parse_audit_result;
 
 use crate::flow;
 

@@ -1,7 +1,7 @@
 //! The handler on the embedded backend, fed the `events/` fixtures.
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use orderflow_shared::embedded::{fixtures, World};
+use orderflow_shared::adapters::embedded::{fixtures, World};
 use serde_json::{json, Value};
 
 use super::handle;
@@ -32,7 +32,7 @@ async fn sns_wrapped_failure_provisionally_accepts_and_queues_a_notification() {
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(order(&w).await["audit_status"], "PROVISIONALLY_ACCEPTED");
     assert!(w.kinds("order-events").await.contains(&"order.audit.provisionally_accepted".to_string()));
-    use orderflow_shared::ports::Queues;
+    use orderflow_shared::ports::Broker;
     let queued = w.bus.receive("notifications-queue", 10).await.unwrap();
     assert_eq!(queued.len(), 1);
     assert!(!queued[0].body.contains("li.lei@example.com"), "personal data is masked before it is queued");

@@ -5,8 +5,8 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    orderflow_shared::telemetry::init();
-    let deps = &orderflow_shared::aws::cold_start().await.deps;
+    orderflow_shared::edge::telemetry::init();
+    let deps = &orderflow_shared::adapters::aws::cold_start().await.deps;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(audit_failure::handle(deps, event.payload).await)
     }))

@@ -6,16 +6,15 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::fulfilment::{Progress, StatusReport};
+use orderflow_shared::domain::policy::fulfilment::Strategy;
+use orderflow_shared::edge::sqs_batch::{self, Record};
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::input::{strict_json, Fields, TimeWindow};
-use orderflow_shared::repo::{self, Versioned};
-use orderflow_shared::rules::Strategy;
-use orderflow_shared::sqs_batch::{self, Record};
-use orderflow_shared::transition::{self, Decision, Outcome};
+use orderflow_shared::messages::fulfilment;
+use orderflow_shared::store::transition::{self, Decision, Outcome};
+use orderflow_shared::store::{self, Versioned};
 use serde_json::Value;
 use tracing::info;
-
-use crate::messages;
 
 /// The `type` attribute of a queued status report.
 pub const STATUS_REPORTED: &str = "fulfilment.status";
@@ -51,13 +50,13 @@ async fn dispatched(deps: &Deps, data: &Value) -> Result<()> {
     let f = Fields::root(data)?;
     let (order_id, business_type) = (f.str("order_id")?, f.str("business_type")?);
     // Started before (or recalled before it could start): nothing more to do.
-    if repo::get_progress(deps.store.as_ref(), order_id).await?.is_some() {
+    if store::get_progress(deps.store.as_ref(), order_id).await?.is_some() {
         return Ok(());
     }
     let now = deps.clock.now();
     let (progress, outcome) = Progress::start(order_id, business_type, strategy(deps, business_type)?, now);
-    let messages = messages::of(&progress, &outcome, now);
-    match repo::create_progress(deps.store.as_ref(), &progress, messages).await {
+    let messages = fulfilment::of(&progress, &outcome, now);
+    match store::create_progress(deps.store.as_ref(), &progress, messages).await {
         Ok(_) => {
             info!(order_id, business_type, "fulfilment started");
             Ok(())
@@ -76,10 +75,10 @@ async fn audit_rejected(deps: &Deps, data: &Value, business_type: Option<&String
     if data.get("final").and_then(Value::as_bool) == Some(false) {
         return Ok(());
     }
-    if repo::get_progress(deps.store.as_ref(), order_id).await?.is_none() {
+    if store::get_progress(deps.store.as_ref(), order_id).await?.is_none() {
         let business_type = business_type.map(String::as_str).unwrap_or_default();
         let tombstone = Progress::recalled_before_start(order_id, business_type, "AUDIT_REJECTED", deps.clock.now());
-        match repo::create_progress(deps.store.as_ref(), &tombstone, Vec::new()).await {
+        match store::create_progress(deps.store.as_ref(), &tombstone, Vec::new()).await {
             Ok(_) => return Ok(()),
             // Fulfilment started meanwhile: recall it below.
             Err(Error::Store(StoreError::ConditionFailed)) => {}
@@ -92,14 +91,14 @@ async fn audit_rejected(deps: &Deps, data: &Value, business_type: Option<&String
         if outcome.is_empty() {
             return Ok(Decision::AlreadyApplied);
         }
-        Ok(Decision::Apply { messages: messages::of(progress, &outcome, now) })
+        Ok(Decision::Apply { messages: fulfilment::of(progress, &outcome, now) })
     };
     transition::apply_with(deps, ATTEMPTS, || load(deps, order_id), decide).await?;
     Ok(())
 }
 
 async fn load(deps: &Deps, order_id: &str) -> Result<Versioned<Progress>> {
-    repo::get_progress(deps.store.as_ref(), order_id)
+    store::get_progress(deps.store.as_ref(), order_id)
         .await?
         .ok_or_else(|| Error::NotFound { what: "fulfilment of order", id: order_id.to_string() })
 }
@@ -141,7 +140,7 @@ pub async fn status(deps: &Deps, (order_id, report): (String, StatusReport)) -> 
                 .apply(&deps.rules.fulfilment, strategy, report.clone(), now)
                 .map_err(|r| Error::validation(r.field, r.problem))?
         };
-        Ok(Decision::Apply { messages: messages::of(progress, &outcome, now) })
+        Ok(Decision::Apply { messages: fulfilment::of(progress, &outcome, now) })
     };
     if let Outcome::Applied(progress) = transition::apply_with(deps, ATTEMPTS, || load(deps, &order_id), decide).await?
     {

@@ -6,8 +6,8 @@
 //! - [`dispatch`]: the queue consumer (`order.dispatched`, final audit rejections,
 //!   reported statuses), exactly once per message.
 //! - [`status_api`]: `POST /fulfilment/status`, which checks a report and queues it.
-//! - [`messages`]: the commands and events a transition sends.
+//!
+//! The commands and events a transition sends are `orderflow_shared::messages::fulfilment`.
 
 pub mod dispatch;
-pub mod messages;
 pub mod status_api;

@@ -3,13 +3,13 @@
 //! queues the report for the dispatcher, answering `202`.
 
 use lambda_http::{Body, Request, Response};
-use orderflow_shared::api;
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::fulfilment::FulfilmentStatus;
+use orderflow_shared::edge::api;
+use orderflow_shared::edge::http::ApiResponse;
 use orderflow_shared::error::{Error, Result};
-use orderflow_shared::http::ApiResponse;
 use orderflow_shared::input::parse_body;
-use orderflow_shared::repo;
+use orderflow_shared::store;
 use orderflow_shared::topology::{FULFILMENT_STATUS, FULFILMENT_STATUS_QUEUE};
 use serde_json::json;
 
@@ -22,7 +22,7 @@ pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
 async fn accept(deps: &Deps, body: &[u8]) -> Result<ApiResponse> {
     let value = parse_body(body)?;
     let (order_id, report) = parse_report(&value, deps.clock.now())?;
-    let progress = repo::get_progress(deps.store.as_ref(), &order_id)
+    let progress = store::get_progress(deps.store.as_ref(), &order_id)
         .await?
         .ok_or_else(|| Error::NotFound { what: "fulfilment of order", id: order_id.clone() })?;
     let progress = progress.value;

@@ -2,8 +2,8 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use orderflow_shared::app::Deps;
-use orderflow_shared::reaudit::NotificationRequest;
-use orderflow_shared::sqs_batch::{self, Record};
+use orderflow_shared::edge::sqs_batch::{self, Record};
+use orderflow_shared::messages::audit::NotificationRequest;
 
 use crate::render;
 

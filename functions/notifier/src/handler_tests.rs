@@ -1,7 +1,7 @@
 //! The handler on the embedded backend, fed the `events/` fixture.
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use orderflow_shared::embedded::{fixtures, World};
+use orderflow_shared::adapters::embedded::{fixtures, World};
 
 use super::handle;
 

@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 
 use orderflow_shared::app::Deps;
+use orderflow_shared::domain::policy::audit::render;
 use orderflow_shared::error::{Error, Result};
-use orderflow_shared::events::EventBuilder;
-use orderflow_shared::privacy::mask_name;
-use orderflow_shared::reaudit::{MaskedUser, NotificationRequest};
-use orderflow_shared::repo;
-use orderflow_shared::rules_audit::render;
+use orderflow_shared::messages::audit::{MaskedUser, NotificationRequest};
+use orderflow_shared::messages::privacy::mask_name;
+use orderflow_shared::messages::EventBuilder;
+use orderflow_shared::store;
 use orderflow_shared::topology::HANDLER_NOTIFICATIONS;
 use serde_json::{json, Value};
 use tracing::info;
@@ -43,7 +43,7 @@ pub async fn send_once(deps: &Deps, request: &NotificationRequest) -> Result<()>
         .event(request.notification_id.clone(), "notification", order_id, data)
         .with_attribute("team", &request.team)
         .with_attribute("severity", &request.severity);
-    if !repo::record_notification(deps.store.as_ref(), &request.notification_id, now, message).await? {
+    if !store::record_notification(deps.store.as_ref(), &request.notification_id, now, message).await? {
         info!(notification_id = %request.notification_id, "already sent; dropping the redelivery");
         return Ok(());
     }

@@ -2,7 +2,7 @@
 //! outbox, from the table's change stream (DynamoDB Streams, `NEW_AND_OLD_IMAGES`, on
 //! AWS; the embedded store's change feed locally). For each record, in stream order,
 //! it sends what the new image's `outbox` carries and the old one's did not
-//! ([`orderflow_shared::relay`]), with the ids the transition gave them.
+//! ([`orderflow_shared::messages::relay`]), with the ids the transition gave them.
 //!
 //! - A record whose messages cannot be sent (a topic or queue failing) is reported as
 //!   the batch's first failure, and the records after it are not sent now: the event
@@ -18,9 +18,9 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use orderflow_shared::app::Deps;
 use orderflow_shared::error::Result;
+use orderflow_shared::messages::relay::{read_outbox, relay_change};
 use orderflow_shared::ports::layout::{OUTBOX, PK, SK};
 use orderflow_shared::ports::OutboundMessage;
-use orderflow_shared::relay::{read_outbox, relay_change};
 use orderflow_shared::topology::TOPOLOGY;
 use serde_dynamo::AttributeValue;
 use serde_json::json;

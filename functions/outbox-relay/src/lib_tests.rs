@@ -1,6 +1,6 @@
-use orderflow_shared::embedded::stream::lambda_event;
-use orderflow_shared::embedded::World;
-use orderflow_shared::ports::{Condition, Item, Key, OutboundMessage, Queues, StateStore, Via, Write};
+use orderflow_shared::adapters::embedded::stream::lambda_event;
+use orderflow_shared::adapters::embedded::World;
+use orderflow_shared::ports::{Broker, Condition, Item, Key, OutboundMessage, StateStore, Via, Write};
 use serde_json::{json, Value};
 
 use super::*;

@@ -5,8 +5,8 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    orderflow_shared::telemetry::init();
-    let cold = orderflow_shared::aws::cold_start().await;
+    orderflow_shared::edge::telemetry::init();
+    let cold = orderflow_shared::adapters::aws::cold_start().await;
     if !cold.queue_urls.contains_key(outbox_relay::FAILURE_QUEUE) {
         tracing::warn!(
             "{} is not set: an unreadable record fails, and reaches the failure queue through the stream \

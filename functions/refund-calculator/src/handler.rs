@@ -2,10 +2,10 @@
 //! error, to a JSON response. Runs the same under `lambda_http` and the local runtime.
 
 use lambda_http::{Body, Request, Response};
-use orderflow_shared::api::{self, Routed};
 use orderflow_shared::app::Deps;
+use orderflow_shared::edge::api::{self, Routed};
+use orderflow_shared::edge::http::ApiResponse;
 use orderflow_shared::error::Result;
-use orderflow_shared::http::ApiResponse;
 use orderflow_shared::input::parse_body;
 use orderflow_shared::topology::REFUND_CALCULATOR;
 

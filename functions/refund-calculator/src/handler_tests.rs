@@ -2,7 +2,7 @@
 //! `cargo lambda invoke --data-file` uses. Orders are placed through the risk check.
 
 use chrono::Duration;
-use orderflow_shared::embedded::{fixtures, World};
+use orderflow_shared::adapters::embedded::{fixtures, World};
 use orderflow_shared::ports::Clock;
 use serde_json::{json, Value};
 

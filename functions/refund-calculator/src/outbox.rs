@@ -1,10 +1,11 @@
 //! The messages each refund transition publishes, all to `order-events`. Ids derive
 //! from the refund and the cause of the transition (the request, or a review
-//! decision), so a re-sent outbox carries the same ids.
+//! decision), so a re-sent outbox carries the same ids. They are built from this
+//! crate's [`Refund`], so they stay here rather than in `orderflow_shared::messages`.
 
 use chrono::{DateTime, Utc};
 use orderflow_shared::domain::refund_policy::entitlement_view;
-use orderflow_shared::events::EventBuilder;
+use orderflow_shared::messages::EventBuilder;
 use orderflow_shared::ports::OutboundMessage;
 use orderflow_shared::topology::ORDER_EVENTS;
 use serde_json::{json, Value};

@@ -9,12 +9,12 @@ use chrono::{DateTime, Utc};
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::ids::{OrderId, RequestId};
 use orderflow_shared::domain::order::Order;
+use orderflow_shared::domain::policy::refund::ScenarioRules;
 use orderflow_shared::domain::refund::{quote, Purchase, Quote};
 use orderflow_shared::domain::refund_policy::{apply, extract, failed_conditions, order_refusal, review_reasons};
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::input::Fields;
-use orderflow_shared::repo::{self, Versioned};
-use orderflow_shared::rules_refund::ScenarioRules;
+use orderflow_shared::store::{require_order, Versioned};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use tracing::{info, instrument};
@@ -191,7 +191,7 @@ pub async fn load_purchase<'r>(
     order_id: &OrderId,
     scenario: &str,
 ) -> Result<(Order, &'r ScenarioRules, Purchase, Versioned<Ledger>)> {
-    let order = repo::require_order(deps.store.as_ref(), order_id).await?.value;
+    let order = require_order(deps.store.as_ref(), order_id).await?.value;
     let Some(product) = &order.request.product else {
         return Err(Error::validation(
             "order_id",

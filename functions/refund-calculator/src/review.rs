@@ -8,12 +8,12 @@
 
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::ids::{DecisionId, OrderId};
+use orderflow_shared::domain::policy::refund::ReviewerRole;
 use orderflow_shared::domain::refund::quote;
 use orderflow_shared::domain::refund_policy::{failed_conditions, order_refusal};
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::input::Fields;
-use orderflow_shared::repo::Versioned;
-use orderflow_shared::rules_refund::ReviewerRole;
+use orderflow_shared::store::Versioned;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use tracing::{info, instrument};

@@ -6,16 +6,18 @@
 //! back so far and the entitlement now in force. A new refund and its request item are
 //! written in one transaction, both only if absent; an issued refund and its ledger
 //! update in one transaction conditioned on the ledger's version, so two refunds racing
-//! on one order can never both spend the same remaining amount.
+//! on one order can never both spend the same remaining amount. The keys, like every
+//! key of the table, are in `orderflow_shared::store` (`store::refund`).
 
 use chrono::{DateTime, Utc};
 use orderflow_shared::domain::digital::Entitlement;
 use orderflow_shared::domain::ids::OrderId;
+use orderflow_shared::domain::policy::refund::ReviewerRole;
 use orderflow_shared::domain::refund::{Quote, Refunded};
 use orderflow_shared::error::{Error, Result, StoreError};
-use orderflow_shared::ports::{Condition, Item, Key, OutboundMessage, StateStore, Write};
-use orderflow_shared::repo::{self, decode, encode, Stored, Versioned};
-use orderflow_shared::rules_refund::ReviewerRole;
+use orderflow_shared::ports::{Condition, Item, OutboundMessage, StateStore, Write};
+use orderflow_shared::store::refund::{ledger_key, refund_key, request_key};
+use orderflow_shared::store::{check_outbox, decode, encode, Stored, Versioned};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,27 +89,15 @@ pub struct Ledger {
     pub entitlement: Entitlement,
 }
 
-pub fn refund_key(refund_id: &str) -> Key {
-    Key::new(format!("REFUND#{refund_id}"), "REFUND")
-}
-
 /// What a request id leads to: the refund it created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct RequestRecord {
     refund_id: String,
 }
 
-fn request_key(request_id: &str) -> Key {
-    Key::new(format!("REFUND_REQUEST#{request_id}"), "REFUND_REQUEST")
-}
-
 fn request_item(refund: &Refund) -> Write {
     let record = RequestRecord { refund_id: refund.refund_id.clone() };
     Write::Put { item: Item::new(request_key(&refund.request_id), encode(&record)), condition: Condition::NotExists }
-}
-
-fn ledger_key(order_id: &OrderId) -> Key {
-    Key::new(format!("ORDER#{order_id}"), "REFUNDS")
 }
 
 pub async fn get_refund(store: &dyn StateStore, refund_id: &str) -> Result<Option<Versioned<Refund>>> {
@@ -150,7 +140,7 @@ fn next_version(version: Option<u64>) -> u64 {
 
 /// Writes a refund that moves no money: new (`None`) or over `version`.
 pub async fn put_refund(store: &dyn StateStore, refund: &Refund, version: Option<u64>) -> Result<u64> {
-    repo::check_outbox(&refund.outbox)?;
+    check_outbox(&refund.outbox)?;
     match version {
         Some(_) => Ok(store.write(Write::Put { item: refund.to_item(), condition: condition(version) }).await?),
         None => {
@@ -169,7 +159,7 @@ pub async fn put_issued(
     ledger: &Ledger,
     ledger_version: Option<u64>,
 ) -> Result<u64> {
-    repo::check_outbox(&refund.outbox)?;
+    check_outbox(&refund.outbox)?;
     let ledger_item = Item::new(ledger_key(&refund.order_id), encode(ledger));
     let mut writes = refund_writes(refund, refund_version);
     writes.push(Write::Put { item: ledger_item, condition: condition(ledger_version) });

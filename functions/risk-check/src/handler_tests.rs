@@ -2,7 +2,7 @@
 //! `cargo lambda invoke --data-file` uses.
 
 use chrono::Duration;
-use orderflow_shared::embedded::{fixtures, World};
+use orderflow_shared::adapters::embedded::{fixtures, World};
 use serde_json::{json, Value};
 
 use super::handle;

@@ -1,11 +1,10 @@
 //! Risk check (DOMAIN §2): order intake, risk scoring, prepayment and dispatch.
 //!
 //! - [`handler`]: HTTP routing and the mapping of results to responses.
-//! - [`orders`]: the flows behind the routes, on the shared ports.
-//! - [`outbox`]: the messages each transition publishes.
+//! - [`orders`]: the flows behind the routes, on the shared ports; the messages they
+//!   send are `orderflow_shared::messages::placement`.
 
 pub mod handler;
 pub mod orders;
-pub mod outbox;
 
 pub use handler::handle;

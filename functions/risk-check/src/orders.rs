@@ -7,19 +7,18 @@ use chrono::Duration;
 use orderflow_shared::app::Deps;
 use orderflow_shared::domain::earlier;
 use orderflow_shared::domain::ids::{OrderId, PaymentRef};
+use orderflow_shared::domain::money::{Currency, Money};
 use orderflow_shared::domain::order::{NewOrder, Order, OrderStatus, Prepayment};
 use orderflow_shared::domain::order_prepayment::Prepaid;
 use orderflow_shared::domain::risk::{assess, decide, RiskFacts};
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::input::Fields;
-use orderflow_shared::money::{Currency, Money};
+use orderflow_shared::messages::placement;
 use orderflow_shared::ports::OutboundMessage;
-use orderflow_shared::repo::{self, Versioned};
-use orderflow_shared::transition::{self, Decision, Outcome};
+use orderflow_shared::store::transition::{self, Decision, Outcome};
+use orderflow_shared::store::{self, Versioned};
 use serde_json::{json, Value};
 use tracing::{info, instrument};
-
-use crate::outbox;
 
 /// Upper bound on the history read for velocity rules.
 const VELOCITY_CAP: usize = 1000;
@@ -28,18 +27,18 @@ const VELOCITY_CAP: usize = 1000;
 #[instrument(skip_all)]
 pub async fn place(deps: &Deps, body: &Value) -> Result<(u16, Value)> {
     let request = NewOrder::parse(body, &deps.rules, deps.clock.now())?;
-    if let Some(existing) = repo::get_order(deps.store.as_ref(), &request.order_id).await? {
+    if let Some(existing) = store::get_order(deps.store.as_ref(), &request.order_id).await? {
         return replay_creation(existing, &request);
     }
     let (order, messages) = assess_new(deps, request.clone()).await?;
-    match repo::create_order(deps.store.as_ref(), &order, messages).await {
+    match store::create_order(deps.store.as_ref(), &order, messages).await {
         Ok(()) => {
             info!(order_id = %order.id(), status = ?order.status, level = ?order.risk.level, "order placed");
             Ok((201, creation_view(&order)))
         }
         // Someone created it meanwhile: answer from their order.
         Err(Error::Store(StoreError::ConditionFailed)) => {
-            replay_creation(repo::require_order(deps.store.as_ref(), &request.order_id).await?, &request)
+            replay_creation(store::require_order(deps.store.as_ref(), &request.order_id).await?, &request)
         }
         Err(e) => Err(e),
     }
@@ -58,7 +57,7 @@ async fn assess_new(deps: &Deps, request: NewOrder) -> Result<(Order, Vec<Outbou
     let now = deps.clock.now();
     let risk_rules = &deps.rules.risk;
     let since = risk_rules.longest_velocity_window().map(|m| earlier(now, Duration::minutes(i64::from(m))));
-    let (has_history, recent) = repo::customer_history(
+    let (has_history, recent) = store::customer_history(
         deps.store.as_ref(),
         &request.customer_id,
         since,
@@ -81,9 +80,9 @@ async fn assess_new(deps: &Deps, request: NewOrder) -> Result<(Order, Vec<Outbou
     let decision = decide(risk_rules, risk.level, total, now);
     let order = Order::place(request, total, risk, decision, now);
     let messages = match order.status {
-        OrderStatus::Dispatched => outbox::dispatched(&order),
-        OrderStatus::AwaitingPrepayment => outbox::prepayment_requested(&order),
-        OrderStatus::Rejected | OrderStatus::Cancelled => outbox::rejected(&order, "RISK_BLOCKED"),
+        OrderStatus::Dispatched => placement::dispatched(&order),
+        OrderStatus::AwaitingPrepayment => placement::prepayment_requested(&order),
+        OrderStatus::Rejected | OrderStatus::Cancelled => placement::rejected(&order, "RISK_BLOCKED"),
     };
     Ok((order, messages))
 }
@@ -104,7 +103,7 @@ fn creation_view(order: &Order) -> Value {
 /// The fulfilment part comes from the dispatcher's own item, beside the order.
 pub async fn show(deps: &Deps, order_id: &str) -> Result<Value> {
     let mut view = load(deps, order_id).await?.value.view();
-    if let Some(progress) = repo::get_progress(deps.store.as_ref(), order_id).await? {
+    if let Some(progress) = store::get_progress(deps.store.as_ref(), order_id).await? {
         let p = progress.value;
         view["fulfilment"] = json!({
             "status": p.status,
@@ -120,7 +119,7 @@ pub async fn show(deps: &Deps, order_id: &str) -> Result<Value> {
 }
 
 async fn load(deps: &Deps, order_id: &str) -> Result<Versioned<Order>> {
-    repo::require_order(deps.store.as_ref(), &OrderId::parse("order_id", order_id)?).await
+    store::require_order(deps.store.as_ref(), &OrderId::parse("order_id", order_id)?).await
 }
 
 struct PrepaymentRequest {
@@ -142,15 +141,15 @@ fn parse_prepayment(body: &Value) -> Result<PrepaymentRequest> {
 pub async fn pay(deps: &Deps, order_id: &str, body: &Value) -> Result<(u16, Value)> {
     let paid = parse_prepayment(body)?;
     let id = OrderId::parse("order_id", order_id)?;
-    let load = || repo::require_order(deps.store.as_ref(), &id);
+    let load = || store::require_order(deps.store.as_ref(), &id);
     let mut result = None;
     let decide = |order: &mut Order| {
         let outcome = order.prepaid(&paid.payment_ref, &paid.amount, deps.clock.now())?;
         result = Some(outcome);
         Ok(match outcome {
             Prepaid::AlreadyPaid | Prepaid::AlreadyCancelled => Decision::AlreadyApplied,
-            Prepaid::Dispatched => Decision::Apply { messages: outbox::dispatched(order) },
-            Prepaid::Cancelled => Decision::Apply { messages: outbox::rejected(order, "PREPAYMENT_OVERDUE") },
+            Prepaid::Dispatched => Decision::Apply { messages: placement::dispatched(order) },
+            Prepaid::Cancelled => Decision::Apply { messages: placement::rejected(order, "PREPAYMENT_OVERDUE") },
         })
     };
     let order = match transition::apply(deps, load, decide).await? {

@@ -11,10 +11,10 @@ use orderflow_shared::app::Deps;
 use orderflow_shared::domain::audit::{tick_action, TickAction};
 use orderflow_shared::domain::order::Order;
 use orderflow_shared::error::Result;
-use orderflow_shared::order_events;
-use orderflow_shared::reaudit::audit_messages;
-use orderflow_shared::repo::{self, Versioned};
-use orderflow_shared::transition::{self, Decision};
+use orderflow_shared::messages;
+use orderflow_shared::messages::audit::audit_messages;
+use orderflow_shared::store::transition::{self, Decision};
+use orderflow_shared::store::{self, Versioned};
 use tracing::info;
 
 const SOURCE: &str = "orderflow/scheduled-retry";
@@ -46,7 +46,7 @@ pub async fn handle(deps: &Deps, stored: Versioned<Order>, now: DateTime<Utc>) -
         async {
             match read {
                 Some(stored) => Ok(stored),
-                None => repo::require_order(deps.store.as_ref(), &id).await,
+                None => store::require_order(deps.store.as_ref(), &id).await,
             }
         }
     };
@@ -58,7 +58,7 @@ pub async fn handle(deps: &Deps, stored: Versioned<Order>, now: DateTime<Utc>) -
                 return Ok(Decision::AlreadyApplied);
             }
             done = Some(Act::CancelUnpaid);
-            return Ok(Decision::Apply { messages: order_events::rejected(SOURCE, order, "PREPAYMENT_OVERDUE") });
+            return Ok(Decision::Apply { messages: messages::order::rejected(SOURCE, order, "PREPAYMENT_OVERDUE") });
         };
         let Some(action) = tick_action(rule, now) else { return Ok(Decision::AlreadyApplied) };
         done = Some(Act::Audit(action));

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use orderflow_shared::app::Deps;
-use orderflow_shared::repo::{self, DUE_SHARDS};
+use orderflow_shared::store::{self, DUE_SHARDS};
 use serde::Serialize;
 use tracing::{info, warn};
 
@@ -59,7 +59,7 @@ pub struct TickReport {
 pub async fn next_due(deps: &Deps) -> orderflow_shared::Result<Option<chrono::DateTime<chrono::Utc>>> {
     let mut earliest = None;
     for shard in 0..DUE_SHARDS {
-        if let Some(at) = repo::earliest_due(deps.store.as_ref(), shard).await? {
+        if let Some(at) = store::earliest_due(deps.store.as_ref(), shard).await? {
             earliest = Some(earliest.map_or(at, |e: chrono::DateTime<chrono::Utc>| e.min(at)));
         }
     }
@@ -88,7 +88,7 @@ pub async fn tick(deps: &Deps, budget: &dyn Budget) -> TickReport {
 }
 
 /// Works through one shard page by page, each page starting after the last one, so
-/// entries this tick cannot act on (claimed by another tick, unreadable, skipped) never
+/// entries this tick cannot act on (moved on by another tick, unreadable, skipped) never
 /// hide the due ones behind them; `false` if the budget ran out.
 async fn drain_shard(
     deps: &Deps,
@@ -102,7 +102,7 @@ async fn drain_shard(
         if budget.exhausted() {
             return false;
         }
-        let page = match repo::due_orders(deps.store.as_ref(), shard, now, PAGE, after).await {
+        let page = match store::due_orders(deps.store.as_ref(), shard, now, PAGE, after).await {
             Ok(page) => page,
             Err(e) => {
                 warn!(shard, error = %e, "reading due rules failed");

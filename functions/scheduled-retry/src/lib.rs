@@ -6,7 +6,7 @@
 //! left waits for the next tick.
 //!
 //! - [`handler`]: the tick: shards, pages, budget.
-//! - [`due`]: one due order: claim, send, confirm; or cancel an unpaid one.
+//! - [`due`]: one due order: one conditional write: request the re-audit, close the window, or cancel an unpaid order.
 
 pub mod due;
 pub mod handler;

@@ -11,8 +11,8 @@ const MARGIN: Duration = Duration::from_secs(5);
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    orderflow_shared::telemetry::init();
-    let deps = &orderflow_shared::aws::cold_start().await.deps;
+    orderflow_shared::edge::telemetry::init();
+    let deps = &orderflow_shared::adapters::aws::cold_start().await.deps;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
         let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));

@@ -1,9 +1,9 @@
 //! The tick on the embedded backend.
 
 use chrono::Duration;
+use orderflow_shared::adapters::embedded::World;
 use orderflow_shared::domain::audit::Failure;
-use orderflow_shared::embedded::World;
-use orderflow_shared::reaudit::AuditResult;
+use orderflow_shared::messages::audit::AuditResult;
 use serde_json::json;
 
 use crate::{tick, Budget, Unlimited};

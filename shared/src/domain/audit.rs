@@ -8,7 +8,7 @@ use super::later;
 use serde::{Deserialize, Serialize};
 
 use super::order::AuditStatus;
-use crate::rules::{AuditRules, Backoff, ReasonRule, UnknownReason};
+use super::policy::audit::{AuditRules, Backoff, ReasonRule, UnknownReason};
 
 /// One `audit.failed` report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@ use chrono::TimeZone;
 use proptest::prelude::*;
 
 use super::*;
-use crate::rules::Rules;
+use crate::domain::policy::Rules;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()
@@ -64,7 +64,7 @@ fn failures_after_a_final_outcome_change_nothing() {
 fn unknown_reason_codes_follow_the_rules() {
     let mut rules = Rules::defaults();
     assert!(classify(&rules.audit, "NEW_CODE").is_none());
-    rules.audit.unknown_reason = crate::rules::UnknownReason::NotRetryable;
+    rules.audit.unknown_reason = crate::domain::policy::audit::UnknownReason::NotRetryable;
     assert!(matches!(classify(&rules.audit, "NEW_CODE"), Some(Reason::UnknownNotRetryable)));
 }
 

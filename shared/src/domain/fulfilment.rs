@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::rules::{FulfilmentRules, StatusClass, Strategy};
+use super::policy::fulfilment::{FulfilmentRules, Stage, StatusClass, Strategy, Trigger};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -237,7 +237,7 @@ impl Progress {
                 outcome.completed = true;
             }
             StatusClass::Normal => {
-                let next: Vec<(usize, &crate::rules_fulfilment::Stage)> = strategy
+                let next: Vec<(usize, &Stage)> = strategy
                     .stages
                     .iter()
                     .enumerate()
@@ -314,7 +314,7 @@ fn empty_strategy() -> Strategy {
     Strategy {
         first: Vec::new(),
         stages: Vec::new(),
-        end: crate::rules_fulfilment::Trigger { system: String::new(), status: String::new() },
+        end: Trigger { system: String::new(), status: String::new() },
         nodes: Default::default(),
     }
 }

@@ -3,8 +3,8 @@ use proptest::prelude::{prop, prop_assert, proptest};
 use proptest::strategy::Strategy as Gen;
 
 use super::*;
-use crate::rules::Rules;
-use crate::rules::Strategy;
+use crate::domain::policy::fulfilment::Strategy;
+use crate::domain::policy::Rules;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()

@@ -2,6 +2,15 @@
 //!
 //! Every computation on money, counts and times is checked: an overflow is an error
 //! naming the field, never a panic (release builds abort on panic) nor a wrapped value.
+//!
+//! - [`ids`], [`money`]: validated identifiers; decimal amounts in a currency.
+//! - [`policy`]: the rule types the decisions below are made with, and their checks.
+//! - [`order`], [`digital`]: the order (request, entity); what a digital order bought.
+//! - [`risk`], [`order_prepayment`]: risk scoring; placement and prepayment transitions.
+//! - [`audit`], [`order_audit`]: the re-audit chain's decisions; the audit transitions.
+//! - [`fulfilment`]: staged fulfilment progress.
+//! - [`refund`], [`refund_policy`], [`refund_split`]: residual-value refunds, their
+//!   conditions and entitlement, and the split back across the channels that paid.
 #![deny(
     clippy::arithmetic_side_effects,
     clippy::float_arithmetic,
@@ -14,9 +23,11 @@ pub mod audit;
 pub mod digital;
 pub mod fulfilment;
 pub mod ids;
+pub mod money;
 pub mod order;
 pub mod order_audit;
 pub mod order_prepayment;
+pub mod policy;
 pub mod refund;
 pub mod refund_policy;
 pub mod refund_split;

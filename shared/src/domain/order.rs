@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use super::audit::AuditState;
 use super::digital::Product;
 use super::ids::{CustomerId, OrderId, Sku};
+use super::money::{self, Currency, Money};
+use super::policy::Rules;
 use super::risk::RiskAssessment;
 use crate::error::{Error, Result};
 use crate::input::{Fields, TimeWindow};
-use crate::money::{self, Currency, Money};
-use crate::rules::Rules;
 
 /// Ways an order can be paid, matching the refund channels.
 pub const PAYMENT_METHODS: &[&str] =

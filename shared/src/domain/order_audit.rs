@@ -2,15 +2,16 @@
 //! an `audit.passed`, a re-audit sent by the schedule, the retry window closing. Each
 //! takes the facts and the time, changes the order and returns what happened; the flows
 //! load the order, call one of these, turn the events into messages
-//! (`reaudit::audit_messages`) and save. Each rule is decided here and nowhere else,
-//! including what a cause does after the audit is final: nothing (final stays final).
+//! (`messages::audit::audit_messages`) and save. Each rule is decided here and nowhere
+//! else, including what a cause does after the audit is final: nothing (final stays
+//! final).
 
 use chrono::{DateTime, Utc};
 
 use super::audit::{after_request, classify, on_failure, Failure, FailureDecision, Reason, ReauditRule};
 use super::order::{AuditStatus, Order, OrderStatus};
+use super::policy::audit::AuditRules;
 use crate::error::{Error, Result};
-use crate::rules::AuditRules;
 
 /// What an audit transition did, for the messages it sends.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@ use chrono::{Duration, TimeZone};
 use super::*;
 use crate::domain::audit::tick_action;
 use crate::domain::audit::TickAction;
-use crate::rules::Rules;
+use crate::domain::policy::Rules;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()
@@ -17,7 +17,7 @@ fn failure(id: &str, code: &str, at: DateTime<Utc>) -> Failure {
     Failure { audit_id: id.into(), reason_code: code.into(), reason: "x".into(), occurred_at: at }
 }
 
-fn rules() -> crate::rules::AuditRules {
+fn rules() -> crate::domain::policy::audit::AuditRules {
     Rules::defaults().audit
 }
 

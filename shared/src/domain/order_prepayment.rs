@@ -5,10 +5,10 @@
 
 use chrono::{DateTime, Utc};
 
+use super::money::Money;
 use super::order::{AuditStatus, NewOrder, Order, OrderStatus, PaymentRecord, Prepayment};
 use super::risk::{RiskAssessment, RiskDecision};
 use crate::error::{Error, Result};
-use crate::money::Money;
 
 /// What a prepayment did to the order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

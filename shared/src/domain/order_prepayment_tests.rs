@@ -2,7 +2,7 @@ use chrono::{Duration, TimeZone};
 use rust_decimal::Decimal;
 
 use super::*;
-use crate::money::Currency;
+use crate::domain::money::Currency;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()

@@ -13,12 +13,12 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 use super::digital::{Entitlement, ProductKind};
+use super::money::Currency;
 use super::order::NewOrder;
+use super::policy::refund::{DiscountTreatment, RefundRules, Residual, Rounding, ScenarioRules, TaxTreatment};
 use super::refund_split::normalized;
 pub use super::refund_split::{split, ChannelRefund};
 use crate::error::{Error, Result};
-use crate::money::Currency;
-use crate::rules_refund::{DiscountTreatment, RefundRules, Residual, Rounding, ScenarioRules, TaxTreatment};
 
 const DAY_SECS: i64 = 86_400;
 

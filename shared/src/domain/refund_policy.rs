@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::digital::{Entitlement, ProductKind};
 use super::order::{AuditStatus, Order, OrderStatus};
+use super::policy::refund::{EntitlementChange, Fact, RefundCondition, Residual, ScenarioRules};
 use super::refund::{membership_days, Purchase, Quote};
-use crate::rules_refund::{EntitlementChange, Fact, RefundCondition, Residual, ScenarioRules};
 
 /// Why no refund may be paid on an order, whatever its scenario's conditions say.
 #[derive(Debug, Clone, PartialEq, Eq)]

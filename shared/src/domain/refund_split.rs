@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::money::Currency;
 use super::order::PAYMENT_METHODS;
-use crate::money::Currency;
 
 /// The part of a refund going back through one original channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,8 +8,8 @@ use chrono::{Duration, TimeZone};
 use proptest::prelude::*;
 
 use super::*;
+use crate::domain::policy::Rules;
 use crate::domain::refund_policy::{apply, failed_conditions, review_reasons};
-use crate::rules::Rules;
 
 fn d(text: &str) -> Decimal {
     Decimal::from_str(text).unwrap()
@@ -128,9 +128,9 @@ fn handling_fees_by_method_and_order_type_are_kept() {
 #[test]
 fn rounding_modes_are_named_and_applied_once() {
     let c = cny();
-    assert_eq!(round(crate::rules_refund::Rounding::HalfEven, c, d("0.125")).to_string(), "0.12");
-    assert_eq!(round(crate::rules_refund::Rounding::HalfUp, c, d("0.125")).to_string(), "0.13");
-    assert_eq!(round(crate::rules_refund::Rounding::Down, c, d("0.129")).to_string(), "0.12");
+    assert_eq!(round(crate::domain::policy::refund::Rounding::HalfEven, c, d("0.125")).to_string(), "0.12");
+    assert_eq!(round(crate::domain::policy::refund::Rounding::HalfUp, c, d("0.125")).to_string(), "0.13");
+    assert_eq!(round(crate::domain::policy::refund::Rounding::Down, c, d("0.129")).to_string(), "0.12");
 }
 
 #[test]
@@ -211,7 +211,7 @@ fn amounts_past_the_computable_range_are_refused_not_panicked_on() {
 #[test]
 fn inconsistent_album_counts_refund_nothing_rather_than_a_negative_share() {
     let product = ProductKind::Album { total_episodes: 4, released_episodes: 9, consumed_episodes: 9 };
-    let share = residual_share(crate::rules_refund::Residual::UnreleasedEpisodes {}, &product, now());
+    let share = residual_share(crate::domain::policy::refund::Residual::UnreleasedEpisodes {}, &product, now());
     assert_eq!((share.numerator, share.denominator), (0, 4));
 }
 
@@ -274,7 +274,7 @@ proptest! {
     fn split_adds_up_exactly_and_no_channel_gets_more_than_it_paid(parts in channels(), pct in 0u32..=100) {
         let paid = paid_map(&parts);
         let sum: Decimal = paid.values().copied().sum();
-        let total = round(crate::rules_refund::Rounding::Down, cny(), sum * Decimal::from(pct) / Decimal::from(100));
+        let total = round(crate::domain::policy::refund::Rounding::Down, cny(), sum * Decimal::from(pct) / Decimal::from(100));
         let split = split(total, &paid, cny());
         prop_assert_eq!(split.iter().map(|c| c.amount).sum::<Decimal>(), total);
         for c in &split {
@@ -297,7 +297,7 @@ proptest! {
         p.total = p.paid_by_channel.values().copied().sum();
         let mut refunded = Refunded::default();
         for (c, paid) in &p.paid_by_channel {
-            refunded.by_channel.insert(c.clone(), round(crate::rules_refund::Rounding::Down, cny(), *paid * Decimal::from(already) / Decimal::from(100)));
+            refunded.by_channel.insert(c.clone(), round(crate::domain::policy::refund::Rounding::Down, cny(), *paid * Decimal::from(already) / Decimal::from(100)));
         }
         let q = quote_of("MEMBERSHIP", &p, &refunded);
         prop_assert!(q.amount <= p.paid() - refunded.total());
@@ -319,7 +319,7 @@ proptest! {
         p.tax = Decimal::new(tax, 2);
         p.fee = Decimal::new(fee, 2);
         let paid = p.price + p.tax + p.fee;
-        let coin_part = round(crate::rules_refund::Rounding::Down, cny(), paid * Decimal::from(coins) / Decimal::from(100));
+        let coin_part = round(crate::domain::policy::refund::Rounding::Down, cny(), paid * Decimal::from(coins) / Decimal::from(100));
         p.paid_by_channel = BTreeMap::from([("BANK_CARD".into(), paid - coin_part), ("VIRTUAL_COINS".into(), coin_part)]);
         p.paid_by_channel.retain(|_, v| *v > Decimal::ZERO);
         p.total = paid;

@@ -6,9 +6,9 @@ use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::money::{Currency, Money};
+use super::policy::risk::{Condition, Effect, RiskRules};
 use super::{earlier, later};
-use crate::money::{Currency, Money};
-use crate::rules::{Condition, Effect, RiskRules};
 
 /// Risk levels, in increasing order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

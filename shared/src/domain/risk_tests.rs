@@ -4,7 +4,8 @@ use chrono::TimeZone;
 use proptest::prelude::*;
 
 use super::*;
-use crate::rules::{RiskRule, Rules};
+use crate::domain::policy::risk::RiskRule;
+use crate::domain::policy::Rules;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap()

@@ -1,0 +1,293 @@
+//! SNS-like topics and SQS-like queues in one process, wired by the topology: a publish
+//! is recorded on its topic and copied to every subscribed queue whose filter policy
+//! passes; queues deliver at least once, hide received messages for their visibility
+//! timeout and move a message to the dead-letter queue once it has been received
+//! maxReceiveCount times. A message over the 256 KiB SNS/SQS limit (body and attributes,
+//! [`oversized_message`]) is refused before anything is recorded or queued.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use super::faults::{Faults, NoFaults};
+use super::filter;
+use crate::error::Error;
+use crate::ports::{
+    oversized_message, Broker, Clock, OutboundMessage, Publisher, QueueSender, QueueStats, ReceivedMessage,
+};
+use crate::topology::{Queue, Topology};
+
+/// A message as recorded on its topic, for `GET /_local/topics/{topic}/messages`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Published {
+    pub message_id: String,
+    /// The body, as JSON when it parses, else as a string.
+    pub message: serde_json::Value,
+    pub attributes: BTreeMap<String, String>,
+    pub published_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+struct Message {
+    id: String,
+    body: String,
+    attributes: BTreeMap<String, String>,
+    receive_count: u32,
+    visible_at: DateTime<Utc>,
+    receipt: Option<String>,
+}
+
+struct QueueState {
+    /// `None` for a queue no function consumes (the outbox relay's failure queue): it
+    /// keeps what it is sent until someone reads it, with no redrive.
+    spec: Option<Queue>,
+    messages: VecDeque<Message>,
+    dead: Vec<Message>,
+}
+
+#[derive(Default)]
+struct State {
+    topics: BTreeMap<String, Vec<Published>>,
+    queues: BTreeMap<String, QueueState>,
+    next_id: u64,
+}
+
+impl State {
+    fn fresh_id(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        format!("{prefix}-{:08}", self.next_id)
+    }
+}
+
+pub struct EmbeddedBus {
+    topology: Topology,
+    clock: Arc<dyn Clock>,
+    faults: Arc<dyn Faults>,
+    state: Mutex<State>,
+}
+
+impl EmbeddedBus {
+    pub fn new(topology: Topology, clock: Arc<dyn Clock>) -> EmbeddedBus {
+        EmbeddedBus::with_faults(topology, clock, Arc::new(NoFaults))
+    }
+
+    pub fn with_faults(topology: Topology, clock: Arc<dyn Clock>, faults: Arc<dyn Faults>) -> EmbeddedBus {
+        let mut state = State::default();
+        for topic in topology.topics {
+            state.topics.insert(topic.name.to_string(), Vec::new());
+        }
+        for spec in topology.queues {
+            state.queues.insert(
+                spec.name.to_string(),
+                QueueState { spec: Some(*spec), messages: VecDeque::new(), dead: Vec::new() },
+            );
+        }
+        let failures = topology.stream.failure_queue.name.to_string();
+        state.queues.insert(failures, QueueState { spec: None, messages: VecDeque::new(), dead: Vec::new() });
+        EmbeddedBus { topology, clock, faults, state: Mutex::new(state) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Everything published to `topic`, oldest first; `None` for an unknown topic.
+    pub fn published(&self, topic: &str) -> Option<Vec<Published>> {
+        self.lock().topics.get(topic).cloned()
+    }
+
+    fn enqueue(
+        &self,
+        state: &mut State,
+        queue: &str,
+        body: String,
+        attributes: BTreeMap<String, String>,
+    ) -> Result<(), Error> {
+        let copies = 1 + self.faults.extra_copies(queue);
+        let visible_at = self.clock.now() + Duration::seconds(i64::from(self.faults.delivery_delay_secs(queue)));
+        let id = state.fresh_id("msg");
+        let q = state.queues.get_mut(queue).ok_or_else(|| Error::Queue(format!("unknown queue {queue}")))?;
+        for _ in 0..copies {
+            let (body, attributes) = (body.clone(), attributes.clone());
+            q.messages.push_back(Message {
+                id: id.clone(),
+                body,
+                attributes,
+                receive_count: 0,
+                visible_at,
+                receipt: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// The SQS body of an SNS delivery without raw message delivery.
+    fn sns_envelope(topic: &str, id: &str, message: &OutboundMessage, at: DateTime<Utc>) -> String {
+        let attributes: serde_json::Map<_, _> =
+            message.attributes.iter().map(|(k, v)| (k.clone(), json!({"Type": "String", "Value": v}))).collect();
+        json!({
+            "Type": "Notification",
+            "MessageId": id,
+            "TopicArn": format!("arn:aws:sns:local:000000000000:{topic}"),
+            "Message": message.body,
+            "Timestamp": at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "MessageAttributes": attributes,
+        })
+        .to_string()
+    }
+}
+
+#[async_trait]
+impl Publisher for EmbeddedBus {
+    /// Refuses, with nothing recorded or queued, a message over the size limit or one
+    /// whose copy for a subscribed queue (an SNS envelope, without raw delivery) would be.
+    async fn publish(&self, message: &OutboundMessage) -> Result<(), Error> {
+        if let Some(reason) = oversized_message(&message.topic, &message.body, &message.attributes) {
+            return Err(Error::Publish(reason));
+        }
+        let now = self.clock.now();
+        let mut state = self.lock();
+        if !state.topics.contains_key(&message.topic) {
+            return Err(Error::Publish(format!("unknown topic {}", message.topic)));
+        }
+        let message_id = state.fresh_id("pub");
+        let mut deliveries = Vec::new();
+        for sub in self.topology.subscriptions.iter().filter(|s| s.topic == message.topic) {
+            if sub.filter_policy.is_some_and(|p| !filter::matches(p, &message.attributes)) {
+                continue;
+            }
+            let (body, attributes) = if sub.raw_delivery {
+                (message.body.clone(), message.attributes.clone())
+            } else {
+                (Self::sns_envelope(&message.topic, &message_id, message, now), BTreeMap::new())
+            };
+            if let Some(reason) = oversized_message(sub.queue, &body, &attributes) {
+                return Err(Error::Publish(format!("{} → {reason}", message.topic)));
+            }
+            deliveries.push((sub.queue, body, attributes));
+        }
+        let parsed = serde_json::from_str(&message.body).unwrap_or_else(|_| json!(message.body));
+        let record = Published {
+            message_id: message_id.clone(),
+            message: parsed,
+            attributes: message.attributes.clone(),
+            published_at: now,
+        };
+        state.topics.entry(message.topic.clone()).or_default().push(record);
+        for (queue, body, attributes) in deliveries {
+            self.enqueue(&mut state, queue, body, attributes)?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl QueueSender for EmbeddedBus {
+    async fn send(&self, queue: &str, body: &str, attributes: &BTreeMap<String, String>) -> Result<(), Error> {
+        if let Some(reason) = oversized_message(queue, body, attributes) {
+            return Err(Error::Queue(reason));
+        }
+        let mut state = self.lock();
+        self.enqueue(&mut state, queue, body.to_string(), attributes.clone())
+    }
+}
+
+#[async_trait]
+impl Broker for EmbeddedBus {
+    async fn receive(&self, queue: &str, max: usize) -> Result<Vec<ReceivedMessage>, Error> {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let mut receipts = Vec::new();
+        let q = state.queues.get_mut(queue).ok_or_else(|| Error::Queue(format!("unknown queue {queue}")))?;
+        // SQS's default visibility timeout for a queue no mapping reads.
+        let visibility = q.spec.map_or(30, |s| s.visibility_timeout_secs);
+        let hide_until = now + Duration::seconds(i64::from(visibility));
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < q.messages.len() && out.len() < max {
+            if q.messages[i].visible_at > now {
+                i += 1;
+                continue;
+            }
+            if q.spec.is_some_and(|s| q.messages[i].receive_count >= s.max_receive_count) {
+                let dead = q.messages.remove(i).expect("index is in bounds");
+                q.dead.push(dead);
+                continue;
+            }
+            let m = &mut q.messages[i];
+            m.receive_count += 1;
+            m.visible_at = hide_until;
+            receipts.push(i);
+            out.push(m.clone());
+            i += 1;
+        }
+        let mut received = Vec::with_capacity(out.len());
+        for (m, i) in out.into_iter().zip(receipts) {
+            let receipt = state.fresh_id("rcpt");
+            if let Some(q) = state.queues.get_mut(queue) {
+                q.messages[i].receipt = Some(receipt.clone());
+            }
+            received.push(ReceivedMessage {
+                message_id: m.id,
+                receipt,
+                body: m.body,
+                attributes: m.attributes,
+                receive_count: m.receive_count,
+            });
+        }
+        Ok(received)
+    }
+
+    async fn delete(&self, queue: &str, receipt: &str) -> Result<(), Error> {
+        let mut state = self.lock();
+        let q = state.queues.get_mut(queue).ok_or_else(|| Error::Queue(format!("unknown queue {queue}")))?;
+        q.messages.retain(|m| m.receipt.as_deref() != Some(receipt));
+        Ok(())
+    }
+
+    async fn release(&self, queue: &str, receipt: &str, seconds: u32) -> Result<(), Error> {
+        let visible_at = self.clock.now() + Duration::seconds(i64::from(seconds));
+        let mut state = self.lock();
+        let q = state.queues.get_mut(queue).ok_or_else(|| Error::Queue(format!("unknown queue {queue}")))?;
+        if let Some(m) = q.messages.iter_mut().find(|m| m.receipt.as_deref() == Some(receipt)) {
+            m.visible_at = visible_at;
+        }
+        Ok(())
+    }
+
+    async fn stats(&self, queue: &str) -> Result<QueueStats, Error> {
+        let now = self.clock.now();
+        let state = self.lock();
+        let q = state.queues.get(queue).ok_or_else(|| Error::Queue(format!("unknown queue {queue}")))?;
+        let visible = q.messages.iter().filter(|m| m.visible_at <= now).count();
+        Ok(QueueStats {
+            name: queue.to_string(),
+            visible,
+            in_flight: q.messages.len() - visible,
+            dead_letters: q.dead.len(),
+        })
+    }
+
+    async fn dead_letters(&self, queue: &str) -> Result<Vec<ReceivedMessage>, Error> {
+        let state = self.lock();
+        let q = state.queues.get(queue).ok_or_else(|| Error::Queue(format!("unknown queue {queue}")))?;
+        Ok(q.dead
+            .iter()
+            .map(|m| ReceivedMessage {
+                message_id: m.id.clone(),
+                receipt: String::new(),
+                body: m.body.clone(),
+                attributes: m.attributes.clone(),
+                receive_count: m.receive_count,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+#[path = "bus_tests.rs"]
+mod tests;

@@ -1,0 +1,14 @@
+//! The Lambda edge: where an event or a request comes in and an answer goes out.
+//!
+//! - [`api`]: the HTTP functions' entry: topology routing and JSON answers (feature `api`).
+//! - [`http`]: the API's one JSON error shape.
+//! - [`sqs_batch`]: per-record processing of an SQS batch with partial batch failures.
+//! - [`lambda_env`]: table and topic/queue names a function reads from its environment.
+//! - [`telemetry`]: tracing set-up (JSON logs on Lambda).
+
+#[cfg(feature = "api")]
+pub mod api;
+pub mod http;
+pub mod lambda_env;
+pub mod sqs_batch;
+pub mod telemetry;

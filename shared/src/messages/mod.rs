@@ -1,0 +1,123 @@
+//! Messages leaving the system: CloudEvents 1.0 JSON envelopes with the message
+//! attributes subscribers filter on (here, with SNS envelope unwrapping on the way in),
+//! and every message a transition sends.
+//!
+//! - [`order`]: order events several functions build alike (`order.rejected`).
+//! - [`placement`]: an order's placement: dispatched, prepayment requested, rejected.
+//! - [`audit`]: audit results in, audit events and notification requests out.
+//! - [`fulfilment`]: commands to the fulfilment systems and `order.fulfilment.*` events.
+//! - [`privacy`]: masking of names, email and phone numbers before they leave the order.
+//! - [`relay`]: the outbox relay: what a change added to an item's outbox, published in order.
+//!
+//! The refund messages stay in the `refund-calculator` crate, beside the `Refund` they
+//! are built from.
+
+pub mod audit;
+pub mod fulfilment;
+pub mod order;
+pub mod placement;
+pub mod privacy;
+pub mod relay;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+use crate::ports::{OutboundMessage, Via};
+
+/// Builds one outbound message.
+pub struct EventBuilder<'a> {
+    pub topic: &'a str,
+    pub source: &'a str,
+    pub time: DateTime<Utc>,
+}
+
+impl EventBuilder<'_> {
+    /// `id` must be stable across redelivery: derive it from the business identity of
+    /// the transition (e.g. `o-1:order.dispatched:2`), never from a fresh random value.
+    pub fn event(&self, id: String, kind: &str, subject: &str, data: Value) -> OutboundMessage {
+        let body = json!({
+            "specversion": "1.0",
+            "id": &id,
+            "source": self.source,
+            "type": kind,
+            "time": self.time.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "subject": subject,
+            "datacontenttype": "application/json",
+            "data": data,
+        });
+        let mut attributes = BTreeMap::new();
+        attributes.insert("type".to_string(), kind.to_string());
+        OutboundMessage { id, topic: self.topic.to_string(), body: body.to_string(), attributes, via: Via::Topic }
+    }
+}
+
+impl OutboundMessage {
+    pub fn with_attribute(mut self, name: &str, value: &str) -> Self {
+        self.attributes.insert(name.to_string(), value.to_string());
+        self
+    }
+
+    /// Sends the message straight to a queue instead of a topic.
+    pub fn via_queue(mut self, queue: &str) -> Self {
+        self.topic = queue.to_string();
+        self.via = Via::Queue;
+        self
+    }
+
+    /// The `type` attribute every published message carries.
+    pub fn kind(&self) -> &str {
+        self.attributes.get("type").map(String::as_str).unwrap_or("")
+    }
+}
+
+/// Unwraps an SQS body that carries an SNS notification envelope (subscriptions without
+/// raw delivery) into the published message and its attributes; other bodies are
+/// returned as they are.
+pub fn unwrap_sns(body: &str, attributes: &BTreeMap<String, String>) -> (String, BTreeMap<String, String>) {
+    let Ok(Value::Object(envelope)) = serde_json::from_str::<Value>(body) else {
+        return (body.to_string(), attributes.clone());
+    };
+    let is_sns = envelope.get("Type").and_then(Value::as_str) == Some("Notification");
+    let Some(message) = envelope.get("Message").and_then(Value::as_str).filter(|_| is_sns) else {
+        return (body.to_string(), attributes.clone());
+    };
+    let mut attrs = attributes.clone();
+    if let Some(Value::Object(sns_attrs)) = envelope.get("MessageAttributes") {
+        for (name, attr) in sns_attrs {
+            if let Some(v) = attr.get("Value").and_then(Value::as_str) {
+                attrs.insert(name.clone(), v.to_string());
+            }
+        }
+    }
+    (message.to_string(), attrs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_carries_type_attribute_and_cloudevents_fields() {
+        let b = EventBuilder { topic: "order-events", source: "orderflow/test", time: DateTime::UNIX_EPOCH };
+        let m = b.event("o-1:order.dispatched:1".into(), "order.dispatched", "o-1", json!({"x": 1}));
+        assert_eq!(m.kind(), "order.dispatched");
+        let body: Value = serde_json::from_str(&m.body).unwrap();
+        assert_eq!(body["specversion"], "1.0");
+        assert_eq!(body["subject"], "o-1");
+        assert_eq!(body["data"]["x"], 1);
+    }
+
+    #[test]
+    fn sns_envelopes_are_unwrapped_with_their_attributes() {
+        let body = json!({"Type": "Notification", "Message": "{\"a\":1}",
+            "MessageAttributes": {"type": {"Type": "String", "Value": "audit.failed"}}})
+        .to_string();
+        let (message, attrs) = unwrap_sns(&body, &BTreeMap::new());
+        assert_eq!(message, "{\"a\":1}");
+        assert_eq!(attrs["type"], "audit.failed");
+        let (raw, _) = unwrap_sns("{\"a\":1}", &BTreeMap::new());
+        assert_eq!(raw, "{\"a\":1}");
+    }
+}
