@@ -6,10 +6,12 @@
 use std::sync::{Arc, Mutex};
 
 use orderflow_shared::adapters::embedded::Faults;
-use orderflow_shared::ports::Write;
+use orderflow_shared::ports::{Condition, Item, Key, OutboundMessage, Via, Write};
+use orderflow_shared::topology::TOPOLOGY;
 use orderflow_shared::StoreError;
 use serde_json::json;
 
+use crate::scenario;
 use crate::support::{audit_failed, retail_order, Harness};
 
 /// Crashes the writer right after the next write of the order item it is armed for:
@@ -113,3 +115,36 @@ macro_rules! both {
 both!(an_http_writer_crashed_after_its_write_still_gets_its_messages_out, http_transition);
 both!(an_sqs_writer_crashed_after_its_write_still_gets_its_messages_out, sqs_transition);
 both!(a_tick_crashed_after_its_write_still_gets_its_messages_out, scheduled_transition);
+
+/// A committed write whose message can never be sent (its topic does not exist).
+fn undeliverable() -> Write {
+    let message = OutboundMessage {
+        id: "stuck-1".into(),
+        topic: "no-such-topic".into(),
+        body: json!({"id": "stuck-1"}).to_string(),
+        attributes: [("type".to_string(), "test.stuck".to_string())].into(),
+        via: Via::Topic,
+    };
+    let item = Item::new(Key::new("TEST#stuck", "TEST"), "{}".into()).with_outbox(vec![message]);
+    Write::Put { item, condition: Condition::NotExists }
+}
+
+scenario!(a_record_that_fails_every_retry_goes_to_the_failure_queue_and_the_stream_moves_on, |h: Harness| async move {
+    h.rt.deps.store.write(undeliverable()).await.unwrap();
+    let (status, body) = h.post("/orders", &retail_order("o-after", "c-after", "10.00")).await;
+    assert_eq!(status, 201, "{body}");
+    h.settle().await;
+    // The order written after the stuck record was relayed.
+    assert_eq!(count(&h, "order-events", "order.dispatched", "o-after").await, 1);
+    // The stuck one is on the failure queue, where the mapping's on-failure destination
+    // puts a record that used up its retries: where it is, and why it is there.
+    let failures = TOPOLOGY.stream.failure_queue.name;
+    let parked = h.rt.broker().receive(failures, 10).await.unwrap();
+    let [record] = &parked[..] else { panic!("{parked:?}") };
+    let body: serde_json::Value = serde_json::from_str(&record.body).unwrap();
+    assert_eq!(body["requestContext"]["condition"], "RetryAttemptsExhausted", "{body}");
+    let attempts = u64::from(TOPOLOGY.stream.maximum_retry_attempts) + 1;
+    assert_eq!(body["requestContext"]["approximateInvokeCount"], attempts, "{body}");
+    assert!(body["DDBStreamBatchInfo"]["startSequenceNumber"].is_string(), "{body}");
+    assert_eq!(record.attributes["type"], "outbox.retries_exhausted");
+});
