@@ -7,7 +7,9 @@ use chrono::{DateTime, SubsecRound, Timelike, Utc};
 use orderflow_shared::adapters::aws::moto::sdk_config_for;
 use orderflow_shared::adapters::aws::provision::provision;
 use orderflow_shared::adapters::clock::{ManualClock, SystemClock, UuidIds};
-use orderflow_shared::adapters::embedded::{EmbeddedBus, EmbeddedStore, Faults, FaultyStore, NoFaults, Published};
+use orderflow_shared::adapters::embedded::{
+    EmbeddedBus, EmbeddedStore, Faults, FaultyStore, NoFaults, Published, PublishedLog,
+};
 use orderflow_shared::app::Deps;
 use orderflow_shared::ports::{Broker, Clock, QueueStats, ReceivedMessage, StateStore};
 use orderflow_shared::rules::Rules;
@@ -86,7 +88,7 @@ impl Options {
 
 /// Where published messages can be read back.
 enum TopicLog {
-    Embedded(Arc<EmbeddedBus>),
+    Embedded(Arc<dyn PublishedLog>),
     Aws(Taps),
 }
 
@@ -176,7 +178,7 @@ impl Runtime {
             return Ok(None);
         }
         match &self.topics {
-            TopicLog::Embedded(bus) => Ok(bus.published(topic)),
+            TopicLog::Embedded(log) => log.published_on(topic).map_err(|e| e.to_string()),
             TopicLog::Aws(taps) => taps.published(topic).await.map(Some),
         }
     }

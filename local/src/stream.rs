@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::Event;
 use chrono::SecondsFormat;
 use orderflow_shared::adapters::embedded::stream::{lambda_record, LOCAL_STREAM_ARN};
-use orderflow_shared::adapters::embedded::EmbeddedStore;
+use orderflow_shared::adapters::embedded::ChangeFeed;
 use orderflow_shared::ports::QueueSender;
 use serde_json::{json, Value};
 use tracing::warn;
@@ -32,14 +32,15 @@ pub trait ChangeStream: Send + Sync {
     fn arn(&self) -> String;
 }
 
-/// The embedded store's change feed. Acknowledged changes are trimmed from it.
+/// An embedded store's change feed (in memory or durable). Acknowledged changes are
+/// trimmed from it.
 pub struct EmbeddedChanges {
-    store: Arc<EmbeddedStore>,
+    store: Arc<dyn ChangeFeed>,
     acked: Mutex<u64>,
 }
 
 impl EmbeddedChanges {
-    pub fn new(store: Arc<EmbeddedStore>) -> EmbeddedChanges {
+    pub fn new(store: Arc<dyn ChangeFeed>) -> EmbeddedChanges {
         EmbeddedChanges { store, acked: Mutex::new(0) }
     }
 
@@ -51,7 +52,8 @@ impl EmbeddedChanges {
 #[async_trait]
 impl ChangeStream for EmbeddedChanges {
     async fn next_batch(&self, max: usize) -> Result<Vec<Value>, String> {
-        Ok(self.store.changes_after(self.acked(), max).iter().map(lambda_record).collect())
+        let changes = self.store.read_changes(self.acked(), max).map_err(|e| e.to_string())?;
+        Ok(changes.iter().map(lambda_record).collect())
     }
 
     async fn ack(&self, sequence_number: &str) -> Result<(), String> {
@@ -59,8 +61,7 @@ impl ChangeStream for EmbeddedChanges {
             sequence_number.parse().map_err(|_| format!("{sequence_number:?} is not a sequence number of the feed"))?;
         let mut acked = self.acked.lock().unwrap_or_else(|p| p.into_inner());
         *acked = (*acked).max(sequence);
-        self.store.trim_through(sequence);
-        Ok(())
+        self.store.trim_changes(sequence).map_err(|e| e.to_string())
     }
 
     fn arn(&self) -> String {

@@ -23,3 +23,36 @@ pub use bus::{EmbeddedBus, Published};
 pub use faults::{Faults, FaultyStore, NoFaults};
 pub use store::{Change, EmbeddedStore};
 pub use world::World;
+
+/// A store's ordered change feed (a DynamoDB stream with both images, in process): what
+/// the local runtime's outbox relay mapping reads. The in-memory store and the durable
+/// one both keep one.
+pub trait ChangeFeed: Send + Sync {
+    /// Up to `max` changes after sequence number `after`, oldest first.
+    fn read_changes(&self, after: u64, max: usize) -> Result<Vec<Change>, crate::error::StoreError>;
+    /// Forgets the changes up to and including `through` (the relay has handled them).
+    fn trim_changes(&self, through: u64) -> Result<(), crate::error::StoreError>;
+}
+
+impl ChangeFeed for EmbeddedStore {
+    fn read_changes(&self, after: u64, max: usize) -> Result<Vec<Change>, crate::error::StoreError> {
+        Ok(self.changes_after(after, max))
+    }
+
+    fn trim_changes(&self, through: u64) -> Result<(), crate::error::StoreError> {
+        self.trim_through(through);
+        Ok(())
+    }
+}
+
+/// What a bus recorded as published, by topic, for `GET /_local/topics/{topic}/messages`.
+pub trait PublishedLog: Send + Sync {
+    /// Everything published to `topic`, oldest first; `None` for an unknown topic.
+    fn published_on(&self, topic: &str) -> Result<Option<Vec<Published>>, crate::error::Error>;
+}
+
+impl PublishedLog for EmbeddedBus {
+    fn published_on(&self, topic: &str) -> Result<Option<Vec<Published>>, crate::error::Error> {
+        Ok(self.published(topic))
+    }
+}
