@@ -74,6 +74,7 @@ async fn measure_one(flow: Flow, proxy: &Proxy) -> Result<FlowReport, String> {
         rules: None,
         clock: ClockMode::Manual { start: flows::start() },
         resource_prefix: format!("{}-", unique_name("cost")),
+        data_dir: None,
         faults: Default::default(),
     };
     let rt = Runtime::start(&options).await?;

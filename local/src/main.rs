@@ -34,6 +34,17 @@ enum Command {
         rules: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = ClockArg::System)]
         clock: ClockArg,
+        /// On --backend aws, the prefix of every resource's name (table `<prefix>orderflow`,
+        /// topics and queues `<prefix><name>`). A runtime restarted with the same prefix
+        /// finds its resources and carries on where the last one stopped.
+        #[arg(long, default_value = DEFAULT_PREFIX, value_parser = resource_prefix)]
+        resource_prefix: String,
+        /// Where the runtime keeps what must survive a restart (created if absent).
+        #[arg(long, default_value = ".orderflow")]
+        data_dir: PathBuf,
+        /// Keep nothing: a throw-away run.
+        #[arg(long, conflicts_with = "data_dir")]
+        in_memory: bool,
     },
     /// Measure throughput on the embedded backend (build with --release).
     Bench {
@@ -89,7 +100,7 @@ async fn main() -> ExitCode {
     let quiet = matches!(cli.command, Command::Demo { .. } | Command::Bench { .. } | Command::CostReport { .. });
     orderflow_shared::edge::telemetry::init_with_default(if quiet { "warn" } else { "info" });
     match cli.command {
-        Command::Serve { port, backend, endpoint_url, rules, clock } => {
+        Command::Serve { port, backend, endpoint_url, rules, clock, resource_prefix, data_dir, in_memory } => {
             let backend = match (backend, endpoint_url) {
                 (BackendArg::Aws, Some(endpoint_url)) => Backend::Aws { endpoint_url },
                 _ => Backend::Embedded,
@@ -98,8 +109,12 @@ async fn main() -> ExitCode {
                 ClockArg::System => ClockMode::System,
                 ClockArg::Manual => ClockMode::manual_from_now(),
             };
-            let prefix = format!("orderflow-local-{}-", std::process::id());
-            serve(Options { backend, rules, clock, resource_prefix: prefix, faults: Default::default() }, port).await
+            let data_dir = (!in_memory).then_some(data_dir);
+            if let Some(dir) = &data_dir {
+                println!("data directory: {}", dir.display());
+            }
+            let options = Options { backend, rules, clock, resource_prefix, data_dir, faults: Default::default() };
+            serve(options, port).await
         }
         Command::Demo { rules } => demo(Options { rules, ..Options::embedded() }).await,
         Command::Bench { what, count, runs } => {
@@ -147,6 +162,19 @@ async fn demo(options: Options) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The aws backend's resource prefix unless `--resource-prefix` says otherwise.
+const DEFAULT_PREFIX: &str = "orderflow-local-";
+
+/// Letters, digits, `-` and `_`, at most 40: what every name it prefixes allows (SQS
+/// queue names are at most 80 characters; the longest here is a dead-letter queue's).
+fn resource_prefix(text: &str) -> Result<String, String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if text.is_empty() || text.len() > 40 || !text.chars().all(allowed) {
+        return Err("use 1 to 40 letters, digits, '-' or '_'".into());
+    }
+    Ok(text.to_string())
 }
 
 fn fail(message: &str) -> ExitCode {

@@ -43,6 +43,10 @@ pub struct Options {
     pub clock: ClockMode,
     /// Prepended to every resource name on the aws backend.
     pub resource_prefix: String,
+    /// Where the runtime keeps what must survive a restart (`serve`'s `--data-dir`);
+    /// `None`: nothing is kept. On the aws backend it holds the stream poller's
+    /// checkpoint, `<prefix>stream-checkpoint.json`.
+    pub data_dir: Option<PathBuf>,
     /// Duplicates and delays of queue deliveries to inject on the embedded backend, and
     /// crashes around store writes on either backend.
     pub faults: FaultPlan,
@@ -81,6 +85,7 @@ impl Options {
             rules: None,
             clock: ClockMode::manual_from_now(),
             resource_prefix: String::new(),
+            data_dir: None,
             faults: FaultPlan::default(),
         }
     }
@@ -149,7 +154,16 @@ impl Runtime {
                     ids: Arc::new(UuidIds),
                     rules,
                 };
-                let stream: Box<dyn ChangeStream> = Box::new(crate::stream::AwsChanges::open(&config, &made).await?);
+                let checkpoint = match &options.data_dir {
+                    Some(dir) => {
+                        std::fs::create_dir_all(dir)
+                            .map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))?;
+                        Some(dir.join(format!("{}stream-checkpoint.json", options.resource_prefix)))
+                    }
+                    None => None,
+                };
+                let changes = crate::stream::AwsChanges::open(&config, &made, checkpoint).await?;
+                let stream: Box<dyn ChangeStream> = Box::new(changes);
                 (deps, broker, TopicLog::Aws(taps), stream)
             }
         };

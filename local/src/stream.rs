@@ -7,11 +7,13 @@
 //! On the embedded backend the stream is the store's change feed; on the aws backend
 //! the table's DynamoDB stream, read through the DynamoDB Streams API.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::Event;
 use chrono::SecondsFormat;
+use orderflow_shared::adapters::aws::streams::{Checkpoint, StreamReader};
 use orderflow_shared::adapters::embedded::stream::{lambda_record, LOCAL_STREAM_ARN};
 use orderflow_shared::adapters::embedded::ChangeFeed;
 use orderflow_shared::ports::QueueSender;
@@ -168,21 +170,63 @@ async fn give_up(
     queues.send(failure.name, &body.to_string(), &attributes).await.map_err(|e| e.to_string())
 }
 
-/// The table's DynamoDB stream on the aws backend, read as Lambda's poller would.
+/// The table's DynamoDB stream on the aws backend, read as Lambda's poller would. With
+/// a checkpoint file, where it stands survives a restart (as an event source mapping's
+/// position does), so a restarted runtime neither skips nor re-sends what the last one
+/// relayed.
 pub struct AwsChanges {
-    reader: orderflow_shared::adapters::aws::streams::StreamReader,
+    reader: StreamReader,
     arn: String,
+    checkpoint_file: Option<PathBuf>,
+}
+
+/// The checkpoint file's content: the stream it belongs to and where the reader stood.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedCheckpoint {
+    stream_arn: String,
+    checkpoint: Checkpoint,
 }
 
 impl AwsChanges {
     pub async fn open(
         config: &aws_config::SdkConfig,
         made: &orderflow_shared::adapters::aws::provision::Provisioned,
+        checkpoint_file: Option<PathBuf>,
     ) -> Result<AwsChanges, String> {
-        let reader = orderflow_shared::adapters::aws::streams::StreamReader::open(config, &made.stream_arn)
+        let saved = match &checkpoint_file {
+            Some(path) => load_checkpoint(path)?,
+            None => None,
+        };
+        // A checkpoint of another stream (the table was made again) does not apply.
+        let checkpoint = saved.filter(|s| s.stream_arn == made.stream_arn).map(|s| s.checkpoint).unwrap_or_default();
+        let reader = StreamReader::open_at(config, &made.stream_arn, checkpoint)
             .await
             .map_err(|e| format!("cannot read the table's stream {}: {e}", made.stream_arn))?;
-        Ok(AwsChanges { reader, arn: made.stream_arn.clone() })
+        Ok(AwsChanges { reader, arn: made.stream_arn.clone(), checkpoint_file })
+    }
+
+    async fn save(&self) -> Result<(), String> {
+        let Some(path) = &self.checkpoint_file else { return Ok(()) };
+        let saved = SavedCheckpoint { stream_arn: self.arn.clone(), checkpoint: self.reader.checkpoint().await };
+        let text = serde_json::to_string_pretty(&saved).map_err(|e| e.to_string())?;
+        // Written aside and renamed over: a crash leaves the old checkpoint or the new.
+        let aside = path.with_extension("json.new");
+        std::fs::write(&aside, text)
+            .and_then(|()| std::fs::rename(&aside, path))
+            .map_err(|e| format!("cannot save the stream checkpoint {}: {e}", path.display()))
+    }
+}
+
+fn load_checkpoint(path: &std::path::Path) -> Result<Option<SavedCheckpoint>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+            format!(
+                "the stream checkpoint {} cannot be read ({e}); delete it to read the stream from its oldest record",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read the stream checkpoint {}: {e}", path.display())),
     }
 }
 
@@ -193,7 +237,8 @@ impl ChangeStream for AwsChanges {
     }
 
     async fn ack(&self, sequence_number: &str) -> Result<(), String> {
-        self.reader.ack(sequence_number).await.map_err(|e| e.to_string())
+        self.reader.ack(sequence_number).await.map_err(|e| e.to_string())?;
+        self.save().await
     }
 
     fn arn(&self) -> String {

@@ -9,6 +9,7 @@ mod local;
 mod openapi;
 mod outbox;
 mod refunds;
+mod restart;
 mod risk_check;
 mod sizes;
 mod support;

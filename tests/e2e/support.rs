@@ -42,6 +42,7 @@ fn options(backend: Backend) -> Options {
         rules: None,
         clock: ClockMode::Manual { start: Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap() },
         resource_prefix: format!("{}-", unique_name("e2e")),
+        data_dir: None,
         faults: Default::default(),
     }
 }

@@ -74,6 +74,7 @@ impl World {
             rules,
             clock: ClockMode::Manual { start: start_time() },
             resource_prefix: String::new(),
+            data_dir: None,
             faults: Default::default(),
         };
         let mut rt = Runtime::start(&options).await.map_err(|e| Failure::new("runtime does not start", e))?;

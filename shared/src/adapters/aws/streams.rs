@@ -64,16 +64,45 @@ enum Read {
     Finished,
 }
 
+/// Where a reader stands, to carry on from after a restart (Lambda's event source
+/// mapping keeps the same for itself).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    /// Shard id → the last acknowledged sequence number.
+    pub acked: BTreeMap<String, String>,
+    /// Shards read to their end.
+    pub finished: std::collections::BTreeSet<String>,
+}
+
 impl StreamReader {
     /// Opens the stream `stream_arn` from its oldest record (TRIM_HORIZON).
     pub async fn open(config: &SdkConfig, stream_arn: &str) -> Result<StreamReader, Error> {
+        StreamReader::open_at(config, stream_arn, Checkpoint::default()).await
+    }
+
+    /// Opens the stream `stream_arn` right after `checkpoint`.
+    pub async fn open_at(config: &SdkConfig, stream_arn: &str, checkpoint: Checkpoint) -> Result<StreamReader, Error> {
+        let progress = Progress {
+            acked: checkpoint.acked.into_iter().collect(),
+            finished: checkpoint.finished.into_iter().collect(),
+            ..Progress::default()
+        };
         let reader = StreamReader {
             client: Client::new(config),
             stream_arn: stream_arn.to_string(),
-            progress: Mutex::new(Progress::default()),
+            progress: Mutex::new(progress),
         };
         reader.shards().await?;
         Ok(reader)
+    }
+
+    /// Where the reader stands now.
+    pub async fn checkpoint(&self) -> Checkpoint {
+        let progress = self.progress.lock().await;
+        Checkpoint {
+            acked: progress.acked.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            finished: progress.finished.iter().cloned().collect(),
+        }
     }
 
     /// Up to `max` records not yet acknowledged, oldest first, all from one shard
