@@ -18,3 +18,6 @@ pub mod aws;
 
 #[cfg(feature = "embedded")]
 pub mod embedded;
+
+#[cfg(feature = "durable")]
+pub mod durable;

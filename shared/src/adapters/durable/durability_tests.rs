@@ -1,0 +1,120 @@
+//! Everything a data directory holds is there again once it is reopened.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+
+use super::testdir::TestDir;
+use super::DataDir;
+use crate::adapters::embedded::{ChangeFeed, ManualClock, NoFaults, PublishedLog};
+use crate::ports::{
+    Broker, Condition, Index, IndexQuery, Item, Key, OutboundMessage, Publisher, QueueSender, StateStore, Write,
+};
+use crate::topology::{FULFILMENT_ORDERS_QUEUE, NOTIFICATIONS_QUEUE, ORDER_EVENTS, TOPOLOGY};
+
+fn put(item: Item) -> Write {
+    Write::Put { item, condition: Condition::Always }
+}
+
+fn due(pk: &str) -> IndexQuery {
+    IndexQuery { index: Index::Gsi2, pk: pk.into(), sk_from: None, sk_to: None, limit: 10, after: None }
+}
+
+#[tokio::test]
+async fn items_indexes_and_the_change_feed_survive_a_reopen() {
+    let dir = TestDir::new("reopen-store");
+    let message = OutboundMessage {
+        id: "m-1".into(),
+        topic: "order-events".into(),
+        body: "{}".into(),
+        attributes: BTreeMap::new(),
+        via: Default::default(),
+    };
+    let a = Item::new(Key::new("a", "A"), "1".into()).with_index(Index::Gsi2, "due", "01").with_outbox(vec![message]);
+    {
+        let store = DataDir::open(dir.path()).unwrap().store(Arc::new(NoFaults));
+        store.write(put(a.clone())).await.unwrap();
+        store.write(put(a.clone())).await.unwrap();
+        store.write(put(Item::new(Key::new("b", "A"), "2".into()))).await.unwrap();
+        store.trim_changes(1).unwrap();
+    }
+    let store = DataDir::open(dir.path()).unwrap().store(Arc::new(NoFaults));
+    let read = store.get(&a.key).await.unwrap().unwrap();
+    assert_eq!((read.version, &read.body, &read.outbox), (2, &a.body, &a.outbox));
+    let page = store.query(due("due")).await.unwrap();
+    assert_eq!(page.items.iter().map(|i| i.key.pk.as_str()).collect::<Vec<_>>(), ["a"]);
+    let sequences = |store: &super::DurableStore| {
+        store.read_changes(0, 10).unwrap().iter().map(|c| c.sequence).collect::<Vec<_>>()
+    };
+    assert_eq!(sequences(&store), [2, 3], "the untrimmed changes");
+    assert_eq!(store.read_changes(0, 10).unwrap()[0].old.as_ref().map(|i| i.version), Some(1));
+    store.write(Write::Delete { key: a.key.clone(), condition: Condition::VersionIs(2) }).await.unwrap();
+    assert_eq!(sequences(&store), [2, 3, 4], "the sequence goes on");
+    assert_eq!(store.len().unwrap(), 1);
+}
+
+#[tokio::test]
+async fn queues_topics_dead_letters_and_the_clock_survive_a_reopen() {
+    let dir = TestDir::new("reopen-bus");
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()));
+    let queue = NOTIFICATIONS_QUEUE;
+    let spec = TOPOLOGY.queues.iter().find(|q| q.name == queue).copied().unwrap();
+    let saved = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::nanoseconds(123_456_789);
+    let before_ids;
+    {
+        let data = DataDir::open(dir.path()).unwrap();
+        let bus = data.bus(TOPOLOGY, clock.clone(), Arc::new(NoFaults));
+        // A dead letter: received max_receive_count times and never deleted.
+        bus.send(queue, "poison", &BTreeMap::new()).await.unwrap();
+        for _ in 0..spec.max_receive_count {
+            let got = bus.receive(queue, 10).await.unwrap();
+            bus.release(queue, &got[0].receipt, 0).await.unwrap();
+        }
+        assert!(bus.receive(queue, 10).await.unwrap().is_empty());
+        // One queued and one in flight.
+        bus.send(queue, "in flight", &BTreeMap::new()).await.unwrap();
+        bus.send(queue, "queued", &BTreeMap::new()).await.unwrap();
+        let got = bus.receive(queue, 1).await.unwrap();
+        assert_eq!(got[0].body, "in flight");
+        before_ids = vec![got[0].message_id.clone()];
+        let published = OutboundMessage {
+            id: "m-1".into(),
+            topic: ORDER_EVENTS.into(),
+            body: "{\"n\":1}".into(),
+            attributes: BTreeMap::from([("type".to_string(), "order.dispatched".to_string())]),
+            via: Default::default(),
+        };
+        bus.publish(&published).await.unwrap();
+        data.save_clock(saved).unwrap();
+    }
+    let data = DataDir::open(dir.path()).unwrap();
+    assert_eq!(data.saved_clock().unwrap(), Some(saved), "to the nanosecond");
+    let bus = data.bus(TOPOLOGY, clock.clone(), Arc::new(NoFaults));
+    let stats = bus.stats(queue).await.unwrap();
+    assert_eq!((stats.visible, stats.in_flight, stats.dead_letters), (1, 1, 1));
+    assert_eq!(bus.dead_letters(queue).await.unwrap()[0].body, "poison");
+    let records = bus.published_on(ORDER_EVENTS).unwrap().unwrap();
+    assert_eq!(records.iter().map(|p| p.message.clone()).collect::<Vec<_>>(), [serde_json::json!({"n": 1})]);
+    let fanned_out = bus.receive(FULFILMENT_ORDERS_QUEUE, 10).await.unwrap();
+    assert_eq!(fanned_out.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["{\"n\":1}"]);
+
+    let queued = bus.receive(queue, 10).await.unwrap();
+    assert_eq!(queued.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["queued"]);
+    assert!(!before_ids.contains(&queued[0].message_id), "ids stay unique across restarts");
+    bus.delete(queue, &queued[0].receipt).await.unwrap();
+    clock.advance(Duration::seconds(i64::from(spec.visibility_timeout_secs)));
+    let again = bus.receive(queue, 10).await.unwrap();
+    assert_eq!(again.iter().map(|m| (m.body.as_str(), m.receive_count)).collect::<Vec<_>>(), [("in flight", 2)]);
+}
+
+#[test]
+fn a_directory_never_given_a_clock_has_none() {
+    let dir = TestDir::new("clock");
+    let data = DataDir::open(dir.path()).unwrap();
+    assert_eq!(data.saved_clock().unwrap(), None);
+    let at = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
+    data.save_clock(at).unwrap();
+    data.save_clock(at + Duration::nanoseconds(1)).unwrap();
+    assert_eq!(data.saved_clock().unwrap(), Some(at + Duration::nanoseconds(1)));
+}

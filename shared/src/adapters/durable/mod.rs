@@ -1,0 +1,137 @@
+//! The embedded backend kept in a data directory: the same semantics as
+//! [`crate::adapters::embedded`]'s in-memory store and bus, on one SQLite database
+//! (`orderflow.db`, through `rusqlite` with SQLite bundled), so the local runtime keeps
+//! its items, change feed, queues and clock across a restart or a crash.
+//!
+//! - [`open`]: opening a directory: its lock, its format, its schema.
+//! - [`store`]: [`DurableStore`], the table and its change feed.
+//! - [`bus`]: [`DurableBus`], topics and queues.
+//! - `codec`: how items, change images and times are kept in rows.
+//!
+//! # What survives what
+//! Every call that changes anything is one SQLite transaction, committed before the call
+//! returns `Ok`: a write and its change record, a publish and every copy it queues, a
+//! receive and the receipts it hands out. A crash at any instant leaves each of them
+//! whole or absent. The database is in WAL mode with `synchronous = FULL`: every commit
+//! is synced to the disk before it returns, so an answered write survives a power cut,
+//! not only a `kill -9` (which `NORMAL` would already survive, as the WAL is written
+//! before the commit returns); the local runtime's writes are few and durability is
+//! what this backend is for.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::embedded::Faults;
+use crate::ports::Clock;
+use crate::topology::Topology;
+
+pub mod bus;
+mod codec;
+pub mod open;
+pub mod store;
+
+pub use bus::DurableBus;
+pub use store::DurableStore;
+
+/// The layout of the database this code writes and reads (`meta` row `format`).
+pub const FORMAT: i64 = 1;
+
+/// The database's file name in the data directory.
+pub const DATABASE_FILE: &str = "orderflow.db";
+
+/// The file whose OS lock marks the directory as open, holding the opener's pid.
+pub const LOCK_FILE: &str = "orderflow.lock";
+
+/// What the store and the bus of one directory share: the one connection, and the
+/// directory's lock, held until the last of them is dropped.
+struct Shared {
+    // Declared before `_lock`, so the database closes before the lock is let go.
+    conn: Mutex<Connection>,
+    database: PathBuf,
+    _lock: File,
+}
+
+impl Shared {
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An SQLite failure, naming the database it happened on.
+    fn failed(&self, e: &rusqlite::Error) -> String {
+        format!("{}: {e}", self.database.display())
+    }
+}
+
+/// An open data directory: the one place the durable store and bus keep everything.
+pub struct DataDir {
+    shared: Arc<Shared>,
+    path: PathBuf,
+}
+
+impl DataDir {
+    /// Opens the data directory at `path`, creating it (and the database `orderflow.db`
+    /// in it) if absent. Refuses, saying what to do, a directory of another format
+    /// version, a database that is not ours, a directory another runtime has open, and
+    /// a disk error (naming the path). See [`open`].
+    pub fn open(path: &Path) -> Result<DataDir, String> {
+        let (conn, lock) = open::open(path)?;
+        let shared = Shared { conn: Mutex::new(conn), database: path.join(DATABASE_FILE), _lock: lock };
+        Ok(DataDir { shared: Arc::new(shared), path: path.to_path_buf() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The state store on this directory; `faults` run around writes exactly as
+    /// `EmbeddedStore` runs them.
+    pub fn store(&self, faults: Arc<dyn Faults>) -> Arc<DurableStore> {
+        Arc::new(DurableStore::new(self.shared.clone(), faults))
+    }
+
+    /// The topics and queues of `topology` on this directory, with the in-memory bus's
+    /// semantics (`EmbeddedBus::with_faults`).
+    pub fn bus(&self, topology: Topology, clock: Arc<dyn Clock>, faults: Arc<dyn Faults>) -> Arc<DurableBus> {
+        Arc::new(DurableBus::new(self.shared.clone(), topology, clock, faults))
+    }
+
+    /// The manual clock's time as last saved (`None` if never saved).
+    pub fn saved_clock(&self) -> Result<Option<DateTime<Utc>>, String> {
+        let conn = self.shared.conn();
+        let nanos: Option<i64> = conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'clock'")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)).optional())
+            .map_err(|e| format!("the saved clock in {}", self.shared.failed(&e)))?;
+        Ok(nanos.map(DateTime::from_timestamp_nanos))
+    }
+
+    pub fn save_clock(&self, at: DateTime<Utc>) -> Result<(), String> {
+        let nanos = codec::nanos(at)?;
+        let conn = self.shared.conn();
+        conn.prepare_cached(
+            "INSERT INTO meta (key, value) VALUES ('clock', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .and_then(|mut s| s.execute(params![nanos]))
+        .map_err(|e| format!("saving the clock in {}", self.shared.failed(&e)))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod testdir;
+
+#[cfg(test)]
+mod open_tests;
+
+#[cfg(test)]
+mod durability_tests;
+
+#[cfg(test)]
+mod crash_tests;
+
+#[cfg(test)]
+mod bench_tests;

@@ -1,0 +1,198 @@
+//! Opening a data directory: take its lock, open the database, check it is ours and of
+//! this format (or create it), all before anything is read or written.
+//!
+//! # Lock
+//! A directory is open in at most one runtime. The opener takes an exclusive OS lock
+//! (`flock` on Unix, `LockFileEx` on Windows, through `std::fs::File::try_lock`) on
+//! `orderflow.lock` and writes its pid there, as cargo locks its build directory and
+//! PostgreSQL records its postmaster's pid: the kernel lets the lock go when the process
+//! dies, however it dies, so a `kill -9` never leaves a stale lock, and a second opener
+//! can say who holds it. SQLite's own locks would also refuse a second writer, but
+//! cannot name the holder, and `locking_mode = EXCLUSIVE` would also shut out someone
+//! reading the database with the `sqlite3` shell while the runtime runs.
+//!
+//! # Schema (format 1)
+//! - `meta (key, value)`: `application` = `orderflow-local`, `format` = 1, `next_id`
+//!   (the counter behind message, publish and receipt ids, so they stay unique across
+//!   restarts), `clock` (the saved manual clock, Unix nanoseconds).
+//! - `items (pk, sk, version, body, expires_at, outbox)`: the table; `outbox` is
+//!   `Item::outbox_bytes`.
+//! - `index_entries (idx, ipk, isk, pk, sk)`: one row per item per index it is in,
+//!   ordered as the index is queried.
+//! - `changes (sequence, pk, sk, old, old_outbox, new, new_outbox)`: the change feed;
+//!   `old`/`new` are the images as JSON (see `codec`), `AUTOINCREMENT` so a sequence
+//!   number is never reused, even after the feed is trimmed.
+//! - `published (seq, topic, message_id, message, attributes, published_at)`: every
+//!   publish, per topic in order.
+//! - `messages (seq, queue, message_id, body, attributes, receive_count, visible_at,
+//!   receipt)`: queued and in-flight messages, in queue order (`visible_at` in Unix
+//!   nanoseconds).
+//! - `dead_letters (seq, queue, message_id, body, attributes, receive_count)`: what
+//!   each queue redrove, oldest first.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+
+use super::{DATABASE_FILE, FORMAT, LOCK_FILE};
+
+/// The `meta` row `application` marks a database as this program's.
+pub const APPLICATION: &str = "orderflow-local";
+
+const SCHEMA: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;
+CREATE TABLE items (
+    pk TEXT NOT NULL, sk TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
+    expires_at INTEGER, outbox BLOB, PRIMARY KEY (pk, sk));
+CREATE TABLE index_entries (
+    idx TEXT NOT NULL, ipk TEXT NOT NULL, isk TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL,
+    PRIMARY KEY (idx, ipk, isk, pk, sk)) WITHOUT ROWID;
+CREATE INDEX index_entries_by_item ON index_entries (pk, sk);
+CREATE TABLE changes (
+    sequence INTEGER PRIMARY KEY AUTOINCREMENT, pk TEXT NOT NULL, sk TEXT NOT NULL,
+    old TEXT, old_outbox BLOB, new TEXT, new_outbox BLOB);
+CREATE TABLE published (
+    seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, message_id TEXT NOT NULL, message TEXT NOT NULL,
+    attributes TEXT NOT NULL, published_at INTEGER NOT NULL);
+CREATE INDEX published_by_topic ON published (topic, seq);
+CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY, queue TEXT NOT NULL, message_id TEXT NOT NULL, body TEXT NOT NULL,
+    attributes TEXT NOT NULL, receive_count INTEGER NOT NULL, visible_at INTEGER NOT NULL, receipt TEXT);
+CREATE INDEX messages_by_queue ON messages (queue, seq);
+CREATE INDEX messages_by_receipt ON messages (receipt) WHERE receipt IS NOT NULL;
+CREATE TABLE dead_letters (
+    seq INTEGER PRIMARY KEY, queue TEXT NOT NULL, message_id TEXT NOT NULL, body TEXT NOT NULL,
+    attributes TEXT NOT NULL, receive_count INTEGER NOT NULL);
+CREATE INDEX dead_letters_by_queue ON dead_letters (queue, seq);
+";
+
+/// Locks the directory at `dir` (creating it if absent), then opens and checks (or
+/// creates) its database. The lock file is held for as long as the connection is used.
+pub(super) fn open(dir: &Path) -> Result<(Connection, File), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))?;
+    let lock = lock(dir)?;
+    let database = dir.join(DATABASE_FILE);
+    let failed = |e: rusqlite::Error| describe(&database, e);
+    let mut conn = Connection::open(&database).map_err(failed)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(failed)?;
+    // The first statement reads the file's header: a file that is not a database
+    // fails here, before anything is written to it.
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(failed)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(format!("{}: SQLite would not switch to WAL mode (it is in {mode} mode)", database.display()));
+    }
+    conn.pragma_update(None, "synchronous", "FULL").map_err(failed)?;
+    prepare(&mut conn, &database)?;
+    Ok((conn, lock))
+}
+
+/// Takes the directory's lock and records this process's pid in it.
+fn lock(dir: &Path) -> Result<File, String> {
+    let path = dir.join(LOCK_FILE);
+    let cannot = |e: std::io::Error| format!("cannot lock the data directory through {}: {e}", path.display());
+    // Not truncated before the lock is ours: the file names the holder's pid.
+    let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(cannot)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Err(in_use(dir, holder(&mut file))),
+        Err(TryLockError::Error(e)) => return Err(cannot(e)),
+    }
+    file.set_len(0).map_err(cannot)?;
+    file.seek(SeekFrom::Start(0)).map_err(cannot)?;
+    writeln!(file, "{}", std::process::id()).map_err(cannot)?;
+    Ok(file)
+}
+
+/// The pid the lock's holder wrote, if it has and it reads as one.
+fn holder(file: &mut File) -> Option<u32> {
+    let mut text = String::new();
+    file.take(64).read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
+fn in_use(dir: &Path, pid: Option<u32>) -> String {
+    let who = match pid {
+        Some(pid) if pid == std::process::id() => format!(" (this process, pid {pid})"),
+        Some(pid) => format!(" (pid {pid})"),
+        None => String::new(),
+    };
+    format!("{} is in use by another orderflow-local{who}; stop it or use another --data-dir", dir.display())
+}
+
+/// An SQLite error at open, naming the database; a file that is not one says so.
+fn describe(database: &Path, e: rusqlite::Error) -> String {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => format!(
+            "{} is not an SQLite database ({e}); move it away or start with --data-dir on a new directory",
+            database.display()
+        ),
+        _ => format!("{}: {e}", database.display()),
+    }
+}
+
+/// Creates the schema in an empty database, or checks that a non-empty one is ours
+/// and of [`FORMAT`]. One transaction: a crash while creating leaves an empty database.
+fn prepare(conn: &mut Connection, database: &Path) -> Result<(), String> {
+    let failed = |e: rusqlite::Error| describe(database, e);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed)?;
+    let tables = {
+        let mut names = tx
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .map_err(failed)?;
+        let rows = names.query_map([], |r| r.get::<_, String>(0)).map_err(failed)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(failed)?
+    };
+    if tables.is_empty() {
+        tx.execute_batch(SCHEMA).map_err(failed)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('application', ?1), ('format', ?2), ('next_id', 0)",
+            rusqlite::params![APPLICATION, FORMAT],
+        )
+        .map_err(failed)?;
+    } else {
+        check_ours(&tx, database, &tables)?;
+    }
+    tx.commit().map_err(failed)
+}
+
+fn check_ours(conn: &Connection, database: &Path, tables: &[String]) -> Result<(), String> {
+    let not_ours = |why: String| {
+        format!(
+            "{} is an SQLite database that orderflow-local did not write ({why}); move it away or start with \
+             --data-dir on a new directory",
+            database.display()
+        )
+    };
+    if !tables.iter().any(|t| t == "meta") {
+        return Err(not_ours(format!("it has the tables {} and no meta table", tables.join(", "))));
+    }
+    let meta = |key: &str| -> Result<Option<rusqlite::types::Value>, String> {
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| not_ours(format!("its meta table cannot be read: {e}")))
+    };
+    let application = meta("application")?;
+    let ours = matches!(&application, Some(rusqlite::types::Value::Text(a)) if a == APPLICATION);
+    if !ours {
+        return Err(not_ours(format!("its meta table has no application {APPLICATION:?}")));
+    }
+    let format = meta("format")?;
+    let format = format.as_ref().map(ValueRef::from);
+    match format {
+        Some(ValueRef::Integer(FORMAT)) => Ok(()),
+        Some(ValueRef::Integer(n)) => Err(format!(
+            "{} was written by another version of orderflow-local (format {n}); move it away or start with \
+             --data-dir on a new directory",
+            database.display()
+        )),
+        other => Err(format!(
+            "{} has an unreadable format version ({other:?}); move it away or start with --data-dir on a new \
+             directory",
+            database.display()
+        )),
+    }
+}

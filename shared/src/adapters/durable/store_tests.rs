@@ -1,0 +1,264 @@
+//! The in-memory store's behaviour tests (`embedded/store_tests.rs`), run on a data
+//! directory, and the change feed's.
+
+use super::*;
+use crate::adapters::durable::testdir::TestDir;
+use crate::adapters::durable::DataDir;
+use crate::adapters::embedded::NoFaults;
+
+/// A store on a fresh directory; keep the `TestDir` alive for the test's length.
+fn fresh(faults: Arc<dyn Faults>) -> (TestDir, Arc<DurableStore>) {
+    let dir = TestDir::new("store");
+    let store = DataDir::open(dir.path()).unwrap().store(faults);
+    (dir, store)
+}
+
+fn store() -> (TestDir, Arc<DurableStore>) {
+    fresh(Arc::new(NoFaults))
+}
+
+fn item(pk: &str, body: &str) -> Item {
+    Item::new(Key::new(pk, "A"), body.to_string())
+}
+
+fn put(item: Item, condition: Condition) -> Write {
+    Write::Put { item, condition }
+}
+
+#[tokio::test]
+async fn creating_twice_fails_the_second_time() {
+    let (_dir, s) = store();
+    assert_eq!(s.write(put(item("p", "1"), Condition::NotExists)).await, Ok(1));
+    assert_eq!(s.write(put(item("p", "2"), Condition::NotExists)).await, Err(StoreError::ConditionFailed));
+    assert_eq!(s.get(&Key::new("p", "A")).await.unwrap().unwrap().body, "1");
+}
+
+#[tokio::test]
+async fn versioned_update_refuses_a_stale_version() {
+    let (_dir, s) = store();
+    s.write(put(item("p", "1"), Condition::NotExists)).await.unwrap();
+    assert_eq!(s.write(put(item("p", "2"), Condition::VersionIs(1))).await, Ok(2));
+    assert_eq!(s.write(put(item("p", "3"), Condition::VersionIs(1))).await, Err(StoreError::ConditionFailed));
+    assert_eq!(s.write(put(item("p", "4"), Condition::Always)).await, Ok(3));
+}
+
+#[tokio::test]
+async fn a_transaction_with_one_failed_condition_writes_nothing() {
+    let (_dir, s) = store();
+    s.write(put(item("a", "1"), Condition::NotExists)).await.unwrap();
+    let writes = vec![put(item("b", "1"), Condition::NotExists), put(item("a", "2"), Condition::NotExists)];
+    assert_eq!(s.transact(writes).await, Err(StoreError::ConditionFailed));
+    assert!(s.get(&Key::new("b", "A")).await.unwrap().is_none());
+    let ok = vec![
+        put(item("b", "1"), Condition::NotExists),
+        Write::Delete { key: Key::new("a", "A"), condition: Condition::VersionIs(1) },
+    ];
+    s.transact(ok).await.unwrap();
+    assert!(s.get(&Key::new("a", "A")).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_transaction_writing_one_key_twice_is_refused_whole() {
+    let (_dir, s) = store();
+    let twice = vec![put(item("a", "1"), Condition::Always), put(item("a", "2"), Condition::Always)];
+    assert_eq!(s.transact(twice).await, Err(StoreError::Backend("transaction writes a/A twice".into())));
+    assert!(s.get(&Key::new("a", "A")).await.unwrap().is_none());
+    assert!(s.read_changes(0, 10).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn index_queries_are_ordered_bounded_and_paged() {
+    let (_dir, s) = store();
+    for (pk, sk) in [("x3", "03"), ("x1", "01"), ("x2", "02"), ("x4", "04"), ("y", "00")] {
+        let i = item(pk, pk).with_index(Index::Gsi2, if pk == "y" { "other" } else { "due" }, sk);
+        s.write(put(i, Condition::Always)).await.unwrap();
+    }
+    let q = |after, limit| IndexQuery {
+        index: Index::Gsi2,
+        pk: "due".into(),
+        sk_from: Some("01".into()),
+        sk_to: Some("03".into()),
+        limit,
+        after,
+    };
+    let first = s.query(q(None, 2)).await.unwrap();
+    let keys: Vec<_> = first.items.iter().map(|i| i.key.pk.as_str()).collect();
+    assert_eq!(keys, ["x1", "x2"]);
+    let second = s.query(q(first.next.clone(), 2)).await.unwrap();
+    assert_eq!(second.items.iter().map(|i| i.key.pk.as_str()).collect::<Vec<_>>(), ["x3"]);
+    assert!(second.next.is_none());
+}
+
+#[tokio::test]
+async fn index_entries_with_one_sort_key_are_ordered_and_paged_by_table_key() {
+    let (_dir, s) = store();
+    for pk in ["c", "a", "b"] {
+        s.write(put(item(pk, pk).with_index(Index::Gsi1, "C", "same"), Condition::Always)).await.unwrap();
+    }
+    let q = |after| IndexQuery { index: Index::Gsi1, pk: "C".into(), sk_from: None, sk_to: None, limit: 1, after };
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.query(q(after)).await.unwrap();
+        seen.extend(page.items.iter().map(|i| i.key.pk.clone()));
+        let Some(next) = page.next else { break };
+        after = Some(next);
+    }
+    assert_eq!(seen, ["a", "b", "c"]);
+}
+
+#[tokio::test]
+async fn moving_an_item_in_an_index_drops_its_old_entry() {
+    let (_dir, s) = store();
+    s.write(put(item("r", "1").with_index(Index::Gsi2, "due", "01"), Condition::NotExists)).await.unwrap();
+    s.write(put(item("r", "2").with_index(Index::Gsi2, "due", "09"), Condition::VersionIs(1))).await.unwrap();
+    let q = IndexQuery {
+        index: Index::Gsi2,
+        pk: "due".into(),
+        sk_from: None,
+        sk_to: Some("05".into()),
+        limit: 10,
+        after: None,
+    };
+    assert!(s.query(q).await.unwrap().items.is_empty());
+}
+
+struct CrashOnSecondWrite(std::sync::atomic::AtomicU32);
+
+impl Faults for CrashOnSecondWrite {
+    fn before_write(&self, _: &Write) -> Result<(), StoreError> {
+        if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            return Err(StoreError::Backend("injected crash".into()));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn injected_crash_applies_nothing_of_that_write() {
+    let (_dir, s) = fresh(Arc::new(CrashOnSecondWrite(0.into())));
+    s.write(put(item("a", "1"), Condition::NotExists)).await.unwrap();
+    assert!(s.write(put(item("b", "1"), Condition::NotExists)).await.is_err());
+    assert!(s.get(&Key::new("b", "A")).await.unwrap().is_none());
+}
+
+struct CrashAfterCommit;
+
+impl Faults for CrashAfterCommit {
+    fn after_write(&self, _: &Write) -> Result<(), StoreError> {
+        Err(StoreError::Backend("injected crash after the commit".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_crash_after_the_commit_leaves_the_write_and_its_change() {
+    let (_dir, s) = fresh(Arc::new(CrashAfterCommit));
+    assert!(s.write(put(item("a", "1"), Condition::NotExists)).await.is_err());
+    assert_eq!(s.get(&Key::new("a", "A")).await.unwrap().unwrap().version, 1);
+    assert_eq!(s.read_changes(0, 10).unwrap().len(), 1);
+}
+
+/// An item of exactly `size` bytes by DynamoDB's rules at version `version`.
+fn item_of_size(pk: &str, size: usize, version: u64) -> Item {
+    let overhead = item(pk, "").with_index(Index::Gsi1, "c", "s").stored_size(version);
+    let body = "é".repeat((size - overhead) / 2) + &"x".repeat((size - overhead) % 2);
+    item(pk, &body).with_index(Index::Gsi1, "c", "s")
+}
+
+#[tokio::test]
+async fn an_item_over_dynamodb_s_size_limit_is_refused_and_nothing_is_written() {
+    use crate::ports::MAX_ITEM_BYTES;
+    let (_dir, s) = store();
+    // Index keys and multi-byte characters count, as DynamoDB counts them.
+    let largest = item_of_size("p", MAX_ITEM_BYTES, 1);
+    assert_eq!(largest.stored_size(1), MAX_ITEM_BYTES);
+    assert_eq!(s.write(put(largest, Condition::NotExists)).await, Ok(1));
+
+    let mut over = item_of_size("q", MAX_ITEM_BYTES, 1);
+    over.body.push('x');
+    let Err(StoreError::Backend(message)) = s.write(put(over.clone(), Condition::NotExists)).await else {
+        panic!("an item over the limit is refused");
+    };
+    assert!(message.contains("item q/A would be 409601 bytes"), "{message}");
+    assert!(s.get(&Key::new("q", "A")).await.unwrap().is_none());
+
+    let fits = put(item("r", "1"), Condition::NotExists);
+    assert!(s.transact(vec![fits, put(over, Condition::NotExists)]).await.is_err());
+    assert!(s.get(&Key::new("r", "A")).await.unwrap().is_none(), "the whole transaction is refused");
+}
+
+#[tokio::test]
+async fn keys_only_indexes_return_keys_alone() {
+    let (_dir, s) = store();
+    let indexed = item("p", "{\"big\":true}").with_index(Index::Gsi1, "C", "1").with_index(Index::Gsi2, "D", "1");
+    s.write(put(indexed, Condition::NotExists)).await.unwrap();
+    let query = |index| IndexQuery {
+        index,
+        pk: if index == Index::Gsi1 { "C" } else { "D" }.into(),
+        sk_from: None,
+        sk_to: None,
+        limit: 10,
+        after: None,
+    };
+    let keys = s.query(query(Index::Gsi1)).await.unwrap();
+    let [only] = &keys.items[..] else { panic!("{keys:?}") };
+    assert_eq!((only.key.pk.as_str(), only.body.as_str(), only.version), ("p", "", 0));
+    assert_eq!(only.index_keys.keys().collect::<Vec<_>>(), [&Index::Gsi1]);
+    let due = s.query(query(Index::Gsi2)).await.unwrap();
+    let [only] = &due.items[..] else { panic!("{due:?}") };
+    assert_eq!((only.key.pk.as_str(), only.body.as_str(), only.version), ("p", "", 0));
+    assert_eq!(only.index_keys.keys().collect::<Vec<_>>(), [&Index::Gsi2]);
+}
+
+fn message(id: &str) -> crate::ports::OutboundMessage {
+    crate::ports::OutboundMessage {
+        id: id.into(),
+        topic: "order-events".into(),
+        body: format!("{{\"id\":\"{id}\"}}"),
+        attributes: [("type".to_string(), "order.placed".to_string())].into(),
+        via: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn items_read_back_exactly_as_written() {
+    let (_dir, s) = store();
+    let mut full = item("p", "{\"é\":1}").with_index(Index::Gsi1, "C", "1").with_outbox(vec![message("m-1")]);
+    full.expires_at = Some(1_800_000_000);
+    s.write(put(full.clone(), Condition::NotExists)).await.unwrap();
+    full.version = 1;
+    assert_eq!(s.get(&full.key).await.unwrap(), Some(full));
+}
+
+#[tokio::test]
+async fn every_applied_write_is_one_change_with_both_images() {
+    let (_dir, s) = store();
+    let first = item("p", "1").with_index(Index::Gsi2, "due", "01").with_outbox(vec![message("m-1")]);
+    s.write(put(first, Condition::NotExists)).await.unwrap();
+    s.write(put(item("p", "2"), Condition::VersionIs(1))).await.unwrap();
+    s.write(Write::Delete { key: Key::new("nothing", "A"), condition: Condition::Always }).await.unwrap();
+    s.write(Write::Delete { key: Key::new("p", "A"), condition: Condition::Always }).await.unwrap();
+    let changes = s.read_changes(0, 10).unwrap();
+    let shape: Vec<_> = changes
+        .iter()
+        .map(|c| (c.sequence, c.old.as_ref().map(|i| i.version), c.new.as_ref().map(|i| i.version)))
+        .collect();
+    assert_eq!(shape, [(1, None, Some(1)), (2, Some(1), Some(2)), (3, Some(2), None)], "a delete of nothing records nothing");
+    let created = changes[0].new.as_ref().unwrap();
+    assert_eq!(created.outbox, vec![message("m-1")]);
+    assert_eq!(changes[1].old.as_ref(), Some(created));
+    assert_eq!(s.read_changes(1, 1).unwrap().iter().map(|c| c.sequence).collect::<Vec<_>>(), [2]);
+}
+
+#[tokio::test]
+async fn trimmed_changes_are_gone_and_their_numbers_never_come_back() {
+    let (_dir, s) = store();
+    s.write(put(item("a", "1"), Condition::Always)).await.unwrap();
+    s.write(put(item("b", "1"), Condition::Always)).await.unwrap();
+    s.trim_changes(2).unwrap();
+    assert!(s.read_changes(0, 10).unwrap().is_empty());
+    assert_eq!(s.last_sequence().unwrap(), 2);
+    s.transact(vec![put(item("c", "1"), Condition::Always), put(item("d", "1"), Condition::Always)]).await.unwrap();
+    let changes = s.read_changes(0, 10).unwrap();
+    assert_eq!(changes.iter().map(|c| (c.sequence, c.key.pk.as_str())).collect::<Vec<_>>(), [(3, "c"), (4, "d")]);
+}
