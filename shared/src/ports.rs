@@ -158,7 +158,7 @@ pub fn encode_outbox(messages: &[OutboundMessage]) -> Vec<u8> {
     use std::io::Write as _;
     // Strings and string maps only: serialising cannot fail; writing to a Vec neither.
     let json = serde_json::to_vec(messages).unwrap_or_default();
-    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     let _ = encoder.write_all(&json);
     encoder.finish().unwrap_or_default()
 }
