@@ -171,7 +171,7 @@ async fn advance(rt: &Runtime, body: &[u8]) -> Result<ApiResponse, Error> {
     while let Some(at) = next_tick(rt, last_tick).await.map_err(internal)?.filter(|at| *at <= target) {
         let now = clock.now();
         if at > now {
-            clock.advance(at - now);
+            rt.advance_clock(at - now).map_err(internal)?;
         }
         pump::fire_schedules(rt).await.map_err(internal)?;
         pump::settle(rt, SETTLE_TIMEOUT).await.map_err(internal)?;
@@ -179,7 +179,7 @@ async fn advance(rt: &Runtime, body: &[u8]) -> Result<ApiResponse, Error> {
     }
     let now = clock.now();
     if target > now {
-        clock.advance(target - now);
+        rt.advance_clock(target - now).map_err(internal)?;
     }
     pump::settle(rt, SETTLE_TIMEOUT).await.map_err(internal)?;
     Ok(ApiResponse::new(200, clock_view(rt)))

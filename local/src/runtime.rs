@@ -7,11 +7,12 @@ use chrono::{DateTime, SubsecRound, Timelike, Utc};
 use orderflow_shared::adapters::aws::moto::sdk_config_for;
 use orderflow_shared::adapters::aws::provision::provision;
 use orderflow_shared::adapters::clock::{ManualClock, SystemClock, UuidIds};
+use orderflow_shared::adapters::durable::DataDir;
 use orderflow_shared::adapters::embedded::{
-    EmbeddedBus, EmbeddedStore, Faults, FaultyStore, NoFaults, Published, PublishedLog,
+    ChangeFeed, EmbeddedBus, EmbeddedStore, Faults, FaultyStore, NoFaults, Published, PublishedLog,
 };
 use orderflow_shared::app::Deps;
-use orderflow_shared::ports::{Broker, Clock, QueueStats, ReceivedMessage, StateStore};
+use orderflow_shared::ports::{Broker, Clock, Publisher, QueueSender, QueueStats, ReceivedMessage, StateStore};
 use orderflow_shared::rules::Rules;
 use orderflow_shared::topology::{Topology, TOPOLOGY};
 
@@ -105,6 +106,46 @@ pub struct Runtime {
     manual_clock: Option<Arc<ManualClock>>,
     stream: Box<dyn ChangeStream>,
     stream_retries: Retries,
+    /// The durable embedded backend's directory, which also keeps the manual clock.
+    data: Option<DataDir>,
+}
+
+/// The embedded backend's parts, in memory or durable.
+struct EmbeddedParts {
+    store: Arc<dyn StateStore>,
+    feed: Arc<dyn ChangeFeed>,
+    publisher: Arc<dyn Publisher>,
+    sender: Arc<dyn QueueSender>,
+    broker: Arc<dyn Broker>,
+    log: Arc<dyn PublishedLog>,
+}
+
+impl EmbeddedParts {
+    fn in_memory(topology: Topology, clock: Arc<dyn Clock>, faults: Arc<dyn Faults>) -> EmbeddedParts {
+        let bus = Arc::new(EmbeddedBus::with_faults(topology, clock, faults.clone()));
+        let store = Arc::new(EmbeddedStore::new(faults));
+        EmbeddedParts {
+            store: store.clone(),
+            feed: store,
+            publisher: bus.clone(),
+            sender: bus.clone(),
+            broker: bus.clone(),
+            log: bus,
+        }
+    }
+
+    fn durable(data: &DataDir, topology: Topology, clock: Arc<dyn Clock>, faults: Arc<dyn Faults>) -> EmbeddedParts {
+        let bus = data.bus(topology, clock, faults.clone());
+        let store = data.store(faults);
+        EmbeddedParts {
+            store: store.clone(),
+            feed: store,
+            publisher: bus.clone(),
+            sender: bus.clone(),
+            broker: bus.clone(),
+            log: bus,
+        }
+    }
 }
 
 impl Runtime {
@@ -112,8 +153,18 @@ impl Runtime {
     /// backend.
     pub async fn start(options: &Options) -> Result<Runtime, String> {
         let rules = Arc::new(Rules::load(options.rules.as_deref()).map_err(|e| e.to_string())?);
+        // The embedded backend keeps its state in the data directory, when there is one.
+        let data = match (&options.backend, &options.data_dir) {
+            (Backend::Embedded, Some(dir)) => Some(DataDir::open(dir)?),
+            _ => None,
+        };
+        let saved_clock = match &data {
+            Some(data) => data.saved_clock()?,
+            None => None,
+        };
         let manual_clock = match options.clock {
-            ClockMode::Manual { start } => Some(Arc::new(ManualClock::new(start))),
+            // A manual clock carries on from where it stood when the runtime stopped.
+            ClockMode::Manual { start } => Some(Arc::new(ManualClock::new(saved_clock.unwrap_or(start)))),
             ClockMode::System => None,
         };
         let clock: Arc<dyn Clock> = match &manual_clock {
@@ -124,18 +175,20 @@ impl Runtime {
         let (deps, broker, topics, stream) = match &options.backend {
             Backend::Embedded => {
                 let faults = options.faults.0.clone();
-                let bus = Arc::new(EmbeddedBus::with_faults(topology, clock.clone(), faults.clone()));
-                let store = Arc::new(EmbeddedStore::new(faults));
-                let stream: Box<dyn ChangeStream> = Box::new(EmbeddedChanges::new(store.clone()));
+                let parts = match &data {
+                    Some(data) => EmbeddedParts::durable(data, topology, clock.clone(), faults),
+                    None => EmbeddedParts::in_memory(topology, clock.clone(), faults),
+                };
+                let stream: Box<dyn ChangeStream> = Box::new(EmbeddedChanges::new(parts.feed));
                 let deps = Deps {
-                    store,
-                    publisher: bus.clone(),
-                    queues: Some(bus.clone()),
+                    store: parts.store,
+                    publisher: parts.publisher,
+                    queues: Some(parts.sender),
                     clock,
                     ids: Arc::new(UuidIds),
                     rules,
                 };
-                (deps, bus.clone() as Arc<dyn Broker>, TopicLog::Embedded(bus), stream)
+                (deps, parts.broker, TopicLog::Embedded(parts.log), stream)
             }
             Backend::Aws { endpoint_url } => {
                 let config = sdk_config_for(endpoint_url).await;
@@ -167,7 +220,8 @@ impl Runtime {
                 (deps, broker, TopicLog::Aws(taps), stream)
             }
         };
-        Ok(Runtime { deps, topology, broker, topics, manual_clock, stream, stream_retries: Retries::default() })
+        let stream_retries = Retries::default();
+        Ok(Runtime { deps, topology, broker, topics, manual_clock, stream, stream_retries, data })
     }
 
     /// The table's change stream, as the outbox relay's event source mapping reads it.
@@ -220,5 +274,21 @@ impl Runtime {
 
     pub fn manual_clock(&self) -> Option<&ManualClock> {
         self.manual_clock.as_deref()
+    }
+
+    /// Moves a manual clock on by `by`, keeping its time in the data directory if there
+    /// is one; `false` with the system clock.
+    pub fn advance_clock(&self, by: chrono::Duration) -> Result<bool, String> {
+        let Some(clock) = &self.manual_clock else { return Ok(false) };
+        clock.advance(by);
+        if let Some(data) = &self.data {
+            data.save_clock(clock.now())?;
+        }
+        Ok(true)
+    }
+
+    /// The durable embedded backend's data directory, if the runtime has one.
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self.data.as_ref().map(DataDir::path)
     }
 }

@@ -18,15 +18,13 @@ use super::codec::{self, attributes_from, attributes_json};
 use super::Shared;
 use crate::adapters::embedded::{filter, Faults, Published, PublishedLog};
 use crate::error::Error;
-use crate::ports::{
-    oversized_message, Broker, Clock, OutboundMessage, Publisher, QueueSender, QueueStats, ReceivedMessage,
-};
+use crate::ports::{oversized_message, Clock, OutboundMessage, Publisher, QueueSender, ReceivedMessage};
 use crate::topology::{Queue, Topology};
 
 pub struct DurableBus {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     topology: Topology,
-    clock: Arc<dyn Clock>,
+    pub(super) clock: Arc<dyn Clock>,
     faults: Arc<dyn Faults>,
     /// The queues of the topology by name; `None` for the outbox relay's failure queue,
     /// which no function consumes: it keeps what it is sent, with no redrive.
@@ -34,7 +32,7 @@ pub struct DurableBus {
 }
 
 /// The columns of a queued message as read.
-type MessageRow = (String, String, String, i64);
+pub(super) type MessageRow = (String, String, String, i64);
 
 impl DurableBus {
     pub(super) fn new(
@@ -48,16 +46,16 @@ impl DurableBus {
         DurableBus { shared, topology, clock, faults, queues }
     }
 
-    fn spec(&self, queue: &str) -> Result<Option<Queue>, Error> {
+    pub(super) fn spec(&self, queue: &str) -> Result<Option<Queue>, Error> {
         self.queues.get(queue).copied().ok_or_else(|| Error::Queue(format!("unknown queue {queue}")))
     }
 
-    fn queue_error(&self, queue: &str, e: &rusqlite::Error) -> Error {
+    pub(super) fn queue_error(&self, queue: &str, e: &rusqlite::Error) -> Error {
         Error::Queue(format!("{queue}: {}", self.shared.failed(e)))
     }
 
     /// A fresh id, unique in this directory across restarts: `prefix-00000042`.
-    fn fresh_id(conn: &Connection, prefix: &str) -> rusqlite::Result<String> {
+    pub(super) fn fresh_id(conn: &Connection, prefix: &str) -> rusqlite::Result<String> {
         let n: i64 = conn
             .prepare_cached("UPDATE meta SET value = value + 1 WHERE key = 'next_id' RETURNING value")?
             .query_row([], |r| r.get(0))?;
@@ -93,7 +91,7 @@ impl DurableBus {
     }
 
     /// `now + by` as the database keeps times.
-    fn at(&self, now: DateTime<Utc>, by: Duration) -> Result<i64, String> {
+    pub(super) fn at(&self, now: DateTime<Utc>, by: Duration) -> Result<i64, String> {
         let at = now.checked_add_signed(by).ok_or_else(|| format!("{now} + {by} is past the end of time"))?;
         codec::nanos(at)
     }
@@ -114,10 +112,26 @@ impl DurableBus {
         .to_string()
     }
 
-    /// A message row as received, or as a dead letter (no receipt).
-    fn received(queue: &str, seq: i64, row: MessageRow, receipt: String) -> Result<ReceivedMessage, Error> {
+    /// A failure reading the row `seq` of `table`: a value of the wrong type is a
+    /// corrupt row, anything else the database's failure.
+    pub(super) fn row_error(&self, queue: &str, table: &str, seq: i64, e: rusqlite::Error) -> Error {
+        if codec::is_corrupt(&e) {
+            Error::Queue(format!("{queue}: {table} row {seq} is corrupt: {e}"))
+        } else {
+            self.queue_error(queue, &e)
+        }
+    }
+
+    /// A row of `table` as a received message (a dead letter has no receipt).
+    pub(super) fn received(
+        queue: &str,
+        table: &str,
+        seq: i64,
+        row: MessageRow,
+        receipt: String,
+    ) -> Result<ReceivedMessage, Error> {
         let (message_id, body, attributes, receive_count) = row;
-        let corrupt = |what: String| Error::Queue(format!("{queue}: message row {seq} is corrupt: {what}"));
+        let corrupt = |what: String| Error::Queue(format!("{queue}: {table} row {seq} is corrupt: {what}"));
         Ok(ReceivedMessage {
             message_id,
             receipt,
@@ -183,117 +197,10 @@ impl QueueSender for DurableBus {
             return Err(Error::Queue(reason));
         }
         let mut conn = self.shared.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| self.queue_error(queue, &e))?;
+        let tx =
+            conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| self.queue_error(queue, &e))?;
         self.enqueue(&tx, queue, body, attributes)?;
         tx.commit().map_err(|e| self.queue_error(queue, &e))
-    }
-}
-
-#[async_trait]
-impl Broker for DurableBus {
-    async fn receive(&self, queue: &str, max: usize) -> Result<Vec<ReceivedMessage>, Error> {
-        let spec = self.spec(queue)?;
-        let now = self.clock.now();
-        // SQS's default visibility timeout for a queue no mapping reads.
-        let visibility = spec.map_or(30, |s| s.visibility_timeout_secs);
-        let hide_until = self.at(now, Duration::seconds(i64::from(visibility))).map_err(Error::Queue)?;
-        let now = codec::nanos(now).map_err(Error::Queue)?;
-        let failed = |e| self.queue_error(queue, &e);
-        let mut conn = self.shared.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed)?;
-        let mut out = Vec::new();
-        let mut last = 0;
-        // Visible messages in queue order, a page at a time: those past maxReceiveCount
-        // move to the dead letters and do not count towards `max`.
-        while out.len() < max {
-            let page = visible_page(&tx, queue, now, last, max - out.len()).map_err(failed)?;
-            let full = page.len() == max - out.len();
-            for (seq, receive_count) in page {
-                last = seq;
-                if spec.is_some_and(|s| receive_count >= i64::from(s.max_receive_count)) {
-                    redrive(&tx, seq).map_err(failed)?;
-                    continue;
-                }
-                let receipt = Self::fresh_id(&tx, "rcpt").map_err(failed)?;
-                let row = tx
-                    .prepare_cached(
-                        "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?1, receipt = ?2
-                         WHERE seq = ?3 RETURNING message_id, body, attributes, receive_count",
-                    )
-                    .and_then(|mut s| s.query_row(params![hide_until, receipt, seq], message_row))
-                    .map_err(failed)?;
-                out.push(Self::received(queue, seq, row, receipt)?);
-            }
-            if !full {
-                break;
-            }
-        }
-        tx.commit().map_err(failed)?;
-        Ok(out)
-    }
-
-    async fn delete(&self, queue: &str, receipt: &str) -> Result<(), Error> {
-        self.spec(queue)?;
-        let conn = self.shared.conn();
-        conn.prepare_cached("DELETE FROM messages WHERE receipt = ?1 AND queue = ?2")
-            .and_then(|mut s| s.execute(params![receipt, queue]))
-            .map_err(|e| self.queue_error(queue, &e))?;
-        Ok(())
-    }
-
-    async fn release(&self, queue: &str, receipt: &str, seconds: u32) -> Result<(), Error> {
-        self.spec(queue)?;
-        let visible_at = self.at(self.clock.now(), Duration::seconds(i64::from(seconds))).map_err(Error::Queue)?;
-        let conn = self.shared.conn();
-        conn.prepare_cached("UPDATE messages SET visible_at = ?1 WHERE receipt = ?2 AND queue = ?3")
-            .and_then(|mut s| s.execute(params![visible_at, receipt, queue]))
-            .map_err(|e| self.queue_error(queue, &e))?;
-        Ok(())
-    }
-
-    async fn stats(&self, queue: &str) -> Result<QueueStats, Error> {
-        self.spec(queue)?;
-        let now = codec::nanos(self.clock.now()).map_err(Error::Queue)?;
-        let conn = self.shared.conn();
-        let counts = conn
-            .prepare_cached(
-                "SELECT (SELECT COUNT(*) FROM messages WHERE queue = ?1 AND visible_at <= ?2),
-                        (SELECT COUNT(*) FROM messages WHERE queue = ?1),
-                        (SELECT COUNT(*) FROM dead_letters WHERE queue = ?1)",
-            )
-            .and_then(|mut s| s.query_row(params![queue, now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
-            .map_err(|e| self.queue_error(queue, &e))?;
-        let (visible, all, dead): (i64, i64, i64) = counts;
-        let count = |n: i64| usize::try_from(n).unwrap_or(0);
-        Ok(QueueStats {
-            name: queue.to_string(),
-            visible: count(visible),
-            in_flight: count(all.saturating_sub(visible)),
-            dead_letters: count(dead),
-        })
-    }
-
-    async fn dead_letters(&self, queue: &str) -> Result<Vec<ReceivedMessage>, Error> {
-        self.spec(queue)?;
-        let failed = |e| self.queue_error(queue, &e);
-        let conn = self.shared.conn();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT seq, message_id, body, attributes, receive_count FROM dead_letters
-                 WHERE queue = ?1 ORDER BY seq",
-            )
-            .map_err(failed)?;
-        let rows = stmt
-            .query_map(params![queue], |r| {
-                Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-            })
-            .map_err(failed)?;
-        let mut dead = Vec::new();
-        for row in rows {
-            let (seq, row) = row.map_err(failed)?;
-            dead.push(Self::received(queue, seq, row, String::new())?);
-        }
-        Ok(dead)
     }
 }
 
@@ -312,13 +219,17 @@ impl PublishedLog for DurableBus {
             .map_err(failed)?;
         let rows = stmt
             .query_map(params![topic], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get(4)?))
+                let columns = || -> rusqlite::Result<(String, String, String, i64)> {
+                    Ok((r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                };
+                Ok((r.get::<_, i64>(0)?, columns()))
             })
             .map_err(failed)?;
         let mut published = Vec::new();
         for row in rows {
-            let (seq, message_id, message, attributes, at) = row.map_err(failed)?;
+            let (seq, columns) = row.map_err(failed)?;
             let corrupt = |what: String| Error::Publish(format!("{topic}: published row {seq} is corrupt: {what}"));
+            let (message_id, message, attributes, at) = columns.map_err(|e| corrupt(e.to_string()))?;
             published.push(Published {
                 message_id,
                 message: serde_json::from_str(&message).map_err(|e| corrupt(e.to_string()))?,
@@ -328,32 +239,6 @@ impl PublishedLog for DurableBus {
         }
         Ok(Some(published))
     }
-}
-
-/// Up to `max` visible messages of `queue` after `seq` `after`, in queue order, as
-/// (seq, receive count).
-fn visible_page(conn: &Connection, queue: &str, now: i64, after: i64, max: usize) -> rusqlite::Result<Vec<(i64, i64)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, receive_count FROM messages WHERE queue = ?1 AND seq > ?2 AND visible_at <= ?3
-         ORDER BY seq LIMIT ?4",
-    )?;
-    let rows = stmt.query_map(params![queue, after, now, codec::limit(max)], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.collect()
-}
-
-/// Moves the message `seq` to its queue's dead letters.
-fn redrive(conn: &Connection, seq: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO dead_letters (queue, message_id, body, attributes, receive_count)
-         SELECT queue, message_id, body, attributes, receive_count FROM messages WHERE seq = ?1",
-    )?
-    .execute(params![seq])?;
-    conn.prepare_cached("DELETE FROM messages WHERE seq = ?1")?.execute(params![seq])?;
-    Ok(())
-}
-
-fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
 #[cfg(test)]

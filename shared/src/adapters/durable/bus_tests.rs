@@ -7,7 +7,7 @@ use super::*;
 use crate::adapters::durable::testdir::TestDir;
 use crate::adapters::durable::DataDir;
 use crate::adapters::embedded::{EmbeddedBus, ManualClock, NoFaults};
-use crate::ports::MAX_MESSAGE_BYTES;
+use crate::ports::{Broker, MAX_MESSAGE_BYTES};
 use crate::topology::Subscription;
 
 const QUEUES: &[Queue] = &[Queue {
@@ -102,7 +102,10 @@ async fn both_buses_record_and_deliver_a_publish_alike() {
         let record = |p: Vec<Published>| -> Vec<_> {
             p.into_iter().map(|p| (p.message_id, p.message, p.attributes, p.published_at)).collect()
         };
-        assert_eq!(record(published(&durable, "order-events").unwrap()), record(memory.published("order-events").unwrap()));
+        assert_eq!(
+            record(published(&durable, "order-events").unwrap()),
+            record(memory.published("order-events").unwrap())
+        );
     }
 }
 

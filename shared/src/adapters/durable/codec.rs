@@ -56,7 +56,11 @@ impl Row {
         let image = Image {
             version: self.version,
             body: self.body.clone(),
-            index_keys: self.index_keys.iter().map(|(i, k)| (i.name().to_string(), (k.pk.clone(), k.sk.clone()))).collect(),
+            index_keys: self
+                .index_keys
+                .iter()
+                .map(|(i, k)| (i.name().to_string(), (k.pk.clone(), k.sk.clone())))
+                .collect(),
             expires_at: self.expires_at,
         };
         serde_json::to_string(&image).map_err(|e| format!("the image of {}/{}: {e}", self.key.pk, self.key.sk))
@@ -112,4 +116,14 @@ pub(super) fn attributes_json(attributes: &BTreeMap<String, String>) -> Result<S
 
 pub(super) fn attributes_from(json: &str) -> Result<BTreeMap<String, String>, String> {
     serde_json::from_str(json).map_err(|e| format!("unreadable attributes: {e}"))
+}
+
+/// Whether reading a row failed on a value of the wrong type (a corrupt row), rather
+/// than in the database.
+pub(super) fn is_corrupt(e: &rusqlite::Error) -> bool {
+    use rusqlite::Error as E;
+    matches!(
+        e,
+        E::InvalidColumnType(..) | E::FromSqlConversionFailure(..) | E::IntegralValueOutOfRange(..) | E::Utf8Error(..)
+    )
 }

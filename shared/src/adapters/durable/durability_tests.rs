@@ -44,9 +44,8 @@ async fn items_indexes_and_the_change_feed_survive_a_reopen() {
     assert_eq!((read.version, &read.body, &read.outbox), (2, &a.body, &a.outbox));
     let page = store.query(due("due")).await.unwrap();
     assert_eq!(page.items.iter().map(|i| i.key.pk.as_str()).collect::<Vec<_>>(), ["a"]);
-    let sequences = |store: &super::DurableStore| {
-        store.read_changes(0, 10).unwrap().iter().map(|c| c.sequence).collect::<Vec<_>>()
-    };
+    let sequences =
+        |store: &super::DurableStore| store.read_changes(0, 10).unwrap().iter().map(|c| c.sequence).collect::<Vec<_>>();
     assert_eq!(sequences(&store), [2, 3], "the untrimmed changes");
     assert_eq!(store.read_changes(0, 10).unwrap()[0].old.as_ref().map(|i| i.version), Some(1));
     store.write(Write::Delete { key: a.key.clone(), condition: Condition::VersionIs(2) }).await.unwrap();
@@ -117,4 +116,49 @@ fn a_directory_never_given_a_clock_has_none() {
     data.save_clock(at).unwrap();
     data.save_clock(at + Duration::nanoseconds(1)).unwrap();
     assert_eq!(data.saved_clock().unwrap(), Some(at + Duration::nanoseconds(1)));
+}
+
+#[tokio::test]
+async fn a_corrupt_row_is_an_error_naming_it_not_a_panic() {
+    use crate::error::{Error, StoreError};
+    let dir = TestDir::new("corrupt");
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()));
+    let queue = NOTIFICATIONS_QUEUE;
+    {
+        let data = DataDir::open(dir.path()).unwrap();
+        let store = data.store(Arc::new(NoFaults));
+        for pk in ["a", "b", "c"] {
+            store
+                .write(put(Item::new(Key::new(pk, "A"), "{}".into()).with_index(Index::Gsi2, "due", pk)))
+                .await
+                .unwrap();
+        }
+        let bus = data.bus(TOPOLOGY, clock.clone(), Arc::new(NoFaults));
+        bus.send(queue, "m", &BTreeMap::new()).await.unwrap();
+    }
+    let conn = rusqlite::Connection::open(dir.path().join(super::DATABASE_FILE)).unwrap();
+    conn.execute_batch(
+        "UPDATE items SET outbox = x'00ff' WHERE pk = 'a';
+         UPDATE items SET version = 'seven' WHERE pk = 'b';
+         UPDATE index_entries SET idx = 'gsi9' WHERE pk = 'c';
+         UPDATE changes SET new = 'not json' WHERE sequence = 2;
+         UPDATE messages SET attributes = 'nope';",
+    )
+    .unwrap();
+    drop(conn);
+
+    let data = DataDir::open(dir.path()).unwrap();
+    let store = data.store(Arc::new(NoFaults));
+    let corrupt = |r: Result<Option<Item>, StoreError>| match r {
+        Err(StoreError::Corrupt(why)) => why,
+        other => panic!("{other:?}"),
+    };
+    assert!(corrupt(store.get(&Key::new("a", "A")).await).starts_with("item a/A: the outbox is not deflated"));
+    assert!(corrupt(store.get(&Key::new("b", "A")).await).starts_with("item b/A: "));
+    assert!(corrupt(store.get(&Key::new("c", "A")).await).contains("unknown index \"gsi9\""));
+    let Err(StoreError::Corrupt(why)) = store.read_changes(0, 10) else { panic!("a corrupt change") };
+    assert!(why.starts_with("change 2: unreadable image"), "{why}");
+    let bus = data.bus(TOPOLOGY, clock, Arc::new(NoFaults));
+    let Err(Error::Queue(why)) = bus.receive(queue, 10).await else { panic!("a corrupt message") };
+    assert!(why.starts_with(&format!("{queue}: messages row 1 is corrupt: unreadable attributes")), "{why}");
 }

@@ -4,8 +4,8 @@
 //! its items, change feed, queues and clock across a restart or a crash.
 //!
 //! - [`open`]: opening a directory: its lock, its format, its schema.
-//! - [`store`]: [`DurableStore`], the table and its change feed.
-//! - [`bus`]: [`DurableBus`], topics and queues.
+//! - [`store`]: [`DurableStore`], the table and its change feed; `table`: their SQL.
+//! - [`bus`]: [`DurableBus`], topics and queues; `queues`: receiving and inspecting them.
 //! - `codec`: how items, change images and times are kept in rows.
 //!
 //! # What survives what
@@ -32,7 +32,9 @@ use crate::topology::Topology;
 pub mod bus;
 mod codec;
 pub mod open;
+mod queues;
 pub mod store;
+mod table;
 
 pub use bus::DurableBus;
 pub use store::DurableStore;
@@ -132,6 +134,3 @@ mod durability_tests;
 
 #[cfg(test)]
 mod crash_tests;
-
-#[cfg(test)]
-mod bench_tests;

@@ -95,7 +95,8 @@ fn lock(dir: &Path) -> Result<File, String> {
     let path = dir.join(LOCK_FILE);
     let cannot = |e: std::io::Error| format!("cannot lock the data directory through {}: {e}", path.display());
     // Not truncated before the lock is ours: the file names the holder's pid.
-    let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(cannot)?;
+    let mut file =
+        OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(cannot)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => return Err(in_use(dir, holder(&mut file))),

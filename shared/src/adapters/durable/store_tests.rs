@@ -5,6 +5,7 @@ use super::*;
 use crate::adapters::durable::testdir::TestDir;
 use crate::adapters::durable::DataDir;
 use crate::adapters::embedded::NoFaults;
+use crate::ports::Condition;
 
 /// A store on a fresh directory; keep the `TestDir` alive for the test's length.
 fn fresh(faults: Arc<dyn Faults>) -> (TestDir, Arc<DurableStore>) {
@@ -243,7 +244,11 @@ async fn every_applied_write_is_one_change_with_both_images() {
         .iter()
         .map(|c| (c.sequence, c.old.as_ref().map(|i| i.version), c.new.as_ref().map(|i| i.version)))
         .collect();
-    assert_eq!(shape, [(1, None, Some(1)), (2, Some(1), Some(2)), (3, Some(2), None)], "a delete of nothing records nothing");
+    assert_eq!(
+        shape,
+        [(1, None, Some(1)), (2, Some(1), Some(2)), (3, Some(2), None)],
+        "a delete of nothing records nothing"
+    );
     let created = changes[0].new.as_ref().unwrap();
     assert_eq!(created.outbox, vec![message("m-1")]);
     assert_eq!(changes[1].old.as_ref(), Some(created));

@@ -1,0 +1,147 @@
+//! The queue side of [`DurableBus`] that only the local runtime uses (receive, delete,
+//! release, stats, dead letters), on the `messages` and `dead_letters` tables.
+
+use async_trait::async_trait;
+use chrono::Duration;
+use rusqlite::{params, Connection, TransactionBehavior};
+
+use super::bus::{DurableBus, MessageRow};
+use super::codec;
+use crate::error::Error;
+use crate::ports::{Broker, QueueStats, ReceivedMessage};
+
+#[async_trait]
+impl Broker for DurableBus {
+    async fn receive(&self, queue: &str, max: usize) -> Result<Vec<ReceivedMessage>, Error> {
+        let spec = self.spec(queue)?;
+        let now = self.clock.now();
+        // SQS's default visibility timeout for a queue no mapping reads.
+        let visibility = spec.map_or(30, |s| s.visibility_timeout_secs);
+        let hide_until = self.at(now, Duration::seconds(i64::from(visibility))).map_err(Error::Queue)?;
+        let now = codec::nanos(now).map_err(Error::Queue)?;
+        let failed = |e| self.queue_error(queue, &e);
+        let mut conn = self.shared.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed)?;
+        let mut out = Vec::new();
+        let mut last = 0;
+        // Visible messages in queue order, a page at a time: those past maxReceiveCount
+        // move to the dead letters and do not count towards `max`.
+        while out.len() < max {
+            let page = visible_page(&tx, queue, now, last, max - out.len()).map_err(failed)?;
+            let full = page.len() == max - out.len();
+            for (seq, receive_count) in page {
+                last = seq;
+                if spec.is_some_and(|s| receive_count >= i64::from(s.max_receive_count)) {
+                    redrive(&tx, seq).map_err(failed)?;
+                    continue;
+                }
+                let receipt = DurableBus::fresh_id(&tx, "rcpt").map_err(failed)?;
+                let row =
+                    hide(&tx, seq, hide_until, &receipt).map_err(|e| self.row_error(queue, "messages", seq, e))?;
+                out.push(DurableBus::received(queue, "messages", seq, row, receipt)?);
+            }
+            if !full {
+                break;
+            }
+        }
+        tx.commit().map_err(failed)?;
+        Ok(out)
+    }
+
+    async fn delete(&self, queue: &str, receipt: &str) -> Result<(), Error> {
+        self.spec(queue)?;
+        let conn = self.shared.conn();
+        conn.prepare_cached("DELETE FROM messages WHERE receipt = ?1 AND queue = ?2")
+            .and_then(|mut s| s.execute(params![receipt, queue]))
+            .map_err(|e| self.queue_error(queue, &e))?;
+        Ok(())
+    }
+
+    async fn release(&self, queue: &str, receipt: &str, seconds: u32) -> Result<(), Error> {
+        self.spec(queue)?;
+        let visible_at = self.at(self.clock.now(), Duration::seconds(i64::from(seconds))).map_err(Error::Queue)?;
+        let conn = self.shared.conn();
+        conn.prepare_cached("UPDATE messages SET visible_at = ?1 WHERE receipt = ?2 AND queue = ?3")
+            .and_then(|mut s| s.execute(params![visible_at, receipt, queue]))
+            .map_err(|e| self.queue_error(queue, &e))?;
+        Ok(())
+    }
+
+    async fn stats(&self, queue: &str) -> Result<QueueStats, Error> {
+        self.spec(queue)?;
+        let now = codec::nanos(self.clock.now()).map_err(Error::Queue)?;
+        let conn = self.shared.conn();
+        let counts = conn
+            .prepare_cached(
+                "SELECT (SELECT COUNT(*) FROM messages WHERE queue = ?1 AND visible_at <= ?2),
+                        (SELECT COUNT(*) FROM messages WHERE queue = ?1),
+                        (SELECT COUNT(*) FROM dead_letters WHERE queue = ?1)",
+            )
+            .and_then(|mut s| s.query_row(params![queue, now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
+            .map_err(|e| self.queue_error(queue, &e))?;
+        let (visible, all, dead): (i64, i64, i64) = counts;
+        let count = |n: i64| usize::try_from(n).unwrap_or(0);
+        Ok(QueueStats {
+            name: queue.to_string(),
+            visible: count(visible),
+            in_flight: count(all.saturating_sub(visible)),
+            dead_letters: count(dead),
+        })
+    }
+
+    async fn dead_letters(&self, queue: &str) -> Result<Vec<ReceivedMessage>, Error> {
+        self.spec(queue)?;
+        let failed = |e| self.queue_error(queue, &e);
+        let conn = self.shared.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT seq, message_id, body, attributes, receive_count FROM dead_letters
+                 WHERE queue = ?1 ORDER BY seq",
+            )
+            .map_err(failed)?;
+        let rows = stmt
+            .query_map(params![queue], |r| {
+                let columns = || -> rusqlite::Result<MessageRow> { Ok((r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)) };
+                Ok((r.get::<_, i64>(0)?, columns()))
+            })
+            .map_err(failed)?;
+        let mut dead = Vec::new();
+        for row in rows {
+            let (seq, columns) = row.map_err(failed)?;
+            let row = columns.map_err(|e| self.row_error(queue, "dead_letters", seq, e))?;
+            dead.push(DurableBus::received(queue, "dead_letters", seq, row, String::new())?);
+        }
+        Ok(dead)
+    }
+}
+
+/// Up to `max` visible messages of `queue` after `seq` `after`, in queue order, as
+/// (seq, receive count).
+fn visible_page(conn: &Connection, queue: &str, now: i64, after: i64, max: usize) -> rusqlite::Result<Vec<(i64, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, receive_count FROM messages WHERE queue = ?1 AND seq > ?2 AND visible_at <= ?3
+         ORDER BY seq LIMIT ?4",
+    )?;
+    let rows = stmt.query_map(params![queue, after, now, codec::limit(max)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// Moves the message `seq` to its queue's dead letters.
+fn redrive(conn: &Connection, seq: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO dead_letters (queue, message_id, body, attributes, receive_count)
+         SELECT queue, message_id, body, attributes, receive_count FROM messages WHERE seq = ?1",
+    )?
+    .execute(params![seq])?;
+    conn.prepare_cached("DELETE FROM messages WHERE seq = ?1")?.execute(params![seq])?;
+    Ok(())
+}
+
+/// Counts a receive of the message `seq`, hides it until `until` and gives it `receipt`.
+fn hide(conn: &Connection, seq: i64, until: i64, receipt: &str) -> rusqlite::Result<MessageRow> {
+    conn.prepare_cached(
+        "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?1, receipt = ?2
+         WHERE seq = ?3 RETURNING message_id, body, attributes, receive_count",
+    )?
+    .query_row(params![until, receipt, seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+}

@@ -1,0 +1,195 @@
+//! The table's SQL: reading an item, checking and applying a write with its change
+//! record, and scanning an index, on a connection or a transaction the caller holds.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::codec::{self, index_named, Row};
+use super::Shared;
+use crate::error::StoreError;
+use crate::ports::{Condition, IndexQuery, Key, Write};
+
+/// The connection (or a transaction on it) and how to name its failures.
+pub(super) struct Db<'a> {
+    pub conn: &'a Connection,
+    pub shared: &'a Shared,
+}
+
+impl Db<'_> {
+    /// A failure reading `what`: a value of the wrong type is a corrupt row, anything
+    /// else the database's failure.
+    pub fn error(&self, e: rusqlite::Error, what: &str) -> StoreError {
+        if codec::is_corrupt(&e) {
+            StoreError::Corrupt(format!("{what}: {e}"))
+        } else {
+            StoreError::Backend(format!("{what}: {}", self.shared.failed(&e)))
+        }
+    }
+
+    /// The first column of the first row of `sql`, if there is a row.
+    pub fn row<T: rusqlite::types::FromSql>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        what: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.error(e, what))?;
+        stmt.query_row(params, |r| r.get(0)).optional().map_err(|e| self.error(e, what))
+    }
+
+    pub fn execute(&self, sql: &str, params: impl rusqlite::Params, what: &str) -> Result<usize, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.error(e, what))?;
+        stmt.execute(params).map_err(|e| self.error(e, what))
+    }
+
+    /// The item at `key` as stored.
+    pub fn load(&self, key: &Key) -> Result<Option<Row>, StoreError> {
+        let what = format!("item {}/{}", key.pk, key.sk);
+        let sql = "SELECT version, body, expires_at, outbox FROM items WHERE pk = ?1 AND sk = ?2";
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.error(e, &what))?;
+        let columns = stmt
+            .query_row(params![key.pk, key.sk], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?, r.get(3)?))
+            })
+            .optional()
+            .map_err(|e| self.error(e, &what))?;
+        let Some((version, body, expires_at, outbox)) = columns else { return Ok(None) };
+        let version = u64::try_from(version).map_err(|_| StoreError::Corrupt(format!("{what}: version {version}")))?;
+        let mut row = Row { key: key.clone(), version, body, index_keys: Default::default(), expires_at, outbox };
+        let sql = "SELECT idx, ipk, isk FROM index_entries WHERE pk = ?1 AND sk = ?2";
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.error(e, &what))?;
+        let entries = stmt
+            .query_map(params![key.pk, key.sk], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            })
+            .map_err(|e| self.error(e, &what))?;
+        for entry in entries {
+            let (idx, ipk, isk) = entry.map_err(|e| self.error(e, &what))?;
+            let index = index_named(&idx).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;
+            row.index_keys.insert(index, Key::new(ipk, isk));
+        }
+        Ok(Some(row))
+    }
+
+    /// Loads the item `write` targets and checks its condition, and that a put fits
+    /// DynamoDB's item size limit; returns the item as it is.
+    pub fn checked(&self, write: &Write) -> Result<Option<Row>, StoreError> {
+        let (key, condition) = target(write);
+        let old = self.load(key)?;
+        let current = old.as_ref().map(|r| r.version);
+        let ok = match condition {
+            Condition::Always => true,
+            Condition::NotExists => current.is_none(),
+            Condition::VersionIs(v) => current == Some(v),
+        };
+        if !ok {
+            return Err(StoreError::ConditionFailed);
+        }
+        if let Write::Put { item, .. } = write {
+            item.check_size(next_version(current))?;
+        }
+        Ok(old)
+    }
+
+    /// Applies a checked write over `old` and records its change; returns the new
+    /// version (0 for a delete).
+    pub fn apply(&self, write: &Write, old: Option<Row>) -> Result<u64, StoreError> {
+        match write {
+            Write::Put { item, .. } => {
+                let row = Row::stored(item, next_version(old.as_ref().map(|r| r.version)));
+                let what = format!("writing item {}/{}", row.key.pk, row.key.sk);
+                if old.is_some() {
+                    self.unindex(&row.key, &what)?;
+                }
+                self.execute(
+                    "INSERT INTO items (pk, sk, version, body, expires_at, outbox) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (pk, sk) DO UPDATE SET version = excluded.version, body = excluded.body,
+                     expires_at = excluded.expires_at, outbox = excluded.outbox",
+                    params![row.key.pk, row.key.sk, self.int(row.version)?, row.body, row.expires_at, row.outbox],
+                    &what,
+                )?;
+                for (index, ik) in &row.index_keys {
+                    self.execute(
+                        "INSERT INTO index_entries (idx, ipk, isk, pk, sk) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![index.name(), ik.pk, ik.sk, row.key.pk, row.key.sk],
+                        &what,
+                    )?;
+                }
+                self.record(&row.key, old.as_ref(), Some(&row))?;
+                Ok(row.version)
+            }
+            Write::Delete { key, .. } => {
+                // A delete of nothing changes nothing, and a stream records nothing for it.
+                if let Some(old) = old {
+                    let what = format!("deleting item {}/{}", key.pk, key.sk);
+                    self.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk], &what)?;
+                    self.unindex(key, &what)?;
+                    self.record(key, Some(&old), None)?;
+                }
+                Ok(0)
+            }
+        }
+    }
+
+    fn unindex(&self, key: &Key, what: &str) -> Result<(), StoreError> {
+        self.execute("DELETE FROM index_entries WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk], what)?;
+        Ok(())
+    }
+
+    fn record(&self, key: &Key, old: Option<&Row>, new: Option<&Row>) -> Result<(), StoreError> {
+        let image = |row: Option<&Row>| row.map(Row::image).transpose().map_err(StoreError::Backend);
+        let (old_outbox, new_outbox) = (old.and_then(|r| r.outbox.as_deref()), new.and_then(|r| r.outbox.as_deref()));
+        self.execute(
+            "INSERT INTO changes (pk, sk, old, old_outbox, new, new_outbox) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![key.pk, key.sk, image(old)?, old_outbox, image(new)?, new_outbox],
+            &format!("recording the change of item {}/{}", key.pk, key.sk),
+        )?;
+        Ok(())
+    }
+
+    /// Up to `max` entries of the query's index range, as (index sk, table key), in
+    /// index order and past `after` (an index sk and table key).
+    pub fn index_range(
+        &self,
+        query: &IndexQuery,
+        after: Option<(String, &Key)>,
+        max: usize,
+    ) -> Result<Vec<(String, Key)>, StoreError> {
+        let what = format!("querying {} at {}", query.index.name(), query.pk);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT isk, pk, sk FROM index_entries
+                 WHERE idx = ?1 AND ipk = ?2 AND isk >= ?3 AND (?4 IS NULL OR isk <= ?4)
+                   AND (?5 IS NULL OR (isk, pk, sk) > (?5, ?6, ?7))
+                 ORDER BY isk, pk, sk LIMIT ?8",
+            )
+            .map_err(|e| self.error(e, &what))?;
+        let (a_isk, a_pk, a_sk) = match &after {
+            Some((isk, k)) => (Some(isk.as_str()), Some(k.pk.as_str()), Some(k.sk.as_str())),
+            None => (None, None, None),
+        };
+        let from = query.sk_from.as_deref().unwrap_or_default();
+        let params = params![query.index.name(), query.pk, from, query.sk_to, a_isk, a_pk, a_sk, codec::limit(max)];
+        let rows = stmt
+            .query_map(params, |r| {
+                Ok((r.get::<_, String>(0)?, Key::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            })
+            .map_err(|e| self.error(e, &what))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.error(e, &what))
+    }
+
+    fn int(&self, n: u64) -> Result<i64, StoreError> {
+        codec::int(n).map_err(StoreError::Backend)
+    }
+}
+
+fn next_version(current: Option<u64>) -> u64 {
+    current.unwrap_or(0).saturating_add(1)
+}
+
+pub(super) fn target(write: &Write) -> (&Key, Condition) {
+    match write {
+        Write::Put { item, condition } => (&item.key, *condition),
+        Write::Delete { key, condition } => (key, *condition),
+    }
+}
