@@ -12,8 +12,9 @@ use orderflow_shared::domain::order::Order;
 use orderflow_shared::domain::policy::refund::ScenarioRules;
 use orderflow_shared::domain::refund::{quote, Purchase, Quote};
 use orderflow_shared::domain::refund_policy::{apply, extract, failed_conditions, order_refusal, review_reasons};
-use orderflow_shared::error::{Error, Result, StoreError};
+use orderflow_shared::error::{Error, Result};
 use orderflow_shared::input::Fields;
+use orderflow_shared::store::transition;
 use orderflow_shared::store::{require_order, Versioned};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -25,8 +26,6 @@ pub use crate::view::{check_refund_id, view};
 
 /// The cause of a request's messages (their ids derive from it).
 pub const REQUESTED: &str = "requested";
-/// Attempts of a read-decide-write cycle before giving up on a hot order.
-const ATTEMPTS: usize = 5;
 
 struct RefundRequest {
     request_id: String,
@@ -53,9 +52,10 @@ fn parse(deps: &Deps, body: &Value) -> Result<RefundRequest> {
 #[instrument(skip_all)]
 pub async fn request(deps: &Deps, body: &Value) -> Result<(u16, Value)> {
     let req = parse(deps, body)?;
-    for _ in 0..ATTEMPTS {
+    let req = &req;
+    transition::retrying(|| async move {
         if let Some(existing) = store::find_by_request(deps.store.as_ref(), &req.request_id).await? {
-            return replay(existing, &req);
+            return replay(existing, req);
         }
         let (order, scenario, purchase, ledger) = load_purchase(deps, &req.order_id, &req.scenario).await?;
         if let Some(refusal) = order_refusal(&order) {
@@ -68,17 +68,12 @@ pub async fn request(deps: &Deps, body: &Value) -> Result<(u16, Value)> {
         // Random, so a refund cannot be read or reviewed by guessing its id; a lost race
         // on the same request id fails the transaction and is answered by the winner.
         let refund_id = format!("rf-{}", deps.ids.next_id());
-        let mut refund = new_refund(&req, &refund_id, &order, scenario, &purchase, now);
-        match decide(deps, &mut refund, scenario, &purchase, ledger).await {
-            Ok(_) => {
-                info!(refund_id = %refund.refund_id, status = ?refund.status, "refund requested");
-                return Ok((201, view(&refund)));
-            }
-            Err(Error::Store(StoreError::ConditionFailed)) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(Error::Store(StoreError::Backend("refund kept changing under concurrent writes".into())))
+        let mut refund = new_refund(req, &refund_id, &order, scenario, &purchase, now);
+        decide(deps, &mut refund, scenario, &purchase, ledger).await?;
+        info!(refund_id = %refund.refund_id, status = ?refund.status, "refund requested");
+        Ok((201, view(&refund)))
+    })
+    .await
 }
 
 /// A refund as requested at `now`: the facts extracted, the failed conditions listed.

@@ -11,8 +11,9 @@ use orderflow_shared::domain::ids::{DecisionId, OrderId};
 use orderflow_shared::domain::policy::refund::ReviewerRole;
 use orderflow_shared::domain::refund::quote;
 use orderflow_shared::domain::refund_policy::{failed_conditions, order_refusal};
-use orderflow_shared::error::{Error, Result, StoreError};
+use orderflow_shared::error::{Error, Result};
 use orderflow_shared::input::Fields;
+use orderflow_shared::store::transition;
 use orderflow_shared::store::Versioned;
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -21,8 +22,6 @@ use tracing::{info, instrument};
 use crate::outbox;
 use crate::refunds::{check_refund_id, issue, load_purchase, view};
 use crate::store::{self, Decision, Refund, RefundStatus};
-
-const ATTEMPTS: usize = 5;
 
 struct ReviewRequest {
     decision_id: String,
@@ -59,12 +58,13 @@ fn cause(decision_id: &str) -> String {
 pub async fn decide(deps: &Deps, refund_id: &str, body: &Value) -> Result<(u16, Value)> {
     let req = parse(body)?;
     check_refund_id(refund_id)?;
-    for _ in 0..ATTEMPTS {
+    let req = &req;
+    transition::retrying(|| async move {
         let found = store::get_refund(deps.store.as_ref(), refund_id).await?;
         let Versioned { value: mut refund, version } =
             found.ok_or_else(|| Error::NotFound { what: "refund", id: refund_id.to_string() })?;
         if let Some(done) = &refund.decision {
-            return replay(done.clone(), &refund, &req);
+            return replay(done.clone(), &refund, req);
         }
         if refund.status != RefundStatus::PendingReview {
             return Err(Error::Conflict(format!("refund {refund_id} is not pending review")));
@@ -73,16 +73,11 @@ pub async fn decide(deps: &Deps, refund_id: &str, body: &Value) -> Result<(u16, 
             let routed = refund.reviewer_role.map(|r| r.as_str()).unwrap_or("nobody");
             return Err(Error::Forbidden(format!("refund {refund_id} awaits a {routed} reviewer")));
         }
-        match apply_decision(deps, &mut refund, version, &req).await {
-            Ok(_) => {
-                info!(refund_id, status = ?refund.status, "review decided");
-                return Ok((200, view(&refund)));
-            }
-            Err(Error::Store(StoreError::ConditionFailed)) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(Error::Store(StoreError::Backend("refund kept changing under concurrent writes".into())))
+        apply_decision(deps, &mut refund, version, req).await?;
+        info!(refund_id, status = ?refund.status, "review decided");
+        Ok((200, view(&refund)))
+    })
+    .await
 }
 
 async fn apply_decision(deps: &Deps, refund: &mut Refund, version: u64, req: &ReviewRequest) -> Result<u64> {

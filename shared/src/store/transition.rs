@@ -68,7 +68,28 @@ where
             },
         }
     }
-    Err(Error::Store(StoreError::Backend(format!(
-        "still changing after {attempts} attempts; the cause is retried later"
-    ))))
+    Err(still_changing(attempts))
+}
+
+/// For a transition that writes several items in one transaction (a refund with its
+/// order's refund ledger), which [`apply`]'s one entity cannot express: runs `round` —
+/// read, decide, write conditionally — again while its write loses a race
+/// ([`StoreError::ConditionFailed`]), up to [`ATTEMPTS`] times; any other outcome is
+/// returned as it is.
+pub async fn retrying<T, R, F>(mut round: R) -> Result<T>
+where
+    R: FnMut() -> F,
+    F: Future<Output = Result<T>>,
+{
+    for _ in 0..ATTEMPTS {
+        match round().await {
+            Err(Error::Store(StoreError::ConditionFailed)) => continue,
+            other => return other,
+        }
+    }
+    Err(still_changing(ATTEMPTS))
+}
+
+fn still_changing(attempts: usize) -> Error {
+    Error::Store(StoreError::Backend(format!("still changing after {attempts} attempts; the cause is retried later")))
 }
