@@ -2,6 +2,7 @@
 //! in release mode (`cargo run --release -p orderflow-local -- bench ...`); they report,
 //! they do not assert.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::Duration as Minutes;
@@ -9,6 +10,8 @@ use orderflow_shared::adapters::embedded::World;
 use orderflow_shared::domain::audit::Failure;
 use orderflow_shared::messages::audit::AuditResult;
 use serde_json::{json, Value};
+
+use crate::{functions, pump, router, Options, Runtime};
 
 fn order_body(i: usize) -> Value {
     json!({
@@ -84,4 +87,78 @@ pub async fn intake(n: usize, runs: usize) {
         times.push(started.elapsed());
     }
     summary(&format!("risk check intake of {n} orders"), &mut times, n, "orders");
+}
+
+/// The statuses that take a retail order from its first stage to the end.
+const RETAIL_STATUSES: [(&str, &str); 4] =
+    [("payment", "DONE"), ("invoice", "DONE"), ("warehouse", "DONE"), ("carrier", "DELIVERED")];
+
+/// The whole chain on the embedded backend, in memory and then durable (a fresh data
+/// directory per run): `n` retail orders placed, audited (passed) and fulfilled through
+/// every stage, driven through the router and the pumps as `serve` runs them. Prints
+/// orders per second from the first placement to the last `order.fulfilment.completed`,
+/// and p50/p99 of each function's invocations (a hop).
+pub async fn chain(n: usize, runs: usize) {
+    for durable in [false, true] {
+        let mut times = Vec::new();
+        let mut hops: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
+        for run in 0..runs {
+            let dir =
+                durable.then(|| std::env::temp_dir().join(format!("orderflow-bench-{}-{run}", std::process::id())));
+            let options = Options { data_dir: dir.clone(), ..Options::embedded() };
+            let rt = Runtime::start(&options).await.expect("the runtime starts");
+            functions::hops::record(true);
+            let started = Instant::now();
+            drive_chain(&rt, n).await;
+            times.push(started.elapsed());
+            for (hop, mut took) in functions::hops::take() {
+                hops.entry(hop).or_default().append(&mut took);
+            }
+            functions::hops::record(false);
+            drop(rt);
+            if let Some(dir) = dir {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+        let backend = if durable { "durable (SQLite data directory)" } else { "in memory" };
+        summary(&format!("whole chain of {n} orders, {backend}"), &mut times, n, "orders");
+        for (hop, mut took) in hops {
+            took.sort();
+            let at = |q: usize| took.get((took.len().saturating_sub(1)) * q / 100).copied().unwrap_or_default();
+            println!("  {hop}: {} invocations, p50 {:?}, p99 {:?}", took.len(), at(50), at(99));
+        }
+    }
+}
+
+async fn drive_chain(rt: &Runtime, n: usize) {
+    let call = |method: &'static str, path: String, body: Value| async move {
+        let reply = router::handle(rt, method, &path, body.to_string().as_bytes()).await;
+        assert!(reply.status < 300, "{method} {path}: {} {}", reply.status, reply.body);
+    };
+    let settle = || async { pump::settle(rt, Duration::from_secs(3600)).await.expect("the chain settles") };
+    for i in 0..n {
+        let mut body = order_body(i);
+        body["customer_id"] = json!(format!("c-{i}"));
+        call("POST", "/orders".into(), body).await;
+    }
+    settle().await;
+    let at = rt.now().to_rfc3339();
+    for i in 0..n {
+        let passed = json!({"audit_id": format!("a-{i}"), "order_id": format!("bench-{i}"), "occurred_at": at});
+        let message = json!({"message": passed, "attributes": {"type": "audit.passed"}});
+        call("POST", "/_local/topics/audit-results".into(), message).await;
+    }
+    settle().await;
+    for (system, status) in RETAIL_STATUSES {
+        for i in 0..n {
+            let report = json!({"order_id": format!("bench-{i}"), "system": system, "node": system,
+                                "status": status, "occurred_at": at});
+            call("POST", "/fulfilment/status".into(), report).await;
+        }
+        settle().await;
+    }
+    let events = rt.published("order-events").await.ok().flatten().unwrap_or_default();
+    let completed =
+        events.iter().filter(|m| m.attributes.get("type").map(String::as_str) == Some("order.fulfilment.completed"));
+    assert_eq!(completed.count(), n, "every order's fulfilment completed");
 }

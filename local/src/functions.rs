@@ -13,8 +13,46 @@ use orderflow_shared::topology::{
 };
 use scheduled_retry::{TickReport, Unlimited};
 
+/// How long each invocation of each function took, kept only while
+/// [`hops::record`] is on (`orderflow-local bench chain` turns it on).
+pub mod hops {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    static ON: AtomicBool = AtomicBool::new(false);
+    static TIMES: Mutex<BTreeMap<String, Vec<Duration>>> = Mutex::new(BTreeMap::new());
+
+    /// Starts (or stops) recording, forgetting what was recorded.
+    pub fn record(on: bool) {
+        TIMES.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        ON.store(on, Ordering::SeqCst);
+    }
+
+    /// What was recorded: function name → invocation durations.
+    pub fn take() -> BTreeMap<String, Vec<Duration>> {
+        std::mem::take(&mut *TIMES.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub(super) async fn timed<T>(function: &str, call: impl std::future::Future<Output = T>) -> T {
+        if !ON.load(Ordering::Relaxed) {
+            return call.await;
+        }
+        let started = Instant::now();
+        let out = call.await;
+        let took = started.elapsed();
+        TIMES.lock().unwrap_or_else(|p| p.into_inner()).entry(function.to_string()).or_default().push(took);
+        out
+    }
+}
+
 /// Invokes the HTTP function `function` with `request`.
 pub async fn http(deps: &Deps, function: &str, request: Request) -> Response<Body> {
+    hops::timed(function, http_untimed(deps, function, request)).await
+}
+
+async fn http_untimed(deps: &Deps, function: &str, request: Request) -> Response<Body> {
     match function {
         RISK_CHECK => risk_check::handle(deps, request).await,
         FULFILMENT_STATUS => fulfilment_dispatcher::status_api::handle(deps, request).await,
@@ -30,6 +68,10 @@ pub async fn http(deps: &Deps, function: &str, request: Request) -> Response<Bod
 
 /// Invokes the queue consumer `function` with a batch.
 pub async fn sqs(deps: &Deps, function: &str, event: SqsEvent) -> Result<SqsBatchResponse, String> {
+    hops::timed(function, sqs_untimed(deps, function, event)).await
+}
+
+async fn sqs_untimed(deps: &Deps, function: &str, event: SqsEvent) -> Result<SqsBatchResponse, String> {
     match function {
         AUDIT_FAILURE => Ok(audit_failure::handle(deps, event).await),
         NOTIFIER => Ok(notifier::handle(deps, event).await),
@@ -40,6 +82,10 @@ pub async fn sqs(deps: &Deps, function: &str, event: SqsEvent) -> Result<SqsBatc
 
 /// Invokes the stream consumer `function` with a batch of change records.
 pub async fn stream(deps: &Deps, function: &str, event: StreamEvent) -> Result<DynamoDbEventResponse, String> {
+    hops::timed(function, stream_untimed(deps, function, event)).await
+}
+
+async fn stream_untimed(deps: &Deps, function: &str, event: StreamEvent) -> Result<DynamoDbEventResponse, String> {
     match function {
         OUTBOX_RELAY => Ok(outbox_relay::handle(deps, event).await),
         other => Err(format!("no stream consumer named {other} in the local runtime")),

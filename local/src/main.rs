@@ -85,6 +85,9 @@ enum BenchArg {
     Tick,
     /// `count` orders through the risk check.
     Intake,
+    /// `count` orders through the whole chain (placed, audited, fulfilled), in memory
+    /// and durable, with p50/p99 per hop.
+    Chain,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -121,6 +124,7 @@ async fn main() -> ExitCode {
             match what {
                 BenchArg::Tick => orderflow_local::bench::tick(count, runs.max(1)).await,
                 BenchArg::Intake => orderflow_local::bench::intake(count, runs.max(1)).await,
+                BenchArg::Chain => orderflow_local::bench::chain(count, runs.max(1)).await,
             }
             ExitCode::SUCCESS
         }
