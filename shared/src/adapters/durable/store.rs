@@ -20,11 +20,12 @@ use crate::ports::{Index, IndexQuery, Item, Key, Page, StateStore, Write};
 pub struct DurableStore {
     shared: Arc<Shared>,
     faults: Arc<dyn Faults>,
+    cursors: crate::adapters::embedded::Cursors,
 }
 
 impl DurableStore {
     pub(super) fn new(shared: Arc<Shared>, faults: Arc<dyn Faults>) -> DurableStore {
-        DurableStore { shared, faults }
+        DurableStore { shared, faults, cursors: Default::default() }
     }
 
     /// How many items the table holds, for inspection in tests and benchmarks.
@@ -108,9 +109,13 @@ impl StateStore for DurableStore {
         let conn = self.shared.conn();
         let db = Db { conn: &conn, shared: &self.shared };
         let index = query.index.name();
-        // Resume after the previous page's last item; if it has since left the index,
-        // start from the range's beginning (callers of due-work queries re-read anyway).
+        // Resume after the previous page's last item where it was when read
+        // ([`crate::adapters::embedded::Cursors`]); for a cursor not handed out here, where
+        // it is now; if it has left the index, from the range's beginning.
         let after = match &query.after {
+            Some(k) if self.cursors.position(query.index, k).is_some() => {
+                self.cursors.position(query.index, k).map(|isk| (isk, k))
+            }
             Some(k) => db
                 .row::<String>(
                     "SELECT isk FROM index_entries WHERE pk = ?1 AND sk = ?2 AND idx = ?3",
@@ -127,8 +132,11 @@ impl StateStore for DurableStore {
         for (isk, key) in entries.into_iter().take(query.limit) {
             items.push(projected(&db, query.index, &query.pk, isk, key)?);
         }
-        let next = if more { items.last().map(|i: &Item| i.key.clone()) } else { None };
-        Ok(Page { items, next })
+        let next = if more { items.last() } else { None };
+        if let Some(last) = next {
+            self.cursors.remember(query.index, last);
+        }
+        Ok(Page { next: next.map(|i: &Item| i.key.clone()), items })
     }
 }
 

@@ -56,3 +56,37 @@ impl PublishedLog for EmbeddedBus {
         Ok(self.published(topic))
     }
 }
+
+/// The index position of each page cursor a store handed out (`Page.next`), so that a
+/// continuation starts exactly after the last item as it was read, even when that item
+/// has since moved in the index (a schedule tick moves each due order it acts on to a
+/// later due time). DynamoDB's LastEvaluatedKey carries the position; the port's cursor
+/// is the table key, so the in-process stores remember it. Bounded: past 1024 cursors
+/// the memory is cleared, and a forgotten cursor falls back to the item's position now.
+#[derive(Default)]
+pub struct Cursors(std::sync::Mutex<std::collections::HashMap<(crate::ports::Index, crate::ports::Key), String>>);
+
+impl Cursors {
+    const MAX: usize = 1024;
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(crate::ports::Index, crate::ports::Key), String>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Remembers that the page ending at `item` was read with it at its index position.
+    pub fn remember(&self, index: crate::ports::Index, item: &crate::ports::Item) {
+        let Some(position) = item.index_keys.get(&index) else { return };
+        let mut cursors = self.lock();
+        if cursors.len() >= Self::MAX {
+            cursors.clear();
+        }
+        cursors.insert((index, item.key.clone()), position.sk.clone());
+    }
+
+    /// The index sort key at which the cursor `key` was handed out, if remembered.
+    pub fn position(&self, index: crate::ports::Index, key: &crate::ports::Key) -> Option<String> {
+        self.lock().get(&(index, key.clone())).cloned()
+    }
+}

@@ -44,6 +44,7 @@ pub struct Change {
 pub struct EmbeddedStore {
     table: Mutex<Table>,
     faults: Arc<dyn Faults>,
+    cursors: super::Cursors,
 }
 
 impl Default for EmbeddedStore {
@@ -54,7 +55,7 @@ impl Default for EmbeddedStore {
 
 impl EmbeddedStore {
     pub fn new(faults: Arc<dyn Faults>) -> EmbeddedStore {
-        EmbeddedStore { table: Mutex::new(Table::default()), faults }
+        EmbeddedStore { table: Mutex::new(Table::default()), faults, cursors: super::Cursors::default() }
     }
 
     fn lock(&self) -> MutexGuard<'_, Table> {
@@ -210,13 +211,16 @@ impl StateStore for EmbeddedStore {
     async fn query(&self, query: IndexQuery) -> Result<Page, StoreError> {
         let table = self.lock();
         let Some(index) = table.indexes.get(&query.index) else { return Ok(Page::default()) };
-        // Resume after the previous page's last item; if it has since left the index,
-        // start from the range's beginning (callers of due-work queries re-read anyway).
-        let after = query
-            .after
-            .as_ref()
-            .and_then(|k| table.items.get(k))
-            .and_then(|item| item.index_keys.get(&query.index).map(|ik| (ik.sk.clone(), item.key.clone())));
+        // Resume after the previous page's last item where it was when read ([`Cursors`]);
+        // for a cursor not handed out here, where it is now; if it has left the index,
+        // from the range's beginning (callers of due-work queries re-read anyway).
+        let after = query.after.as_ref().and_then(|k| match self.cursors.position(query.index, k) {
+            Some(sk) => Some((sk, k.clone())),
+            None => table
+                .items
+                .get(k)
+                .and_then(|item| item.index_keys.get(&query.index).map(|ik| (ik.sk.clone(), item.key.clone()))),
+        });
         let from = query.sk_from.clone().unwrap_or_default();
         let mut items = Vec::new();
         let mut more = false;
@@ -233,8 +237,11 @@ impl StateStore for EmbeddedStore {
             }
             items.extend(table.items.get(key).map(|item| projected(item, query.index)));
         }
-        let next = if more { items.last().map(|i: &Item| i.key.clone()) } else { None };
-        Ok(Page { items, next })
+        let next = if more { items.last() } else { None };
+        if let Some(last) = next {
+            self.cursors.remember(query.index, last);
+        }
+        Ok(Page { next: next.map(|i: &Item| i.key.clone()), items })
     }
 }
 

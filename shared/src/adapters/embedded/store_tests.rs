@@ -149,3 +149,26 @@ async fn keys_only_indexes_return_keys_alone() {
     assert_eq!((only.key.pk.as_str(), only.body.as_str(), only.version), ("p", "", 0));
     assert_eq!(only.index_keys.keys().collect::<Vec<_>>(), [&Index::Gsi2]);
 }
+
+#[tokio::test]
+async fn a_page_continues_after_its_last_item_as_read_even_when_that_item_moved() {
+    let s = EmbeddedStore::default();
+    for (pk, sk) in [("x1", "01"), ("x2", "02"), ("x3", "03"), ("x4", "04")] {
+        s.write(put(item(pk, pk).with_index(Index::Gsi2, "due", sk), Condition::Always)).await.unwrap();
+    }
+    let q = |after| IndexQuery {
+        index: Index::Gsi2,
+        pk: "due".into(),
+        sk_from: None,
+        sk_to: Some("05".into()),
+        limit: 2,
+        after,
+    };
+    let first = s.query(q(None)).await.unwrap();
+    // The reader acts on what it read: both move past the range (a tick reschedules).
+    for (pk, sk) in [("x1", "91"), ("x2", "92")] {
+        s.write(put(item(pk, pk).with_index(Index::Gsi2, "due", sk), Condition::Always)).await.unwrap();
+    }
+    let second = s.query(q(first.next.clone())).await.unwrap();
+    assert_eq!(second.items.iter().map(|i| i.key.pk.as_str()).collect::<Vec<_>>(), ["x3", "x4"]);
+}
