@@ -106,6 +106,9 @@ pub struct Runtime {
     manual_clock: Option<Arc<ManualClock>>,
     stream: Box<dyn ChangeStream>,
     stream_retries: Retries,
+    /// One poll of the change stream at a time: the background pump and a settle would
+    /// otherwise both read the same unacknowledged records and relay them twice.
+    stream_turn: tokio::sync::Mutex<()>,
     /// The durable embedded backend's directory, which also keeps the manual clock.
     data: Option<DataDir>,
 }
@@ -164,7 +167,13 @@ impl Runtime {
         };
         let manual_clock = match options.clock {
             // A manual clock carries on from where it stood when the runtime stopped.
-            ClockMode::Manual { start } => Some(Arc::new(ManualClock::new(saved_clock.unwrap_or(start)))),
+            ClockMode::Manual { start } => {
+                let at = saved_clock.unwrap_or(start);
+                if let (Some(data), None) = (&data, saved_clock) {
+                    data.save_clock(at)?;
+                }
+                Some(Arc::new(ManualClock::new(at)))
+            }
             ClockMode::System => None,
         };
         let clock: Arc<dyn Clock> = match &manual_clock {
@@ -221,7 +230,8 @@ impl Runtime {
             }
         };
         let stream_retries = Retries::default();
-        Ok(Runtime { deps, topology, broker, topics, manual_clock, stream, stream_retries, data })
+        let stream_turn = tokio::sync::Mutex::new(());
+        Ok(Runtime { deps, topology, broker, topics, manual_clock, stream, stream_retries, stream_turn, data })
     }
 
     /// The table's change stream, as the outbox relay's event source mapping reads it.
@@ -231,6 +241,11 @@ impl Runtime {
 
     pub(crate) fn stream_retries(&self) -> &Retries {
         &self.stream_retries
+    }
+
+    /// Waits for the stream's turn (see `stream_turn`).
+    pub(crate) async fn stream_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.stream_turn.lock().await
     }
 
     /// The queues as the runtime plays Lambda's event source mappings on them (receive,

@@ -99,6 +99,7 @@ fn sequence_of(record: &Value) -> Option<String> {
 /// One poll of the stream: hands a batch to the relay and acknowledges what it
 /// relayed; returns how many records it handed over.
 pub async fn pump_stream(rt: &Runtime) -> Result<usize, String> {
+    let _turn = rt.stream_turn().await;
     let mapping = rt.topology.stream;
     let stream = rt.stream();
     let batch = stream.next_batch(mapping.batch_size as usize).await?;

@@ -137,6 +137,13 @@ fn describe(database: &Path, e: rusqlite::Error) -> String {
 
 /// Creates the schema in an empty database, or checks that a non-empty one is ours
 /// and of [`FORMAT`]. One transaction: a crash while creating leaves an empty database.
+///
+/// Messages a previous runtime had received and not yet deleted are made visible again
+/// here: the directory's lock proves that runtime gone, so nothing can still be working
+/// on them or hold their receipts. (Waiting for their visibility timeout instead would,
+/// under a manual clock that only moves after the queues settle, keep them hidden for
+/// good.) Their receive counts stay, so one that keeps crashing the runtime still ends
+/// in its dead-letter queue.
 fn prepare(conn: &mut Connection, database: &Path) -> Result<(), String> {
     let failed = |e: rusqlite::Error| describe(database, e);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed)?;
@@ -156,6 +163,8 @@ fn prepare(conn: &mut Connection, database: &Path) -> Result<(), String> {
         .map_err(failed)?;
     } else {
         check_ours(&tx, database, &tables)?;
+        tx.execute("UPDATE messages SET visible_at = 0, receipt = NULL WHERE receipt IS NOT NULL", [])
+            .map_err(failed)?;
     }
     tx.commit().map_err(failed)
 }
