@@ -16,6 +16,7 @@
 //! - [`server`]: binds 127.0.0.1 and serves the router behind the guard.
 //! - [`bench`]: throughput measurements on the embedded backend.
 //! - [`demo`]: the scripted scenario of `orderflow-local demo`.
+//! - [`soak`]: `orderflow-local soak`, many orders under injected faults, then a check.
 
 pub mod bench;
 pub mod demo;
@@ -25,6 +26,7 @@ pub mod pump;
 pub mod router;
 pub mod runtime;
 pub mod server;
+pub mod soak;
 pub mod stream;
 pub mod taps;
 

@@ -71,6 +71,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Drive many orders through every flow under injected faults (duplicated, delayed
+    /// and failed deliveries, crashes around writes and publishes), then check that
+    /// every effect happened exactly once. Exits non-zero on any violation.
+    Soak {
+        #[arg(long, default_value_t = 5000)]
+        orders: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Run on the durable backend in this new directory instead of in memory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -101,7 +113,15 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own story; its logs only speak up when something is wrong.
     let quiet = matches!(cli.command, Command::Demo { .. } | Command::Bench { .. } | Command::CostReport { .. });
-    orderflow_shared::edge::telemetry::init_with_default(if quiet { "warn" } else { "info" });
+    // Every fault the soak injects is logged as the failure it plays; the report says what counts.
+    let level = if matches!(cli.command, Command::Soak { .. }) {
+        "off"
+    } else if quiet {
+        "warn"
+    } else {
+        "info"
+    };
+    orderflow_shared::edge::telemetry::init_with_default(level);
     match cli.command {
         Command::Serve { port, backend, endpoint_url, rules, clock, resource_prefix, data_dir, in_memory } => {
             let backend = match (backend, endpoint_url) {
@@ -129,6 +149,9 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::CostReport { endpoint_url, json } => cost::run(endpoint_url, json).await,
+        Command::Soak { orders, seed, data_dir } => {
+            orderflow_local::soak::cli(orderflow_local::soak::Options { orders, seed, data_dir }).await
+        }
     }
 }
 

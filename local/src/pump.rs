@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::{DateTime, Utc};
+use orderflow_shared::adapters::embedded::{Faults, NoFaults};
 use orderflow_shared::ports::{Broker, ReceivedMessage};
 use orderflow_shared::topology::{Queue, Schedule};
 use serde_json::{json, Map, Value};
@@ -18,6 +19,12 @@ use crate::runtime::Runtime;
 /// One pass over the table's change stream (the outbox relay) and every queue; returns
 /// how many records were handed to a function.
 pub async fn pump_once(rt: &Runtime) -> Result<usize, String> {
+    pump_once_with(rt, &NoFaults).await
+}
+
+/// As [`pump_once`], with `faults` failing records of a batch before they reach their
+/// consumer ([`Faults::fail_record`]), as a crashed invocation would.
+pub async fn pump_once_with(rt: &Runtime, faults: &dyn Faults) -> Result<usize, String> {
     let mut handled = crate::stream::pump_stream(rt).await?;
     for queue in rt.topology.queues {
         let batch = rt.broker().receive(queue.name, queue.batch_size as usize).await.map_err(|e| e.to_string())?;
@@ -25,21 +32,20 @@ pub async fn pump_once(rt: &Runtime) -> Result<usize, String> {
             continue;
         }
         handled += batch.len();
-        deliver(rt, queue, batch).await?;
+        deliver(rt, queue, batch, faults).await?;
     }
     Ok(handled)
 }
 
-async fn deliver(rt: &Runtime, queue: &Queue, batch: Vec<ReceivedMessage>) -> Result<(), String> {
-    let event = sqs_event(queue, &batch)?;
-    let failed: Vec<String> = match functions::sqs(&rt.deps, queue.consumer, event).await {
-        Ok(response) => response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect(),
-        // A crashed invocation fails the whole batch, as on Lambda.
-        Err(e) => {
-            warn!(queue = queue.name, function = queue.consumer, error = %e, "invocation failed");
-            batch.iter().map(|m| m.message_id.clone()).collect()
-        }
-    };
+async fn deliver(rt: &Runtime, queue: &Queue, batch: Vec<ReceivedMessage>, faults: &dyn Faults) -> Result<(), String> {
+    // A record the faults fail never reaches the consumer: it is reported failed, as an
+    // invocation that crashed before it would leave it.
+    let (dropped, handed): (Vec<&ReceivedMessage>, Vec<&ReceivedMessage>) =
+        batch.iter().partition(|m| faults.fail_record(queue.name, &m.message_id));
+    let mut failed: Vec<String> = dropped.iter().map(|m| m.message_id.clone()).collect();
+    if !handed.is_empty() {
+        failed.extend(invoke(rt, queue, &handed).await?);
+    }
     let broker: &dyn Broker = rt.broker();
     for message in &batch {
         let result = if failed.contains(&message.message_id) {
@@ -52,8 +58,21 @@ async fn deliver(rt: &Runtime, queue: &Queue, batch: Vec<ReceivedMessage>) -> Re
     Ok(())
 }
 
+/// Hands `batch` to the queue's consumer; returns the ids of the records that failed.
+async fn invoke(rt: &Runtime, queue: &Queue, batch: &[&ReceivedMessage]) -> Result<Vec<String>, String> {
+    let event = sqs_event(queue, batch)?;
+    Ok(match functions::sqs(&rt.deps, queue.consumer, event).await {
+        Ok(response) => response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect(),
+        // A crashed invocation fails the whole batch, as on Lambda.
+        Err(e) => {
+            warn!(queue = queue.name, function = queue.consumer, error = %e, "invocation failed");
+            batch.iter().map(|m| m.message_id.clone()).collect()
+        }
+    })
+}
+
 /// The event Lambda would hand the function for this batch.
-fn sqs_event(queue: &Queue, batch: &[ReceivedMessage]) -> Result<SqsEvent, String> {
+fn sqs_event(queue: &Queue, batch: &[&ReceivedMessage]) -> Result<SqsEvent, String> {
     let records: Vec<Value> = batch
         .iter()
         .map(|m| {

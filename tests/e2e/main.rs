@@ -12,5 +12,6 @@ mod refunds;
 mod restart;
 mod risk_check;
 mod sizes;
+mod soak;
 mod support;
 mod topology;

@@ -3,7 +3,8 @@
 //! passes; queues deliver at least once, hide received messages for their visibility
 //! timeout and move a message to the dead-letter queue once it has been received
 //! maxReceiveCount times. A message over the 256 KiB SNS/SQS limit (body and attributes,
-//! [`oversized_message`]) is refused before anything is recorded or queued.
+//! [`oversized_message`]) is refused before anything is recorded or queued. The
+//! [`Faults`] may crash a publish or a send just before or just after it.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -154,6 +155,7 @@ impl Publisher for EmbeddedBus {
         if !state.topics.contains_key(&message.topic) {
             return Err(Error::Publish(format!("unknown topic {}", message.topic)));
         }
+        self.faults.before_publish(&message.topic)?;
         let message_id = state.fresh_id("pub");
         let mut deliveries = Vec::new();
         for sub in self.topology.subscriptions.iter().filter(|s| s.topic == message.topic) {
@@ -181,7 +183,8 @@ impl Publisher for EmbeddedBus {
         for (queue, body, attributes) in deliveries {
             self.enqueue(&mut state, queue, body, attributes)?;
         }
-        Ok(())
+        drop(state);
+        self.faults.after_publish(&message.topic)
     }
 }
 
@@ -191,8 +194,11 @@ impl QueueSender for EmbeddedBus {
         if let Some(reason) = oversized_message(queue, body, attributes) {
             return Err(Error::Queue(reason));
         }
+        self.faults.before_publish(queue)?;
         let mut state = self.lock();
-        self.enqueue(&mut state, queue, body.to_string(), attributes.clone())
+        self.enqueue(&mut state, queue, body.to_string(), attributes.clone())?;
+        drop(state);
+        self.faults.after_publish(queue)
     }
 }
 

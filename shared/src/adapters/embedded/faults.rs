@@ -1,8 +1,8 @@
 //! Fault injection for the embedded backend. The defaults inject nothing; a soak test
-//! supplies its own [`Faults`] to duplicate and delay deliveries and to crash a handler
-//! between writes.
+//! supplies its own [`Faults`] to duplicate and delay deliveries, to crash a handler
+//! around its writes and publishes, and to fail records of a batch.
 
-use crate::error::StoreError;
+use crate::error::{Error, StoreError};
 use crate::ports::{IndexQuery, Item, Key, Page, StateStore, Write};
 
 pub trait Faults: Send + Sync {
@@ -28,6 +28,26 @@ pub trait Faults: Send + Sync {
     /// writer never learns it and goes no further.
     fn after_write(&self, _write: &Write) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    /// Runs before a message is published to the topic, or sent to the queue,
+    /// `destination`; an error fails the call as a crash before it would: nothing is
+    /// recorded or queued.
+    fn before_publish(&self, _destination: &str) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Runs once a message is recorded and queued; an error fails the call as a crash
+    /// right after it would: the message stands, the caller never learns it.
+    fn after_publish(&self, _destination: &str) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Whether the event source mapping reports the record `message_id` of a batch from
+    /// `queue` as failed without handing it to the consumer, as an invocation that
+    /// crashed before reaching it would.
+    fn fail_record(&self, _queue: &str, _message_id: &str) -> bool {
+        false
     }
 }
 
