@@ -95,25 +95,38 @@ impl fmt::Display for Report {
 
 impl Report {
     fn dead(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let poison = self.dead_letters.iter().filter(|d| d.poison).count();
+        // Copies of one message share its id and die together: one line per message.
+        let mut messages: Vec<(&DeadLetter, usize, bool)> = Vec::new();
+        for d in &self.dead_letters {
+            match messages.iter_mut().find(|(m, _, _)| m.queue == d.queue && m.message_id == d.message_id) {
+                Some((_, copies, poison)) => (*copies, *poison) = (*copies + 1, *poison || d.poison),
+                None => messages.push((d, 1, d.poison)),
+            }
+        }
+        let poison = messages.iter().filter(|(_, _, p)| *p).count();
         let mut orders: Vec<&str> = self.dead_letters.iter().filter_map(|d| d.order.as_deref()).collect();
         orders.sort_unstable();
         orders.dedup();
         writeln!(
             f,
-            "\nDead letters: {} (orders involved: {}); every one redriven with the faults off: {} consumed, {} died again",
+            "\nDead letters: {} copies of {} messages (orders involved: {}); every one redriven with the faults off: \
+             {} messages consumed, {poison} died again",
             self.dead_letters.len(),
+            messages.len(),
             orders.len(),
-            self.dead_letters.len() - poison,
-            poison
+            messages.len() - poison,
         )?;
-        for d in self.dead_letters.iter().take(LISTED) {
+        for (d, copies, poison) in messages.iter().take(LISTED) {
             let order = d.order.as_deref().unwrap_or("?");
-            let after = if d.poison { "died again: poison" } else { "consumed when redriven" };
-            writeln!(f, "  {} {} (order {order}): received {} times; {after}", d.queue, d.message_id, d.receive_count)?;
+            let after = if *poison { "died again: poison" } else { "consumed when redriven" };
+            writeln!(
+                f,
+                "  {} {} (order {order}): {copies} copies, received {} times; {after}",
+                d.queue, d.message_id, d.receive_count
+            )?;
         }
-        if self.dead_letters.len() > LISTED {
-            writeln!(f, "  ... and {} more", self.dead_letters.len() - LISTED)?;
+        if messages.len() > LISTED {
+            writeln!(f, "  ... and {} more", messages.len() - LISTED)?;
         }
         writeln!(f, "Stream records the outbox relay gave up on (its failure queue): {}", self.relay_give_ups)?;
         if self.relay_give_ups > 0 {
