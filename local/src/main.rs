@@ -79,9 +79,14 @@ enum Command {
         orders: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Run on the durable backend in this new directory instead of in memory.
+        /// Run on the durable backend in this directory instead of in memory: a new
+        /// one, or one a soak of the same orders and seed was killed on (it carries on).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// The restart soak: run in child processes on --data-dir, SIGKILL this many of
+        /// them at random instants (each next one carries on), then let the last finish.
+        #[arg(long, default_value_t = 0, requires = "data_dir")]
+        kills: u32,
     },
 }
 
@@ -149,8 +154,8 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::CostReport { endpoint_url, json } => cost::run(endpoint_url, json).await,
-        Command::Soak { orders, seed, data_dir } => {
-            orderflow_local::soak::cli(orderflow_local::soak::Options { orders, seed, data_dir }).await
+        Command::Soak { orders, seed, data_dir, kills } => {
+            orderflow_local::soak::cli(orderflow_local::soak::Options { orders, seed, data_dir }, kills).await
         }
     }
 }

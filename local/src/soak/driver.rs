@@ -4,11 +4,15 @@
 //! dead letter, and the clock moved on. Every answer is checked against the plan.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use super::bodies;
 use super::expect::placed_status;
+use super::faults::Injected;
+use super::journal::Journal;
 use super::plan::{Placement, Plan, Risk};
 use super::rng::Rng;
 use super::runner::{Answer, Runner, ATTEMPTS};
@@ -17,6 +21,13 @@ use super::Violation;
 
 /// Chance of a pump pass between two steps of a round.
 const PUMP_BETWEEN: u32 = 125_000;
+
+/// Where in a wave a journal is saved.
+struct Position {
+    round: usize,
+    round_at: Option<DateTime<Utc>>,
+    advance_to: Option<DateTime<Utc>>,
+}
 
 /// An order of the run: its plan and what its answers told the client.
 #[derive(Debug, Clone)]
@@ -39,32 +50,103 @@ pub struct Driver<'a> {
     pub runner: Runner<'a>,
     rng: Rng,
     pub violations: Vec<Violation>,
+    /// Where the run's journal is kept, on a data directory.
+    keeper: Option<Keeper>,
+    /// The index in the run of the wave's first order.
+    offset: usize,
+}
+
+/// The journal of a soak on a data directory, and where it is saved.
+pub struct Keeper {
+    pub dir: PathBuf,
+    pub journal: Journal,
+    /// What the runs before this one injected, and their time.
+    pub injected_before: Injected,
+    pub elapsed_before: f64,
+    pub started: std::time::Instant,
 }
 
 impl<'a> Driver<'a> {
     pub fn new(runner: Runner<'a>, seed: u64) -> Driver<'a> {
-        Driver { runner, rng: Rng::new(seed, 3), violations: Vec::new() }
+        Driver { runner, rng: Rng::new(seed, 3), violations: Vec::new(), keeper: None, offset: 0 }
     }
 
-    /// Takes `orders` through every round, then lets the schedule finish its work.
-    pub async fn wave(&mut self, orders: &mut [Tracked]) -> Result<(), String> {
-        for (round, advance) in ROUNDS {
-            self.round(orders, round).await;
-            self.runner.settle().await?;
-            self.runner.redrive().await?;
-            if advance > 0 {
-                self.runner.advance(advance).await?;
+    /// A driver that keeps `keeper`'s journal, carrying on from where it stands.
+    pub fn keeping(mut runner: Runner<'a>, seed: u64, keeper: Keeper, orders: &mut [Tracked]) -> Driver<'a> {
+        let j = &keeper.journal;
+        j.restore(orders);
+        runner.retries = j.retries;
+        runner.pump_errors = j.pump_errors;
+        runner.deliveries = j.deliveries;
+        runner.dead = j.dead_letters(runner.rt);
+        for queue in runner.rt.topology.queues {
+            if let Some(seen) = j.seen.get(queue.name) {
+                runner.seen.insert(queue.name, *seen);
+            }
+        }
+        let rng = j.driver_rng.map_or_else(|| Rng::new(seed, 3), Rng::resume);
+        let violations = j.violations();
+        Driver { runner, rng, violations, keeper: Some(keeper), offset: 0 }
+    }
+
+    /// Takes wave `index` (`orders`) through every round, then lets the schedule finish
+    /// its work. With a journal, a wave or round it records as done is skipped, and the
+    /// round under way is driven again at its clock.
+    pub async fn wave(&mut self, index: usize, orders: &mut [Tracked]) -> Result<(), String> {
+        self.offset = index.saturating_mul(super::WAVE);
+        let (first, mut moving, round_at) = match self.keeper.as_ref().map(|k| &k.journal) {
+            Some(j) if j.wave > index => return Ok(()),
+            Some(j) if j.wave == index => (j.round, j.advance_to, j.round_at),
+            _ => (0, None, None),
+        };
+        let mut round_at = round_at.filter(|_| moving.is_none());
+        for (i, (round, advance)) in ROUNDS.into_iter().enumerate().skip(first) {
+            // The round is done and its clock move under way, or it is driven (again).
+            let target = match moving.take() {
+                Some(target) => Some(target),
+                None => {
+                    let at = round_at.take().unwrap_or_else(|| self.runner.rt.now());
+                    self.save(index, orders, Position { round: i, round_at: Some(at), advance_to: None })?;
+                    self.round(orders, round, at).await;
+                    self.runner.settle().await?;
+                    self.runner.redrive().await?;
+                    (advance > 0).then(|| self.runner.rt.now() + Duration::seconds(advance))
+                }
+            };
+            if let Some(target) = target {
+                self.save(index, orders, Position { round: i, round_at: None, advance_to: Some(target) })?;
+                self.runner.advance_until(target).await?;
                 self.runner.redrive().await?;
             }
         }
+        self.save(index, orders, Position { round: ROUNDS.len(), round_at: None, advance_to: None })?;
         if !self.runner.drain_schedule().await? {
             self.violations.push(Violation::run("the schedule still had due work after every order was done"));
         }
         self.runner.redrive().await?;
+        self.save(index + 1, orders, Position { round: 0, round_at: None, advance_to: None })?;
         Ok(())
     }
 
-    async fn round(&mut self, orders: &mut [Tracked], round: Round) {
+    /// Saves the journal (if kept): the run stands at `position` of wave `wave`, and the
+    /// client has learnt what the wave's `orders` hold.
+    fn save(&mut self, wave: usize, orders: &[Tracked], position: Position) -> Result<(), String> {
+        let Some(keeper) = &mut self.keeper else { return Ok(()) };
+        let j = &mut keeper.journal;
+        j.learn_wave(self.offset, orders);
+        (j.wave, j.round, j.round_at, j.advance_to) = (wave, position.round, position.round_at, position.advance_to);
+        j.driver_rng = Some(self.rng.state());
+        j.keep_violations(&self.violations);
+        j.keep_dead_letters(&self.runner.dead);
+        j.seen = self.runner.seen.iter().map(|(q, n)| (q.to_string(), *n)).collect();
+        (j.retries, j.pump_errors, j.deliveries) =
+            (self.runner.retries, self.runner.pump_errors, self.runner.deliveries);
+        j.injected = keeper.injected_before.plus(self.runner.faults.injected());
+        j.elapsed_secs = keeper.elapsed_before + keeper.started.elapsed().as_secs_f64();
+        j.save(&keeper.dir)
+    }
+
+    async fn round(&mut self, orders: &mut [Tracked], round: Round, at: DateTime<Utc>) {
         let mut pending: Vec<(usize, VecDeque<Step>)> = orders
             .iter()
             .enumerate()
@@ -78,7 +160,7 @@ impl<'a> Driver<'a> {
                 pending.swap_remove(k);
             }
             if let Some(order) = orders.get_mut(i) {
-                self.step(order, step).await;
+                self.step(order, step, at).await;
             }
             if self.rng.chance(PUMP_BETWEEN) && self.runner.pump().await.is_err() {
                 self.runner.pump_errors += 1;
@@ -86,9 +168,9 @@ impl<'a> Driver<'a> {
         }
     }
 
-    async fn step(&mut self, order: &mut Tracked, step: Step) {
+    /// Sends `step`, its bodies timed `now` (the round's clock).
+    async fn step(&mut self, order: &mut Tracked, step: Step, now: DateTime<Utc>) {
         let plan = &order.plan;
-        let now = self.runner.rt.now();
         let id = &plan.id;
         let (method, path, body) = match &step {
             Step::Place | Step::PlaceAgain => {

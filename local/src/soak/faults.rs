@@ -43,7 +43,7 @@ pub const RATES: Rates = Rates {
 };
 
 /// What the plan injected, by kind.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Injected {
     pub extra_copies: u64,
     pub delayed: u64,
@@ -55,6 +55,19 @@ pub struct Injected {
 }
 
 impl Injected {
+    /// Both counts added, kind by kind.
+    pub fn plus(self, other: Injected) -> Injected {
+        Injected {
+            extra_copies: self.extra_copies + other.extra_copies,
+            delayed: self.delayed + other.delayed,
+            crashes_before_write: self.crashes_before_write + other.crashes_before_write,
+            crashes_after_write: self.crashes_after_write + other.crashes_after_write,
+            crashes_before_publish: self.crashes_before_publish + other.crashes_before_publish,
+            crashes_after_publish: self.crashes_after_publish + other.crashes_after_publish,
+            failed_records: self.failed_records + other.failed_records,
+        }
+    }
+
     /// Every kind with its count, for the report.
     pub fn kinds(&self) -> [(&'static str, u64); 7] {
         [

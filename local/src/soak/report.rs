@@ -19,6 +19,8 @@ pub struct Report {
     pub backend: String,
     /// Wall-clock time of the run (reported, never used in a decision).
     pub elapsed: Duration,
+    /// Runs killed on the data directory before this one carried on from the journal.
+    pub resumes: u32,
     /// Orders by report section ("flow", "audit", "fulfilment", "refunds"), plan and
     /// final state.
     pub states: BTreeMap<(&'static str, String, String), usize>,
@@ -63,6 +65,9 @@ impl fmt::Display for Report {
             self.elapsed.as_secs_f64(),
             self.orders_per_second()
         )?;
+        if self.resumes > 0 {
+            writeln!(f, "carried on from its journal after {} kills (`kill -9`) of the runs before", self.resumes)?;
+        }
         self.states(f, "flow", "Orders by flow and final state (status, audit, fulfilment)")?;
         self.states(f, "audit", "Audit results reported, and the audit status they ended in")?;
         self.states(f, "fulfilment", "Fulfilment statuses reported, and the fulfilment status")?;

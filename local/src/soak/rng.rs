@@ -17,6 +17,15 @@ impl Rng {
         rng
     }
 
+    /// Where the generator stands, to carry on from it ([`Rng::resume`]).
+    pub fn state(&self) -> u64 {
+        self.0
+    }
+
+    pub fn resume(state: u64) -> Rng {
+        Rng(state)
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;

@@ -55,7 +55,7 @@ pub struct Runner<'a> {
     pub deliveries: u64,
     pub dead: Vec<DeadLetter>,
     /// Dead letters seen per queue (the ports cannot take one out of its queue).
-    seen: BTreeMap<&'static str, usize>,
+    pub seen: BTreeMap<&'static str, usize>,
 }
 
 impl<'a> Runner<'a> {
@@ -122,10 +122,9 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Moves the clock `seconds` on, firing the schedules at every tick that has work
+    /// Moves the clock on to `target`, firing the schedules at every tick that has work
     /// and settling after each, as `POST /_local/clock/advance` does.
-    pub async fn advance(&mut self, seconds: i64) -> Result<(), String> {
-        let target = self.rt.now() + Duration::seconds(seconds);
+    pub async fn advance_until(&mut self, target: DateTime<Utc>) -> Result<(), String> {
         self.settle().await?;
         let mut last = None;
         while let Some(at) = self.next_tick(last).await?.filter(|at| *at <= target) {

@@ -43,7 +43,7 @@ async fn the_checker_finds_a_doubled_effect_a_reused_id_a_wrong_state_and_a_stra
     let reasons = Reasons::of(&rt.deps.rules.audit);
     let mut orders: Vec<Tracked> = plans(seed, orders_n, &reasons).into_iter().map(Tracked::new).collect();
     let mut driver = Driver::new(Runner::new(&rt, &faults), seed);
-    driver.wave(&mut orders).await.unwrap();
+    driver.wave(0, &mut orders).await.unwrap();
     assert!(driver.violations.is_empty(), "{:?}", driver.violations);
     faults.switch(false);
     let clean = check(&rt, &orders, &mut Digest::read(&rt).await.unwrap()).await;
