@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::Duration as Minutes;
+use orderflow_shared::adapters::durable::SyncMode;
 use orderflow_shared::adapters::embedded::World;
 use orderflow_shared::domain::audit::Failure;
 use orderflow_shared::messages::audit::AuditResult;
@@ -94,18 +95,17 @@ const RETAIL_STATUSES: [(&str, &str); 4] =
     [("payment", "DONE"), ("invoice", "DONE"), ("warehouse", "DONE"), ("carrier", "DELIVERED")];
 
 /// The whole chain on the embedded backend, in memory and then durable (a fresh data
-/// directory per run): `n` retail orders placed, audited (passed) and fulfilled through
+/// directory per run, with each `--sync` mode): `n` retail orders placed, audited (passed) and fulfilled through
 /// every stage, driven through the router and the pumps as `serve` runs them. Prints
 /// orders per second from the first placement to the last `order.fulfilment.completed`,
 /// and p50/p99 of each function's invocations (a hop).
 pub async fn chain(n: usize, runs: usize) {
-    for durable in [false, true] {
+    for sync in [None, Some(SyncMode::Normal), Some(SyncMode::Full)] {
         let mut times = Vec::new();
         let mut hops: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
         for run in 0..runs {
-            let dir =
-                durable.then(|| std::env::temp_dir().join(format!("orderflow-bench-{}-{run}", std::process::id())));
-            let options = Options { data_dir: dir.clone(), ..Options::embedded() };
+            let dir = sync.map(|_| std::env::temp_dir().join(format!("orderflow-bench-{}-{run}", std::process::id())));
+            let options = Options { data_dir: dir.clone(), sync: sync.unwrap_or_default(), ..Options::embedded() };
             let rt = Runtime::start(&options).await.expect("the runtime starts");
             functions::hops::record(true);
             let started = Instant::now();
@@ -120,7 +120,11 @@ pub async fn chain(n: usize, runs: usize) {
                 let _ = std::fs::remove_dir_all(dir);
             }
         }
-        let backend = if durable { "durable (SQLite data directory)" } else { "in memory" };
+        let backend = match sync {
+            None => "in memory",
+            Some(SyncMode::Normal) => "durable (SQLite data directory, --sync normal)",
+            Some(SyncMode::Full) => "durable (SQLite data directory, --sync full)",
+        };
         summary(&format!("whole chain of {n} orders, {backend}"), &mut times, n, "orders");
         for (hop, mut took) in hops {
             took.sort();

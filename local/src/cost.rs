@@ -76,6 +76,7 @@ async fn measure_one(flow: Flow, proxy: &Proxy) -> Result<FlowReport, String> {
         resource_prefix: format!("{}-", unique_name("cost")),
         data_dir: None,
         faults: Default::default(),
+        sync: Default::default(),
     };
     let rt = Runtime::start(&options).await?;
     proxy.reset();

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use orderflow_local::demo::Demo;
 use orderflow_local::{server, Backend, ClockMode, Options, Runtime};
+use orderflow_shared::adapters::durable::SyncMode;
 
 #[derive(Parser)]
 #[command(version, about = "Run orderflow locally: the HTTP API, queues, topics and schedules in one process")]
@@ -45,6 +46,9 @@ enum Command {
         /// Keep nothing: a throw-away run.
         #[arg(long, conflicts_with = "data_dir")]
         in_memory: bool,
+        /// When the data directory's commits reach the disk.
+        #[arg(long, value_enum, default_value_t = SyncArg::Normal)]
+        sync: SyncArg,
     },
     /// Measure throughput on the embedded backend (build with --release).
     Bench {
@@ -108,6 +112,16 @@ enum BenchArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum SyncArg {
+    /// A commit is written before it is answered and synced at checkpoints: survives
+    /// any crash of this process; a power cut may lose the last moments' commits.
+    Normal,
+    /// Every commit is synced to the disk before it is answered: survives a power cut;
+    /// each write waits for the disk.
+    Full,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum ClockArg {
     System,
     Manual,
@@ -128,7 +142,7 @@ async fn main() -> ExitCode {
     };
     orderflow_shared::edge::telemetry::init_with_default(level);
     match cli.command {
-        Command::Serve { port, backend, endpoint_url, rules, clock, resource_prefix, data_dir, in_memory } => {
+        Command::Serve { port, backend, endpoint_url, rules, clock, resource_prefix, data_dir, in_memory, sync } => {
             let backend = match (backend, endpoint_url) {
                 (BackendArg::Aws, Some(endpoint_url)) => Backend::Aws { endpoint_url },
                 _ => Backend::Embedded,
@@ -139,9 +153,18 @@ async fn main() -> ExitCode {
             };
             let data_dir = (!in_memory).then_some(data_dir);
             if let Some(dir) = &data_dir {
-                println!("data directory: {}", dir.display());
+                let synced = match sync {
+                    SyncArg::Normal => "kept across any crash of this process; --sync full to sync every write",
+                    SyncArg::Full => "every write synced to the disk",
+                };
+                println!("data directory: {} ({synced})", dir.display());
             }
-            let options = Options { backend, rules, clock, resource_prefix, data_dir, faults: Default::default() };
+            let sync = match sync {
+                SyncArg::Normal => SyncMode::Normal,
+                SyncArg::Full => SyncMode::Full,
+            };
+            let options =
+                Options { backend, rules, clock, resource_prefix, data_dir, faults: Default::default(), sync };
             serve(options, port).await
         }
         Command::Demo { rules } => demo(Options { rules, ..Options::embedded() }).await,

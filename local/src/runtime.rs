@@ -7,7 +7,7 @@ use chrono::{DateTime, SubsecRound, Timelike, Utc};
 use orderflow_shared::adapters::aws::moto::sdk_config_for;
 use orderflow_shared::adapters::aws::provision::provision;
 use orderflow_shared::adapters::clock::{ManualClock, SystemClock, UuidIds};
-use orderflow_shared::adapters::durable::DataDir;
+use orderflow_shared::adapters::durable::{DataDir, SyncMode};
 use orderflow_shared::adapters::embedded::{
     ChangeFeed, EmbeddedBus, EmbeddedStore, Faults, FaultyStore, NoFaults, Published, PublishedLog,
 };
@@ -51,6 +51,8 @@ pub struct Options {
     /// Duplicates and delays of queue deliveries to inject on the embedded backend, and
     /// crashes around store writes on either backend.
     pub faults: FaultPlan,
+    /// When the data directory's commits reach the disk (`serve --sync`).
+    pub sync: SyncMode,
 }
 
 /// The faults an embedded runtime injects ([`NoFaults`] unless a test or soak run says
@@ -88,6 +90,7 @@ impl Options {
             resource_prefix: String::new(),
             data_dir: None,
             faults: FaultPlan::default(),
+            sync: SyncMode::default(),
         }
     }
 }
@@ -158,7 +161,7 @@ impl Runtime {
         let rules = Arc::new(Rules::load(options.rules.as_deref()).map_err(|e| e.to_string())?);
         // The embedded backend keeps its state in the data directory, when there is one.
         let data = match (&options.backend, &options.data_dir) {
-            (Backend::Embedded, Some(dir)) => Some(DataDir::open(dir)?),
+            (Backend::Embedded, Some(dir)) => Some(DataDir::open_with(dir, options.sync)?),
             _ => None,
         };
         let saved_clock = match &data {

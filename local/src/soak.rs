@@ -180,6 +180,7 @@ pub async fn start(options: &Options, faults: Arc<SoakFaults>) -> Result<Runtime
         resource_prefix: String::new(),
         data_dir: options.data_dir.clone(),
         faults: FaultPlan(faults),
+        sync: Default::default(),
     })
     .await
 }

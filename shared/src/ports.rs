@@ -103,6 +103,11 @@ impl Item {
     /// `gsiNpk`/`gsiNsk` per index entry, numbers `version` and `ttl` (see
     /// [`string_attribute_size`]). The embedded store refuses what DynamoDB would.
     pub fn stored_size(&self, version: u64) -> usize {
+        self.stored_size_with(version, self.outbox_bytes().as_deref())
+    }
+
+    /// [`Item::stored_size`], with the outbox as already encoded ([`Item::outbox_bytes`]).
+    pub fn stored_size_with(&self, version: u64, outbox: Option<&[u8]>) -> usize {
         let mut size = string_attribute_size(layout::PK, &self.key.pk)
             + string_attribute_size(layout::SK, &self.key.sk)
             + number_attribute_size(layout::VERSION, &version.to_string())
@@ -114,8 +119,8 @@ impl Item {
         if let Some(at) = self.expires_at {
             size += number_attribute_size(layout::TTL, &at.to_string());
         }
-        if let Some(outbox) = self.outbox_bytes() {
-            size += binary_attribute_size(layout::OUTBOX, &outbox);
+        if let Some(outbox) = outbox {
+            size += binary_attribute_size(layout::OUTBOX, outbox);
         }
         size
     }
@@ -155,28 +160,89 @@ pub mod layout {
 /// the larger of the old item and the new), so the item stays under a write unit
 /// where it can. Deflate is deterministic: the same messages give the same bytes.
 pub fn encode_outbox(messages: &[OutboundMessage]) -> Vec<u8> {
-    use std::io::Write as _;
-    // Strings and string maps only: serialising cannot fail; writing to a Vec neither.
+    // Strings and string maps only: serialising cannot fail.
     let json = serde_json::to_vec(messages).unwrap_or_default();
-    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    let _ = encoder.write_all(&json);
-    encoder.finish().unwrap_or_default()
+    codec::deflate(&json)
 }
 
 /// The most an outbox may inflate to: an item is at most 400 KB, and its messages at
 /// most 256 KiB each; anything larger is not an outbox this code wrote.
-const MAX_OUTBOX_JSON_BYTES: u64 = 8 * 1024 * 1024;
+const MAX_OUTBOX_JSON_BYTES: usize = 8 * 1024 * 1024;
 
 /// Reads an `outbox` attribute back; the error says what is wrong with it.
 pub fn decode_outbox(bytes: &[u8]) -> Result<Vec<OutboundMessage>, String> {
-    use std::io::Read as _;
-    let mut json = Vec::new();
-    let mut decoder = flate2::read::DeflateDecoder::new(bytes).take(MAX_OUTBOX_JSON_BYTES + 1);
-    decoder.read_to_end(&mut json).map_err(|e| format!("the outbox is not deflated data: {e}"))?;
-    if json.len() as u64 > MAX_OUTBOX_JSON_BYTES {
-        return Err(format!("the outbox inflates past {MAX_OUTBOX_JSON_BYTES} bytes"));
-    }
+    let json = codec::inflate(bytes, MAX_OUTBOX_JSON_BYTES)?;
     serde_json::from_slice(&json).map_err(|e| format!("the outbox is not a list of messages: {e}"))
+}
+
+/// Raw deflate with one compressor and one decompressor per thread, reset between
+/// uses: a new miniz compressor allocates and zeroes about 300 KB of tables, which
+/// cost more than compressing an outbox of a few hundred bytes (writing a transition
+/// encodes its item's outbox several times: its size, its stream images).
+mod codec {
+    use std::cell::RefCell;
+
+    use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+    thread_local! {
+        static DEFLATE: RefCell<Compress> = RefCell::new(Compress::new(Compression::default(), false));
+        static INFLATE: RefCell<Decompress> = RefCell::new(Decompress::new(false));
+    }
+
+    pub(super) fn deflate(input: &[u8]) -> Vec<u8> {
+        DEFLATE.with(|cell| {
+            let mut fresh = None;
+            // Not re-entered; a borrow that fails all the same gets its own compressor.
+            let mut guard = cell.try_borrow_mut().ok();
+            let c = match guard.as_deref_mut() {
+                Some(c) => c,
+                None => fresh.insert(Compress::new(Compression::default(), false)),
+            };
+            c.reset();
+            let mut out = Vec::with_capacity(input.len() / 2 + 64);
+            loop {
+                let read = usize::try_from(c.total_in()).unwrap_or(usize::MAX);
+                let rest = input.get(read..).unwrap_or_default();
+                match c.compress_vec(rest, &mut out, FlushCompress::Finish) {
+                    Ok(Status::StreamEnd) | Err(_) => break,
+                    Ok(_) => out.reserve(out.capacity().max(64)),
+                }
+            }
+            out
+        })
+    }
+
+    /// Inflates `input`; refuses what is not deflated data or would inflate past `max`.
+    pub(super) fn inflate(input: &[u8], max: usize) -> Result<Vec<u8>, String> {
+        INFLATE.with(|cell| {
+            let mut fresh = None;
+            let mut guard = cell.try_borrow_mut().ok();
+            let d = match guard.as_deref_mut() {
+                Some(d) => d,
+                None => fresh.insert(Decompress::new(false)),
+            };
+            d.reset(false);
+            let mut out = Vec::with_capacity(input.len().saturating_mul(3).min(max) + 64);
+            loop {
+                let read = usize::try_from(d.total_in()).unwrap_or(usize::MAX);
+                let rest = input.get(read..).unwrap_or_default();
+                let before = (d.total_in(), d.total_out());
+                let status = d
+                    .decompress_vec(rest, &mut out, FlushDecompress::None)
+                    .map_err(|e| format!("the outbox is not deflated data: {e}"))?;
+                if out.len() > max {
+                    return Err(format!("the outbox inflates past {max} bytes"));
+                }
+                match status {
+                    Status::StreamEnd => return Ok(out),
+                    _ if out.len() < out.capacity() && before == (d.total_in(), d.total_out()) => {
+                        return Err("the outbox is not deflated data: it ends before its last block".into());
+                    }
+                    _ => out.reserve(out.capacity().clamp(64, max.saturating_add(1))),
+                }
+            }
+        })
+    }
 }
 
 /// DynamoDB's size rules for the attribute types this table uses (Amazon DynamoDB
@@ -430,5 +496,34 @@ mod tests {
         let attributes = BTreeMap::from([("type".to_string(), "order.dispatched".to_string())]);
         assert_eq!(message_size("{}", &attributes), 2 + 4 + 6 + 16);
         assert_eq!(message_size("é", &BTreeMap::new()), 2);
+    }
+
+    #[test]
+    fn outboxes_round_trip_through_the_shared_codec_at_any_size() {
+        let message = |body: String| OutboundMessage {
+            id: "m-1".into(),
+            topic: "order-events".into(),
+            body,
+            attributes: BTreeMap::from([("type".to_string(), "order.dispatched".to_string())]),
+            via: Default::default(),
+        };
+        // Hard to compress (a counter's digits) and past every first buffer guess.
+        let big: String = (0..40_000u32).map(|i| (i * 7919 % 10_007).to_string()).collect();
+        for messages in [vec![message("{}".into())], vec![message(big.clone()), message(big)]] {
+            let bytes = encode_outbox(&messages);
+            assert_eq!(decode_outbox(&bytes).unwrap(), messages);
+            // Used again (the codec is reset between uses), it gives the same bytes.
+            assert_eq!(encode_outbox(&messages), bytes);
+        }
+    }
+
+    #[test]
+    fn truncated_and_oversized_outboxes_are_refused() {
+        let messages: Vec<OutboundMessage> = Vec::new();
+        let bytes = encode_outbox(&messages);
+        assert!(decode_outbox(bytes.get(..bytes.len() - 1).unwrap()).unwrap_err().contains("not deflated data"));
+        let zeros = super::codec::deflate(&vec![b' '; 9 * 1024 * 1024]);
+        let e = decode_outbox(&zeros).unwrap_err();
+        assert!(e.contains("inflates past"), "{e}");
     }
 }

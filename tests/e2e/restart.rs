@@ -20,6 +20,7 @@ async fn an_aws_runtime_restarted_on_its_prefix_and_data_directory_carries_on() 
         resource_prefix: format!("{name}-"),
         data_dir: Some(dir.clone()),
         faults: Default::default(),
+        sync: Default::default(),
     };
     {
         let first = Harness { rt: Runtime::start(&options).await.expect("starts") };
@@ -51,6 +52,7 @@ fn embedded_on(dir: &std::path::Path) -> Options {
         resource_prefix: String::new(),
         data_dir: Some(dir.to_path_buf()),
         faults: Default::default(),
+        sync: Default::default(),
     }
 }
 

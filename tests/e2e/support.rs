@@ -44,6 +44,7 @@ fn options(backend: Backend) -> Options {
         resource_prefix: format!("{}-", unique_name("e2e")),
         data_dir: None,
         faults: Default::default(),
+        sync: Default::default(),
     }
 }
 

@@ -76,6 +76,7 @@ impl World {
             resource_prefix: String::new(),
             data_dir: None,
             faults: Default::default(),
+            sync: Default::default(),
         };
         let mut rt = Runtime::start(&options).await.map_err(|e| Failure::new("runtime does not start", e))?;
         let effects = Arc::new(Effects::default());

@@ -10,13 +10,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, TransactionBehavior};
 use serde_json::json;
 
 use super::codec::{self, attributes_from, attributes_json};
 use super::Shared;
-use crate::adapters::embedded::{filter, Faults, Published, PublishedLog};
+use crate::adapters::embedded::{filter, EmbeddedBus, Faults, Published, PublishedLog};
 use crate::error::Error;
 use crate::ports::{oversized_message, Clock, OutboundMessage, Publisher, QueueSender, ReceivedMessage};
 use crate::topology::{Queue, Topology};
@@ -96,22 +96,6 @@ impl DurableBus {
         codec::nanos(at)
     }
 
-    /// The SQS body of an SNS delivery without raw message delivery, as
-    /// `EmbeddedBus` builds it (a test compares the two).
-    fn sns_envelope(topic: &str, id: &str, message: &OutboundMessage, at: DateTime<Utc>) -> String {
-        let attributes: serde_json::Map<_, _> =
-            message.attributes.iter().map(|(k, v)| (k.clone(), json!({"Type": "String", "Value": v}))).collect();
-        json!({
-            "Type": "Notification",
-            "MessageId": id,
-            "TopicArn": format!("arn:aws:sns:local:000000000000:{topic}"),
-            "Message": message.body,
-            "Timestamp": at.to_rfc3339_opts(SecondsFormat::Millis, true),
-            "MessageAttributes": attributes,
-        })
-        .to_string()
-    }
-
     /// A failure reading the row `seq` of `table`: a value of the wrong type is a
     /// corrupt row, anything else the database's failure.
     pub(super) fn row_error(&self, queue: &str, table: &str, seq: i64, e: rusqlite::Error) -> Error {
@@ -154,6 +138,7 @@ impl Publisher for DurableBus {
         if !self.topology.topics.iter().any(|t| t.name == message.topic) {
             return Err(Error::Publish(format!("unknown topic {}", message.topic)));
         }
+        self.faults.before_publish(&message.topic)?;
         let now = self.clock.now();
         let failed = |e: rusqlite::Error| Error::Publish(format!("{}: {}", message.topic, self.shared.failed(&e)));
         let mut conn = self.shared.conn();
@@ -167,7 +152,7 @@ impl Publisher for DurableBus {
             let (body, attributes) = if sub.raw_delivery {
                 (message.body.clone(), message.attributes.clone())
             } else {
-                (Self::sns_envelope(&message.topic, &message_id, message, now), BTreeMap::new())
+                (EmbeddedBus::sns_envelope(&message.topic, &message_id, message, now), BTreeMap::new())
             };
             if let Some(reason) = oversized_message(sub.queue, &body, &attributes) {
                 return Err(Error::Publish(format!("{} → {reason}", message.topic)));
@@ -186,7 +171,9 @@ impl Publisher for DurableBus {
         for (queue, body, attributes) in deliveries {
             self.enqueue(&tx, queue, &body, &attributes)?;
         }
-        tx.commit().map_err(failed)
+        tx.commit().map_err(failed)?;
+        drop(conn);
+        self.faults.after_publish(&message.topic)
     }
 }
 
@@ -196,11 +183,14 @@ impl QueueSender for DurableBus {
         if let Some(reason) = oversized_message(queue, body, attributes) {
             return Err(Error::Queue(reason));
         }
+        self.faults.before_publish(queue)?;
         let mut conn = self.shared.conn();
         let tx =
             conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| self.queue_error(queue, &e))?;
         self.enqueue(&tx, queue, body, attributes)?;
-        tx.commit().map_err(|e| self.queue_error(queue, &e))
+        tx.commit().map_err(|e| self.queue_error(queue, &e))?;
+        drop(conn);
+        self.faults.after_publish(queue)
     }
 }
 

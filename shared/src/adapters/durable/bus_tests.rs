@@ -234,6 +234,42 @@ async fn injected_delays_hide_a_new_message_until_they_pass() {
     assert_eq!(bus.receive("work", 10).await.unwrap().len(), 1);
 }
 
+/// Crashes every publish and send just before it (`before`) or just after it.
+struct Crash {
+    before: bool,
+}
+
+impl Faults for Crash {
+    fn before_publish(&self, destination: &str) -> Result<(), crate::error::Error> {
+        match self.before {
+            true => Err(crate::error::Error::Publish(format!("injected crash before {destination}"))),
+            false => Ok(()),
+        }
+    }
+
+    fn after_publish(&self, destination: &str) -> Result<(), crate::error::Error> {
+        match self.before {
+            true => Ok(()),
+            false => Err(crate::error::Error::Publish(format!("injected crash after {destination}"))),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_crash_before_a_publish_or_send_leaves_nothing_and_one_after_leaves_it_done() {
+    let (_dir, _, bus) = with_faults(true, Arc::new(Crash { before: true }));
+    assert!(bus.publish(&message("wanted")).await.is_err());
+    assert!(bus.send("work", "m", &BTreeMap::new()).await.is_err());
+    assert_eq!(published(&bus, "order-events").unwrap().len(), 0);
+    assert_eq!(bus.stats("work").await.unwrap().visible, 0);
+
+    let (_dir, _, bus) = with_faults(true, Arc::new(Crash { before: false }));
+    assert!(bus.publish(&message("wanted")).await.is_err());
+    assert!(bus.send("work", "m", &BTreeMap::new()).await.is_err());
+    assert_eq!(published(&bus, "order-events").unwrap().len(), 1);
+    assert_eq!(bus.stats("work").await.unwrap().visible, 2);
+}
+
 /// A `wanted` message whose body and attributes come to exactly `size` bytes.
 fn message_of_size(size: usize) -> OutboundMessage {
     let mut m = message("wanted");

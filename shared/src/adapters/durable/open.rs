@@ -38,7 +38,7 @@ use std::time::Duration;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
-use super::{DATABASE_FILE, FORMAT, LOCK_FILE};
+use super::{SyncMode, DATABASE_FILE, FORMAT, LOCK_FILE};
 
 /// The `meta` row `application` marks a database as this program's.
 pub const APPLICATION: &str = "orderflow-local";
@@ -72,7 +72,7 @@ CREATE INDEX dead_letters_by_queue ON dead_letters (queue, seq);
 
 /// Locks the directory at `dir` (creating it if absent), then opens and checks (or
 /// creates) its database. The lock file is held for as long as the connection is used.
-pub(super) fn open(dir: &Path) -> Result<(Connection, File), String> {
+pub(super) fn open(dir: &Path, sync: SyncMode) -> Result<(Connection, File), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))?;
     let lock = lock(dir)?;
     let database = dir.join(DATABASE_FILE);
@@ -85,7 +85,7 @@ pub(super) fn open(dir: &Path) -> Result<(Connection, File), String> {
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(format!("{}: SQLite would not switch to WAL mode (it is in {mode} mode)", database.display()));
     }
-    conn.pragma_update(None, "synchronous", "FULL").map_err(failed)?;
+    conn.pragma_update(None, "synchronous", sync.pragma()).map_err(failed)?;
     prepare(&mut conn, &database)?;
     Ok((conn, lock))
 }

@@ -126,8 +126,9 @@ impl EmbeddedBus {
         Ok(())
     }
 
-    /// The SQS body of an SNS delivery without raw message delivery.
-    fn sns_envelope(topic: &str, id: &str, message: &OutboundMessage, at: DateTime<Utc>) -> String {
+    /// The SQS body of an SNS delivery without raw message delivery (the durable bus
+    /// builds the same).
+    pub(crate) fn sns_envelope(topic: &str, id: &str, message: &OutboundMessage, at: DateTime<Utc>) -> String {
         let attributes: serde_json::Map<_, _> =
             message.attributes.iter().map(|(k, v)| (k.clone(), json!({"Type": "String", "Value": v}))).collect();
         json!({
@@ -251,7 +252,10 @@ impl Broker for EmbeddedBus {
     async fn delete(&self, queue: &str, receipt: &str) -> Result<(), Error> {
         let mut state = self.lock();
         let q = state.queues.get_mut(queue).ok_or_else(|| Error::Queue(format!("unknown queue {queue}")))?;
-        q.messages.retain(|m| m.receipt.as_deref() != Some(receipt));
+        // Received messages are near the front: found in a few steps, not a scan.
+        if let Some(i) = q.messages.iter().position(|m| m.receipt.as_deref() == Some(receipt)) {
+            q.messages.remove(i);
+        }
         Ok(())
     }
 

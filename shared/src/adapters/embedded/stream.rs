@@ -14,6 +14,11 @@ pub const LOCAL_STREAM_ARN: &str = "arn:aws:dynamodb:local:000000000000:table/or
 
 /// An item's attributes in DynamoDB's JSON (`{"pk": {"S": "…"}, …}`).
 pub fn image(item: &Item) -> Value {
+    image_with(item, item.outbox_bytes())
+}
+
+/// [`image`], with the outbox as already encoded.
+fn image_with(item: &Item, outbox: Option<Vec<u8>>) -> Value {
     let mut attrs = Map::new();
     let s = |v: &str| json!({ "S": v });
     attrs.insert(PK.into(), s(&item.key.pk));
@@ -28,7 +33,7 @@ pub fn image(item: &Item) -> Value {
     if let Some(at) = item.expires_at {
         attrs.insert(TTL.into(), json!({ "N": at.to_string() }));
     }
-    if let Some(outbox) = item.outbox_bytes() {
+    if let Some(outbox) = outbox {
         // DynamoDB JSON carries binary values in base64, as serde_dynamo writes them.
         let binary = serde_json::to_value(serde_dynamo::AttributeValue::B(outbox)).unwrap_or(Value::Null);
         attrs.insert(OUTBOX.into(), binary);
@@ -46,14 +51,18 @@ pub fn lambda_record(change: &Change) -> Value {
     let mut record = json!({
         "Keys": {PK: {"S": change.key.pk}, SK: {"S": change.key.sk}},
         "SequenceNumber": format!("{:021}", change.sequence),
-        "SizeBytes": change.new.as_ref().or(change.old.as_ref()).map_or(0, |i| i.stored_size(i.version)),
         "StreamViewType": "NEW_AND_OLD_IMAGES",
     });
-    if let Some(old) = &change.old {
-        record["OldImage"] = image(old);
+    // Each image's outbox is encoded once, for the image and for the record's size.
+    let old = change.old.as_ref().map(|i| (i, i.outbox_bytes()));
+    let new = change.new.as_ref().map(|i| (i, i.outbox_bytes()));
+    let size = new.as_ref().or(old.as_ref()).map_or(0, |(i, outbox)| i.stored_size_with(i.version, outbox.as_deref()));
+    record["SizeBytes"] = json!(size);
+    if let Some((old, outbox)) = old {
+        record["OldImage"] = image_with(old, outbox);
     }
-    if let Some(new) = &change.new {
-        record["NewImage"] = image(new);
+    if let Some((new, outbox)) = new {
+        record["NewImage"] = image_with(new, outbox);
     }
     json!({
         "eventID": format!("local-{}", change.sequence),
