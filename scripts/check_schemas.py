@@ -186,13 +186,14 @@ def check_fixtures(schemas):
 
 
 class Server:
-    """`orderflow-local serve --port 0 --clock manual --in-memory`, started and stopped by PID."""
+    """`orderflow-local serve --port 0 --clock manual --in-memory --auth off` (what is
+    checked is the messages, not who may send the requests), started and stopped by PID."""
 
     def __init__(self, binary):
         self.log = tempfile.NamedTemporaryFile("w+", prefix="orderflow-local-", suffix=".log", delete=False)
         self.out = tempfile.NamedTemporaryFile("w+", prefix="orderflow-local-", suffix=".out", delete=False)
         self.process = subprocess.Popen(
-            [str(binary), "serve", "--port", "0", "--clock", "manual", "--in-memory"],
+            [str(binary), "serve", "--port", "0", "--clock", "manual", "--in-memory", "--auth", "off"],
             stdout=self.out,
             stderr=self.log,
             stdin=subprocess.DEVNULL,

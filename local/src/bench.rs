@@ -26,7 +26,9 @@ fn order_body(i: usize) -> Value {
 async fn orders_with_rules(n: usize) -> World {
     let w = World::new();
     for i in 0..n {
-        risk_check::orders::place(&w.deps, &order_body(i)).await.expect("order placed");
+        risk_check::orders::place(&w.deps, &orderflow_shared::edge::caller::Caller::Unrestricted, &order_body(i))
+            .await
+            .expect("order placed");
         let failure = Failure {
             audit_id: format!("aud-{i}"),
             reason_code: "STOCK_SHORTAGE".into(),
@@ -83,7 +85,9 @@ pub async fn intake(n: usize, runs: usize) {
         let bodies: Vec<Value> = (0..n).map(order_body).collect();
         let started = Instant::now();
         for body in &bodies {
-            risk_check::orders::place(&w.deps, body).await.expect("order placed");
+            risk_check::orders::place(&w.deps, &orderflow_shared::edge::caller::Caller::Unrestricted, body)
+                .await
+                .expect("order placed");
         }
         times.push(started.elapsed());
     }

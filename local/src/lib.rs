@@ -11,6 +11,8 @@
 //! - [`functions`]: which handler serves which route, queue and schedule.
 //! - [`pump`]: the event source mapping emulation and `settle`.
 //! - [`router`]: the HTTP API plus the `/_local` control routes.
+//! - [`auth`]: the bearer tokens `serve` issues and verifies, as API Gateway's JWT
+//!   authorizer would.
 //! - [`guard`]: refuses requests a web page could have sent (foreign `Host` or
 //!   `Origin`, a body that is not JSON).
 //! - [`server`]: binds 127.0.0.1 and serves the router behind the guard.
@@ -18,6 +20,7 @@
 //! - [`demo`]: the scripted scenario of `orderflow-local demo`.
 //! - [`soak`]: `orderflow-local soak`, many orders under injected faults, then a check.
 
+pub mod auth;
 pub mod bench;
 pub mod demo;
 pub mod functions;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use orderflow_local::auth::{Auth, Keys};
 use orderflow_local::demo::Demo;
 use orderflow_local::{server, Backend, ClockMode, Options, Runtime};
 use orderflow_shared::adapters::durable::SyncMode;
@@ -49,6 +50,30 @@ enum Command {
         /// When the data directory's commits reach the disk.
         #[arg(long, value_enum, default_value_t = SyncArg::Normal)]
         sync: SyncArg,
+        /// `on`: every route but /health needs a bearer token (`orderflow-local token`);
+        /// `off`: anyone may do anything, for quick experiments only.
+        #[arg(long, value_enum, default_value_t = AuthArg::On)]
+        auth: AuthArg,
+    },
+    /// Print a bearer token that `serve` on the same data directory accepts.
+    Token {
+        /// The data directory whose key signs the token (`serve`'s --data-dir).
+        #[arg(long, default_value = ".orderflow")]
+        data_dir: PathBuf,
+        /// The caller's id (`sub`): a customer's, a system's or a reviewer's.
+        #[arg(long)]
+        sub: String,
+        /// A scope the token grants (repeat for more): orders.write, orders.read,
+        /// fulfilment.report, refunds.request, refunds.review, ops.read; `all` for every one.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// A further claim `name=value` (repeat for more): customer_id=c-1 (a customer's
+        /// token), system=carrier (a fulfilment reporter's), reviewer_role=platform|seller.
+        #[arg(long = "claim", value_parser = claim)]
+        claims: Vec<(String, String)>,
+        /// How long the token is valid.
+        #[arg(long, default_value_t = 720)]
+        minutes: i64,
     },
     /// Measure throughput on the embedded backend (build with --release).
     Bench {
@@ -111,6 +136,12 @@ enum BenchArg {
     Chain,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AuthArg {
+    On,
+    Off,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum SyncArg {
     /// A commit is written before it is answered and synced at checkpoints: survives
@@ -142,7 +173,18 @@ async fn main() -> ExitCode {
     };
     orderflow_shared::edge::telemetry::init_with_default(level);
     match cli.command {
-        Command::Serve { port, backend, endpoint_url, rules, clock, resource_prefix, data_dir, in_memory, sync } => {
+        Command::Serve {
+            port,
+            backend,
+            endpoint_url,
+            rules,
+            clock,
+            resource_prefix,
+            data_dir,
+            in_memory,
+            sync,
+            auth,
+        } => {
             let backend = match (backend, endpoint_url) {
                 (BackendArg::Aws, Some(endpoint_url)) => Backend::Aws { endpoint_url },
                 _ => Backend::Embedded,
@@ -165,8 +207,9 @@ async fn main() -> ExitCode {
             };
             let options =
                 Options { backend, rules, clock, resource_prefix, data_dir, faults: Default::default(), sync };
-            serve(options, port).await
+            serve(options, port, auth).await
         }
+        Command::Token { data_dir, sub, scopes, claims, minutes } => token(&data_dir, &sub, scopes, claims, minutes),
         Command::Demo { rules } => demo(Options { rules, ..Options::embedded() }).await,
         Command::Bench { what, count, runs } => {
             match what {
@@ -183,11 +226,42 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(options: Options, port: u16) -> ExitCode {
-    let rt = match Runtime::start(&options).await {
-        Ok(rt) => Arc::new(rt),
+async fn serve(options: Options, port: u16, auth: AuthArg) -> ExitCode {
+    let mut rt = match Runtime::start(&options).await {
+        Ok(rt) => rt,
         Err(e) => return fail(&e),
     };
+    if auth == AuthArg::Off {
+        eprintln!(
+            "WARNING: --auth off: every request may do anything, as any customer, system or reviewer. For experiments only."
+        );
+    } else {
+        let keys = match &options.data_dir {
+            Some(dir) => match Keys::in_dir(dir) {
+                Ok(keys) => keys,
+                Err(e) => return fail(&e),
+            },
+            None => Keys::random(),
+        };
+        match &options.data_dir {
+            Some(dir) => println!(
+                "bearer tokens required; get one with: orderflow-local token --data-dir {} --sub me --scope all",
+                dir.display()
+            ),
+            None => match keys.issue(
+                "local-admin",
+                &all_scopes(),
+                &Default::default(),
+                chrono::Utc::now(),
+                chrono::Duration::hours(12),
+            ) {
+                Ok(token) => println!("bearer tokens required; one with every scope, valid 12 hours:\n{token}"),
+                Err(e) => return fail(&e),
+            },
+        }
+        rt.auth = Auth::Tokens(Arc::new(keys));
+    }
+    let rt = Arc::new(rt);
     let (address, serving) = match server::bind(rt, port).await {
         Ok(bound) => bound,
         Err(e) => return fail(&format!("cannot listen on 127.0.0.1:{port}: {e}")),
@@ -224,6 +298,48 @@ const DEFAULT_PREFIX: &str = "orderflow-local-";
 
 /// Letters, digits, `-` and `_`, at most 40: what every name it prefixes allows (SQS
 /// queue names are at most 80 characters; the longest here is a dead-letter queue's).
+fn all_scopes() -> Vec<String> {
+    orderflow_shared::topology::scope::ALL.iter().map(|s| s.to_string()).collect()
+}
+
+/// `orderflow-local token`: prints a token signed with the data directory's key.
+fn token(
+    dir: &std::path::Path,
+    sub: &str,
+    scopes: Vec<String>,
+    claims: Vec<(String, String)>,
+    minutes: i64,
+) -> ExitCode {
+    let keys = match Keys::in_dir(dir) {
+        Ok(keys) => keys,
+        Err(e) => return fail(&e),
+    };
+    let scopes: Vec<String> = if scopes.iter().any(|s| s == "all") { all_scopes() } else { scopes };
+    if let Some(unknown) = scopes.iter().find(|s| !orderflow_shared::topology::scope::ALL.contains(&s.as_str())) {
+        return fail(&format!(
+            "--scope {unknown:?} is not one of {} (or all)",
+            orderflow_shared::topology::scope::ALL.join(", ")
+        ));
+    }
+    let claims = claims.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+    match keys.issue(sub, &scopes, &claims, chrono::Utc::now(), chrono::Duration::minutes(minutes.max(1))) {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `name=value` of `--claim`; the registered claims are the token command's own.
+fn claim(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text.split_once('=').ok_or("a claim is name=value")?;
+    if ["sub", "iss", "aud", "exp", "nbf", "iat", "scope"].contains(&name) {
+        return Err(format!("{name} is set by the token command itself"));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
 fn resource_prefix(text: &str) -> Result<String, String> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
     if text.is_empty() || text.len() > 40 || !text.chars().all(allowed) {

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use lambda_http::Body;
+use lambda_http::{Body, RequestExt};
+use orderflow_shared::edge::caller::{jwt_context, AuthOff};
 use orderflow_shared::edge::http::ApiResponse;
 use orderflow_shared::input::{parse_body, Fields};
 use orderflow_shared::messages::EventBuilder;
@@ -14,6 +15,7 @@ use orderflow_shared::topology::RouteMatch;
 use orderflow_shared::Error;
 use serde_json::{json, Value};
 
+use crate::auth::{bearer, Auth, Verified};
 use crate::functions;
 use crate::pump;
 use crate::runtime::Runtime;
@@ -36,18 +38,63 @@ impl From<ApiResponse> for Reply {
     }
 }
 
+/// A request without credentials (the in-process tests and tools, with auth off).
 pub async fn handle(rt: &Runtime, method: &str, path: &str, body: &[u8]) -> Reply {
+    handle_with(rt, method, path, None, body).await
+}
+
+/// A request with its `Authorization` header, if it has one. On a route that needs
+/// credentials, with tokens on, a missing or refused token is answered 401 before any
+/// function runs, as API Gateway's JWT authorizer answers it.
+pub async fn handle_with(rt: &Runtime, method: &str, path: &str, authorization: Option<&str>, body: &[u8]) -> Reply {
     if path == "/_local" || path.starts_with("/_local/") {
         return control(rt, method, path, body).await.unwrap_or_else(|e| (&e).into()).into();
     }
     match rt.topology.route(method, path) {
-        RouteMatch::Found(route, _) => invoke(rt, route.function, method, path, body).await,
+        RouteMatch::Found(route, _) => {
+            let context = match (&rt.auth, route.authorized) {
+                (Auth::Off, _) => Credentials::Off,
+                (Auth::Tokens(_), false) => Credentials::None,
+                (Auth::Tokens(keys), true) => {
+                    let verified = authorization
+                        .ok_or_else(|| {
+                            "a bearer token is required (header `authorization: Bearer <token>`)".to_string()
+                        })
+                        .and_then(|h| {
+                            bearer(h).ok_or_else(|| "the authorization header is not `Bearer <token>`".into())
+                        })
+                        .and_then(|token| keys.verify(token));
+                    match verified {
+                        Ok(v) => Credentials::Token(v),
+                        Err(why) => return ApiResponse::error(401, "unauthorized", &why, None).into(),
+                    }
+                }
+            };
+            invoke(rt, route.function, method, path, body, context).await
+        }
         RouteMatch::MethodNotAllowed(allowed) => ApiResponse::method_not_allowed(method, path, &allowed).into(),
         RouteMatch::NotFound => ApiResponse::not_found_route(method, path).into(),
     }
 }
 
-async fn invoke(rt: &Runtime, function: &str, method: &str, path: &str, body: &[u8]) -> Reply {
+/// What the router hands the function besides the request, as API Gateway would.
+enum Credentials {
+    /// `--auth off`: marked so, the function lets it do anything.
+    Off,
+    /// An open route.
+    None,
+    /// A verified token: its claims and scopes as the JWT authorizer's context.
+    Token(Verified),
+}
+
+async fn invoke(
+    rt: &Runtime,
+    function: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    credentials: Credentials,
+) -> Reply {
     let body = match std::str::from_utf8(body) {
         _ if body.is_empty() => Body::Empty,
         Ok(text) => Body::Text(text.to_string()),
@@ -58,9 +105,16 @@ async fn invoke(rt: &Runtime, function: &str, method: &str, path: &str, body: &[
         .uri(path)
         .header("content-type", "application/json")
         .body(body);
-    let Ok(request) = request else {
+    let Ok(mut request) = request else {
         return ApiResponse::error(400, "validation_failed", "malformed request line", None).into();
     };
+    match credentials {
+        Credentials::Off => {
+            request.extensions_mut().insert(AuthOff);
+        }
+        Credentials::None => {}
+        Credentials::Token(v) => request = request.with_request_context(jwt_context(&v.claims, &v.scopes)),
+    }
     let response = functions::http(&rt.deps, function, request).await;
     let text = match response.body() {
         Body::Text(t) => t.clone(),

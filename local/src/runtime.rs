@@ -114,6 +114,9 @@ pub struct Runtime {
     stream_turn: tokio::sync::Mutex<()>,
     /// The durable embedded backend's directory, which also keeps the manual clock.
     data: Option<DataDir>,
+    /// How requests' credentials are checked: off unless the caller sets tokens
+    /// (`serve` does, unless `--auth off`).
+    pub auth: crate::auth::Auth,
 }
 
 /// The embedded backend's parts, in memory or durable.
@@ -234,7 +237,8 @@ impl Runtime {
         };
         let stream_retries = Retries::default();
         let stream_turn = tokio::sync::Mutex::new(());
-        Ok(Runtime { deps, topology, broker, topics, manual_clock, stream, stream_retries, stream_turn, data })
+        let auth = crate::auth::Auth::Off;
+        Ok(Runtime { deps, topology, broker, topics, manual_clock, stream, stream_retries, stream_turn, data, auth })
     }
 
     /// The table's change stream, as the outbox relay's event source mapping reads it.

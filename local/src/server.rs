@@ -98,7 +98,10 @@ async fn read_and_route(rt: &Runtime, method: &str, path: &str, request: Request
         }
     };
     match guard::check_body(&parts.headers, body.len()) {
-        Ok(()) => router::handle(rt, method, path, &body).await,
+        Ok(()) => {
+            let authorization = parts.headers.get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+            router::handle_with(rt, method, path, authorization, &body).await
+        }
         Err(refused) => refused.into(),
     }
 }

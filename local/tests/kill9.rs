@@ -45,7 +45,7 @@ impl Server {
     fn start(data: &Path, log: &Path) -> Server {
         let stderr = std::fs::File::create(log).expect("the server's log file can be created");
         let mut child = Command::new(env!("CARGO_BIN_EXE_orderflow-local"))
-            .args(["serve", "--port", "0", "--clock", "manual", "--data-dir"])
+            .args(["serve", "--port", "0", "--clock", "manual", "--auth", "off", "--data-dir"])
             .arg(data)
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .env_remove("ORDERFLOW_RULES")

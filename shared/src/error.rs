@@ -22,9 +22,14 @@ pub enum Error {
     /// key with a different body, a transition the state does not allow).
     #[error("{0}")]
     Conflict(String),
-    /// The caller may not do this (a reviewer of another role deciding a refund).
+    /// The caller may not do this (a reviewer of another role deciding a refund, a token
+    /// without the route's scope).
     #[error("{0}")]
     Forbidden(String),
+    /// The request carries no usable credentials (no token, or one the authorizer did
+    /// not accept).
+    #[error("{0}")]
+    Unauthorized(String),
     #[error("store: {0}")]
     Store(#[source] StoreError),
     #[error("publish: {0}")]
@@ -54,7 +59,8 @@ impl Error {
             | Error::TooLarge { .. }
             | Error::NotFound { .. }
             | Error::Conflict(_)
-            | Error::Forbidden(_) => false,
+            | Error::Forbidden(_)
+            | Error::Unauthorized(_) => false,
         }
     }
 }

@@ -45,8 +45,26 @@ pub struct Route {
     /// API Gateway path syntax: `/orders/{order_id}`.
     pub path: &'static str,
     pub function: &'static str,
-    /// Every route but the health check requires IAM-signed requests on AWS.
+    /// Every route but the health check requires a bearer token (API Gateway's JWT
+    /// authorizer on AWS, the local runtime's own tokens locally).
     pub authorized: bool,
+    /// The OAuth scopes of which the token must carry at least one (API Gateway's
+    /// `AuthorizationScopes`); empty for an open route.
+    pub scopes: &'static [&'static str],
+}
+
+/// The OAuth scopes the API's routes ask for ([`Route::scopes`]).
+pub mod scope {
+    pub const ORDERS_WRITE: &str = "orders.write";
+    pub const ORDERS_READ: &str = "orders.read";
+    pub const FULFILMENT_REPORT: &str = "fulfilment.report";
+    pub const REFUNDS_REQUEST: &str = "refunds.request";
+    pub const REFUNDS_REVIEW: &str = "refunds.review";
+    /// Risk details (`matched_rules`, `score`) in answers; no route asks for it alone.
+    pub const OPS_READ: &str = "ops.read";
+    /// Every scope, for a token that may do anything.
+    pub const ALL: [&str; 6] =
+        [ORDERS_WRITE, ORDERS_READ, FULFILMENT_REPORT, REFUNDS_REQUEST, REFUNDS_REVIEW, OPS_READ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,14 +226,56 @@ pub const TOPOLOGY: Topology = Topology {
         },
     ],
     routes: &[
-        Route { method: "GET", path: "/health", function: RISK_CHECK, authorized: false },
-        Route { method: "POST", path: "/orders", function: RISK_CHECK, authorized: true },
-        Route { method: "GET", path: "/orders/{order_id}", function: RISK_CHECK, authorized: true },
-        Route { method: "POST", path: "/orders/{order_id}/prepayment", function: RISK_CHECK, authorized: true },
-        Route { method: "POST", path: "/fulfilment/status", function: FULFILMENT_STATUS, authorized: true },
-        Route { method: "POST", path: "/refunds", function: REFUND_CALCULATOR, authorized: true },
-        Route { method: "GET", path: "/refunds/{refund_id}", function: REFUND_CALCULATOR, authorized: true },
-        Route { method: "POST", path: "/refunds/{refund_id}/review", function: REFUND_CALCULATOR, authorized: true },
+        Route { method: "GET", path: "/health", function: RISK_CHECK, authorized: false, scopes: &[] },
+        Route {
+            method: "POST",
+            path: "/orders",
+            function: RISK_CHECK,
+            authorized: true,
+            scopes: &[scope::ORDERS_WRITE],
+        },
+        Route {
+            method: "GET",
+            path: "/orders/{order_id}",
+            function: RISK_CHECK,
+            authorized: true,
+            scopes: &[scope::ORDERS_READ],
+        },
+        Route {
+            method: "POST",
+            path: "/orders/{order_id}/prepayment",
+            function: RISK_CHECK,
+            authorized: true,
+            scopes: &[scope::ORDERS_WRITE],
+        },
+        Route {
+            method: "POST",
+            path: "/fulfilment/status",
+            function: FULFILMENT_STATUS,
+            authorized: true,
+            scopes: &[scope::FULFILMENT_REPORT],
+        },
+        Route {
+            method: "POST",
+            path: "/refunds",
+            function: REFUND_CALCULATOR,
+            authorized: true,
+            scopes: &[scope::REFUNDS_REQUEST],
+        },
+        Route {
+            method: "GET",
+            path: "/refunds/{refund_id}",
+            function: REFUND_CALCULATOR,
+            authorized: true,
+            scopes: &[scope::REFUNDS_REQUEST, scope::REFUNDS_REVIEW],
+        },
+        Route {
+            method: "POST",
+            path: "/refunds/{refund_id}/review",
+            function: REFUND_CALCULATOR,
+            authorized: true,
+            scopes: &[scope::REFUNDS_REVIEW],
+        },
     ],
     schedules: &[Schedule { name: "reaudit-tick", expression: "rate(1 minute)", function: SCHEDULED_RETRY }],
     stream: StreamMapping {

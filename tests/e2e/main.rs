@@ -2,6 +2,7 @@
 //! against a moto_server the harness starts (see `support`).
 
 mod audit_chain;
+mod auth;
 mod faults;
 mod fulfilment;
 mod hostile;

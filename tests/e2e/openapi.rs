@@ -98,7 +98,7 @@ fn documented_api_routes_are_exactly_the_topology_routes() {
 }
 
 #[test]
-fn every_route_requires_sigv4_except_the_unauthorized_ones() {
+fn every_route_requires_a_bearer_token_with_its_scopes_except_the_open_ones() {
     let global = spec().get("security").and_then(Value::as_sequence).expect("openapi.yaml declares global security");
     assert!(!global.is_empty(), "the global security requirement must not be empty");
     let schemes = spec().get("components").and_then(|c| c.get("securitySchemes")).and_then(Value::as_mapping);
@@ -116,11 +116,18 @@ fn every_route_requires_sigv4_except_the_unauthorized_ones() {
             .unwrap_or_else(|| panic!("{} {} undocumented", route.method, route.path));
         let security = op.get("security");
         if route.authorized {
-            assert!(
-                security.is_none(),
-                "{} {} requires IAM on AWS: it must inherit the global security, not override it",
-                route.method,
-                route.path
+            let scopes: Vec<String> = security
+                .and_then(Value::as_sequence)
+                .and_then(|s| s.first())
+                .and_then(|r| r.get("bearer"))
+                .and_then(Value::as_sequence)
+                .map(|list| list.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .unwrap_or_default();
+            let wanted: Vec<String> = route.scopes.iter().map(|s| s.to_string()).collect();
+            assert_eq!(
+                scopes, wanted,
+                "{} {}: `security: [bearer: [...]]` must list the route's scopes",
+                route.method, route.path
             );
         } else {
             let empty = security.and_then(Value::as_sequence).is_some_and(Vec::is_empty);

@@ -275,6 +275,18 @@ fn template_routes_match_topology() {
             "{} {} ({}): `Auth: {{Authorizer: NONE}}` must be set exactly when the route is not authorized",
             route.method, route.path, event.name
         );
+        let scopes: Vec<&str> = at(event.props, &["Auth", "AuthorizationScopes"])
+            .and_then(Value::as_sequence)
+            .map(|list| list.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            sorted(scopes.iter().map(|s| s.to_string())),
+            sorted(route.scopes.iter().map(|s| s.to_string())),
+            "{} {} ({}): Auth.AuthorizationScopes must be the route's scopes",
+            route.method,
+            route.path,
+            event.name
+        );
     }
 
     let expected = sorted(TOPOLOGY.routes.iter().map(|r| (r.method.to_ascii_uppercase(), r.path.to_owned())));
@@ -287,7 +299,7 @@ fn template_routes_match_topology() {
 }
 
 #[test]
-fn authorized_routes_require_iam_signed_requests() {
+fn authorized_routes_require_a_jwt_from_the_configured_issuer() {
     for event in events_of_kind(&["HttpApi"]) {
         let api_id = event
             .props
@@ -297,9 +309,12 @@ fn authorized_routes_require_iam_signed_requests() {
         let api = resource(api_id).unwrap_or_else(|| panic!("{}.{}: no resource {api_id}", event.function, event.name));
         assert_eq!(type_of(api), Some("AWS::Serverless::HttpApi"), "{api_id}");
         let default = at(props(api), &["Auth", "DefaultAuthorizer"]).and_then(Value::as_str);
-        assert_eq!(default, Some("AWS_IAM"), "{api_id}: Auth.DefaultAuthorizer");
-        let enabled = at(props(api), &["Auth", "EnableIamAuthorizer"]).and_then(as_bool);
-        assert_eq!(enabled, Some(true), "{api_id}: Auth.EnableIamAuthorizer");
+        assert_eq!(default, Some("OAuth2Authorizer"), "{api_id}: Auth.DefaultAuthorizer");
+        let jwt = at(props(api), &["Auth", "Authorizers", "OAuth2Authorizer", "JwtConfiguration"])
+            .unwrap_or_else(|| panic!("{api_id}: no JwtConfiguration"));
+        assert_eq!(jwt.get("issuer").and_then(ref_target), Some("JwtIssuer"), "{api_id}: issuer");
+        let audience = jwt.get("audience").and_then(Value::as_sequence).and_then(|a| a.first()).and_then(ref_target);
+        assert_eq!(audience, Some("JwtAudience"), "{api_id}: audience");
     }
 }
 

@@ -16,12 +16,13 @@ async fn place_order(w: &World) {
         "items": [{"sku": "A-1", "quantity": 1, "unit_price": "100.00"}], "payment": {"method": "BANK_CARD"},
         "contact": {"name": "Li Lei", "email": "li.lei@example.com", "phone": "+86 138 0013 8000"}
     });
-    let (status, _) = risk_check::orders::place(&w.deps, &body).await.unwrap();
+    let (status, _) =
+        risk_check::orders::place(&w.deps, &orderflow_shared::edge::caller::Caller::Unrestricted, &body).await.unwrap();
     assert_eq!(status, 201);
 }
 
 async fn order(w: &World) -> Value {
-    risk_check::orders::show(&w.deps, "o-1001").await.unwrap()
+    risk_check::orders::show(&w.deps, &orderflow_shared::edge::caller::Caller::Unrestricted, "o-1001").await.unwrap()
 }
 
 #[tokio::test]

@@ -18,9 +18,11 @@ pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
 async fn dispatch(deps: &Deps, r: Routed<'_>) -> Result<ApiResponse> {
     let refund_id = r.param("refund_id");
     let (status, body) = match (r.method, r.path) {
-        ("POST", "/refunds") => refunds::request(deps, &parse_body(r.body)?).await?,
-        ("GET", "/refunds/{refund_id}") => (200, refunds::show(deps, refund_id).await?),
-        ("POST", "/refunds/{refund_id}/review") => review::decide(deps, refund_id, &parse_body(r.body)?).await?,
+        ("POST", "/refunds") => refunds::request(deps, &r.caller, &parse_body(r.body)?).await?,
+        ("GET", "/refunds/{refund_id}") => (200, refunds::show(deps, &r.caller, refund_id).await?),
+        ("POST", "/refunds/{refund_id}/review") => {
+            review::decide(deps, &r.caller, refund_id, &parse_body(r.body)?).await?
+        }
         _ => return Ok(ApiResponse::not_found_route(r.method, r.path)),
     };
     Ok(ApiResponse::new(status, body))

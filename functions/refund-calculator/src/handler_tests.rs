@@ -27,6 +27,16 @@ fn with_body(mut event: Value, body: Value) -> Value {
     event
 }
 
+/// `event` as sent with the token of the `role` reviewer `id` (the JWT authorizer's claims).
+fn by_reviewer(mut event: Value, role: &str, id: &str) -> Value {
+    let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
+    claims["sub"] = json!(id);
+    claims["reviewer_role"] = json!(role);
+    // A seller reviewer reviews its seller's products: the album's seller is `s-9`'s.
+    claims["seller_id"] = json!("seller-9");
+    event
+}
+
 /// A fixture about refund `rf-r-1` made about `refund`'s id: refund ids are random.
 fn about(event: Value, refund: &Value) -> Value {
     let id = refund["refund_id"].as_str().unwrap();
@@ -38,7 +48,8 @@ fn recent_album(w: &World) -> Value {
     let mut order: Value =
         serde_json::from_str(fixture("api-post-order-digital.json")["body"].as_str().unwrap()).unwrap();
     let paid_at = (w.clock.now() - Duration::days(3)).to_rfc3339();
-    order["product"] = json!({"kind": "ALBUM", "total_episodes": 20, "released_episodes": 8, "consumed_episodes": 5});
+    order["product"] = json!({"kind": "ALBUM", "total_episodes": 20, "released_episodes": 8, "consumed_episodes": 5,
+                              "seller_id": "seller-9"});
     order["payment"]["paid_at"] = json!(paid_at);
     with_body(fixture("api-post-order-digital.json"), order)
 }
@@ -77,19 +88,24 @@ async fn album_refund_waits_for_the_seller_then_is_issued_on_approval() {
 
     let (status, err) = invoke(&w, &about(fixture("api-post-refund-review.json"), &refund)).await;
     assert_eq!((status, err["error"]["code"].as_str()), (403, Some("forbidden")), "a platform reviewer may not decide");
-    let seller = json!({"decision_id": "dec-1", "decision": "APPROVE", "reviewer": {"role": "seller", "id": "s-9"}});
-    let (status, approved) =
-        invoke(&w, &with_body(about(fixture("api-post-refund-review.json"), &refund), seller.clone())).await;
+    // A platform token whose body claims to be the seller is refused all the same.
+    let claiming = json!({"decision_id": "dec-1", "decision": "APPROVE", "reviewer": {"role": "seller", "id": "s-9"}});
+    let (status, _) = invoke(&w, &with_body(about(fixture("api-post-refund-review.json"), &refund), claiming)).await;
+    assert_eq!(status, 403, "the body names a reviewer the token is not");
+    let seller = json!({"decision_id": "dec-1", "decision": "APPROVE"});
+    let as_seller = |body: Value| {
+        by_reviewer(with_body(about(fixture("api-post-refund-review.json"), &refund), body), "seller", "s-9")
+    };
+    let (status, approved) = invoke(&w, &as_seller(seller.clone())).await;
     assert_eq!((status, approved["status"].as_str()), (200, Some("APPROVED")), "{approved}");
     assert_eq!(approved["amount"], "63.60");
     assert!(approved["code"].as_str().is_some_and(|c| c.starts_with("RFC-")));
     assert_eq!(approved["entitlement"]["product_status"], "UNSUBSCRIBED");
-    let (status, again) =
-        invoke(&w, &with_body(about(fixture("api-post-refund-review.json"), &refund), seller.clone())).await;
+    let (status, again) = invoke(&w, &as_seller(seller.clone())).await;
     assert_eq!((status, again), (200, approved));
     let mut other = seller;
     other["decision_id"] = json!("dec-2");
-    let (status, _) = invoke(&w, &with_body(about(fixture("api-post-refund-review.json"), &refund), other)).await;
+    let (status, _) = invoke(&w, &as_seller(other)).await;
     assert_eq!(status, 409);
     let kinds = w.kinds("order-events").await;
     assert_eq!(

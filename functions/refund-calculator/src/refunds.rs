@@ -12,6 +12,7 @@ use orderflow_shared::domain::order::Order;
 use orderflow_shared::domain::policy::refund::ScenarioRules;
 use orderflow_shared::domain::refund::{quote, Purchase, Quote};
 use orderflow_shared::domain::refund_policy::{apply, extract, failed_conditions, order_refusal, review_reasons};
+use orderflow_shared::edge::caller::Caller;
 use orderflow_shared::error::{Error, Result};
 use orderflow_shared::input::Fields;
 use orderflow_shared::store::transition;
@@ -50,14 +51,17 @@ fn parse(deps: &Deps, body: &Value) -> Result<RefundRequest> {
 
 /// `POST /refunds`: `(status, body)`.
 #[instrument(skip_all)]
-pub async fn request(deps: &Deps, body: &Value) -> Result<(u16, Value)> {
+pub async fn request(deps: &Deps, caller: &Caller, body: &Value) -> Result<(u16, Value)> {
     let req = parse(deps, body)?;
     let req = &req;
     transition::retrying(|| async move {
         if let Some(existing) = store::find_by_request(deps.store.as_ref(), &req.request_id).await? {
+            caller.may_act_for(&existing.value.customer_id)?;
             return replay(existing, req);
         }
         let (order, scenario, purchase, ledger) = load_purchase(deps, &req.order_id, &req.scenario).await?;
+        // A customer refunds its own orders only; a service acts for any customer.
+        caller.may_act_for(order.request.customer_id.as_str())?;
         if let Some(refusal) = order_refusal(&order) {
             return Err(Error::Conflict(refusal.message));
         }
@@ -96,6 +100,7 @@ fn new_refund(
         facts: extract(scenario, purchase),
         reasons: failed_conditions(scenario, purchase, now),
         reviewer_role: None,
+        seller_id: order.request.product.as_ref().and_then(|p| p.seller_id.clone()),
         quote: None,
         code: None,
         decision: None,
@@ -220,8 +225,10 @@ fn replay(existing: Versioned<Refund>, req: &RefundRequest) -> Result<(u16, Valu
 }
 
 /// `GET /refunds/{refund_id}`.
-pub async fn show(deps: &Deps, refund_id: &str) -> Result<Value> {
+pub async fn show(deps: &Deps, caller: &Caller, refund_id: &str) -> Result<Value> {
     check_refund_id(refund_id)?;
     let found = store::get_refund(deps.store.as_ref(), refund_id).await?;
-    Ok(view(&found.ok_or_else(|| Error::NotFound { what: "refund", id: refund_id.to_string() })?.value))
+    let refund = found.ok_or_else(|| Error::NotFound { what: "refund", id: refund_id.to_string() })?.value;
+    caller.may_act_for(&refund.customer_id)?;
+    Ok(view(&refund))
 }

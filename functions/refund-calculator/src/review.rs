@@ -11,6 +11,7 @@ use orderflow_shared::domain::ids::{DecisionId, OrderId};
 use orderflow_shared::domain::policy::refund::ReviewerRole;
 use orderflow_shared::domain::refund::quote;
 use orderflow_shared::domain::refund_policy::{failed_conditions, order_refusal};
+use orderflow_shared::edge::caller::Caller;
 use orderflow_shared::error::{Error, Result};
 use orderflow_shared::input::Fields;
 use orderflow_shared::store::transition;
@@ -30,7 +31,10 @@ struct ReviewRequest {
     reviewer_id: String,
 }
 
-fn parse(body: &Value) -> Result<ReviewRequest> {
+/// The decision, by the reviewer the caller's token names (its `reviewer_role` claim and
+/// subject). A body may name the reviewer too, and must then name the same one; with
+/// `--auth off` locally, the body's reviewer is the reviewer.
+fn parse(body: &Value, caller: &Caller) -> Result<ReviewRequest> {
     let f = Fields::root(body)?;
     let decision_id = DecisionId::parse("decision_id", f.str("decision_id")?)?.to_string();
     let approve = match f.str("decision")? {
@@ -38,15 +42,47 @@ fn parse(body: &Value) -> Result<ReviewRequest> {
         "REJECT" => false,
         other => return Err(Error::validation("decision", format!("{other:?} is not APPROVE or REJECT"))),
     };
-    let reviewer = f.object("reviewer")?;
-    let r = reviewer.fields();
-    let role = match r.str("role")? {
-        "platform" => ReviewerRole::Platform,
-        "seller" => ReviewerRole::Seller,
-        other => return Err(Error::validation(r.path("role"), format!("{other:?} is not platform or seller"))),
+    let named = match f.opt_object("reviewer")? {
+        Some(reviewer) => {
+            let r = reviewer.fields();
+            let role = role(r.str("role")?).ok_or_else(|| {
+                Error::validation(
+                    r.path("role"),
+                    format!("{:?} is not platform or seller", r.str("role").unwrap_or("")),
+                )
+            })?;
+            Some((role, OrderId::parse(&r.path("id"), r.str("id")?)?.to_string()))
+        }
+        None => None,
     };
-    let reviewer_id = OrderId::parse(&r.path("id"), r.str("id")?)?.to_string();
+    let (role, reviewer_id) = match (caller.reviewer()?, named) {
+        (Some((claimed, id)), named) => {
+            let role = role(&claimed).ok_or_else(|| {
+                Error::Forbidden(format!("the token's reviewer_role {claimed:?} is not platform or seller"))
+            })?;
+            if let Some((named_role, named_id)) = named {
+                if named_role != role || named_id != id {
+                    return Err(Error::Forbidden(format!(
+                        "the body names the {} reviewer {named_id}; the token is the {} reviewer {id}",
+                        named_role.as_str(),
+                        role.as_str()
+                    )));
+                }
+            }
+            (role, id)
+        }
+        (None, Some(named)) => named,
+        (None, None) => return Err(Error::validation("reviewer", "is required")),
+    };
     Ok(ReviewRequest { decision_id, approve, role, reviewer_id })
+}
+
+fn role(text: &str) -> Option<ReviewerRole> {
+    match text {
+        "platform" => Some(ReviewerRole::Platform),
+        "seller" => Some(ReviewerRole::Seller),
+        _ => None,
+    }
 }
 
 fn cause(decision_id: &str) -> String {
@@ -55,8 +91,8 @@ fn cause(decision_id: &str) -> String {
 
 /// `POST /refunds/{refund_id}/review`: `(status, body)`.
 #[instrument(skip_all, fields(refund_id = %refund_id))]
-pub async fn decide(deps: &Deps, refund_id: &str, body: &Value) -> Result<(u16, Value)> {
-    let req = parse(body)?;
+pub async fn decide(deps: &Deps, caller: &Caller, refund_id: &str, body: &Value) -> Result<(u16, Value)> {
+    let req = parse(body, caller)?;
     check_refund_id(refund_id)?;
     let req = &req;
     transition::retrying(|| async move {
@@ -73,6 +109,7 @@ pub async fn decide(deps: &Deps, refund_id: &str, body: &Value) -> Result<(u16, 
             let routed = refund.reviewer_role.map(|r| r.as_str()).unwrap_or("nobody");
             return Err(Error::Forbidden(format!("refund {refund_id} awaits a {routed} reviewer")));
         }
+        caller.may_review_for_seller(refund.seller_id.as_deref())?;
         apply_decision(deps, &mut refund, version, req).await?;
         info!(refund_id, status = ?refund.status, "review decided");
         Ok((200, view(&refund)))

@@ -54,6 +54,10 @@ pub struct Refund {
     /// the reviewer's refusal.
     pub reasons: Vec<String>,
     pub reviewer_role: Option<ReviewerRole>,
+    /// The seller of the order's product, if the order names one: who a seller
+    /// reviewer must be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seller_id: Option<String>,
     pub quote: Option<Quote>,
     pub code: Option<String>,
     pub decision: Option<Decision>,

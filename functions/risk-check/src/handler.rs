@@ -4,11 +4,12 @@
 use lambda_http::{Body, Request, Response};
 use orderflow_shared::app::Deps;
 use orderflow_shared::edge::api::{self, Routed};
+use orderflow_shared::edge::caller::Caller;
 use orderflow_shared::edge::http::ApiResponse;
 use orderflow_shared::error::Result;
 use orderflow_shared::input::parse_body;
-use orderflow_shared::topology::RISK_CHECK;
-use serde_json::json;
+use orderflow_shared::topology::{scope, RISK_CHECK};
+use serde_json::{json, Value};
 
 use crate::orders;
 
@@ -21,16 +22,30 @@ async fn dispatch(deps: &Deps, r: Routed<'_>) -> Result<ApiResponse> {
     Ok(match (r.method, r.path) {
         ("GET", "/health") => ApiResponse::new(200, json!({"status": "ok"})),
         ("POST", "/orders") => {
-            let (status, body) = orders::place(deps, &parse_body(r.body)?).await?;
-            ApiResponse::new(status, body)
+            let (status, body) = orders::place(deps, &r.caller, &parse_body(r.body)?).await?;
+            ApiResponse::new(status, risk_details_for(&r.caller, body))
         }
-        ("GET", "/orders/{order_id}") => ApiResponse::new(200, orders::show(deps, order_id).await?),
+        ("GET", "/orders/{order_id}") => {
+            ApiResponse::new(200, risk_details_for(&r.caller, orders::show(deps, &r.caller, order_id).await?))
+        }
         ("POST", "/orders/{order_id}/prepayment") => {
-            let (status, body) = orders::pay(deps, order_id, &parse_body(r.body)?).await?;
+            let (status, body) = orders::pay(deps, &r.caller, order_id, &parse_body(r.body)?).await?;
             ApiResponse::new(status, body)
         }
         _ => ApiResponse::not_found_route(r.method, r.path),
     })
+}
+
+/// An order's view with its risk details (the rules that matched, the score: what a
+/// fraudster would tune against) only for a caller with `ops.read`; the level stays.
+fn risk_details_for(caller: &Caller, mut view: Value) -> Value {
+    if !caller.has(scope::OPS_READ) {
+        if let Some(risk) = view.get_mut("risk").and_then(Value::as_object_mut) {
+            risk.remove("matched_rules");
+            risk.remove("score");
+        }
+    }
+    view
 }
 
 #[cfg(test)]

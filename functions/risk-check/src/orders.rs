@@ -11,6 +11,7 @@ use orderflow_shared::domain::money::{Currency, Money};
 use orderflow_shared::domain::order::{NewOrder, Order, OrderStatus, Prepayment};
 use orderflow_shared::domain::order_prepayment::Prepaid;
 use orderflow_shared::domain::risk::{assess, decide, RiskFacts};
+use orderflow_shared::edge::caller::Caller;
 use orderflow_shared::error::{Error, Result, StoreError};
 use orderflow_shared::input::Fields;
 use orderflow_shared::messages::placement;
@@ -25,8 +26,9 @@ const VELOCITY_CAP: usize = 1000;
 
 /// `POST /orders`: `(status, body)`.
 #[instrument(skip_all)]
-pub async fn place(deps: &Deps, body: &Value) -> Result<(u16, Value)> {
+pub async fn place(deps: &Deps, caller: &Caller, body: &Value) -> Result<(u16, Value)> {
     let request = NewOrder::parse(body, &deps.rules, deps.clock.now())?;
+    caller.may_act_for(request.customer_id.as_str())?;
     if let Some(existing) = store::get_order(deps.store.as_ref(), &request.order_id).await? {
         return replay_creation(existing, &request);
     }
@@ -101,8 +103,10 @@ fn creation_view(order: &Order) -> Value {
 
 /// `GET /orders/{order_id}`.
 /// The fulfilment part comes from the dispatcher's own item, beside the order.
-pub async fn show(deps: &Deps, order_id: &str) -> Result<Value> {
-    let mut view = load(deps, order_id).await?.value.view();
+pub async fn show(deps: &Deps, caller: &Caller, order_id: &str) -> Result<Value> {
+    let order = load(deps, order_id).await?.value;
+    caller.may_act_for(order.request.customer_id.as_str())?;
+    let mut view = order.view();
     if let Some(progress) = store::get_progress(deps.store.as_ref(), order_id).await? {
         let p = progress.value;
         view["fulfilment"] = json!({
@@ -138,12 +142,13 @@ fn parse_prepayment(body: &Value) -> Result<PrepaymentRequest> {
 /// `POST /orders/{order_id}/prepayment`: idempotent on `payment_ref`. The order decides
 /// ([`Order::prepaid`]); the one transition helper saves it with its messages.
 #[instrument(skip_all, fields(order_id = %order_id))]
-pub async fn pay(deps: &Deps, order_id: &str, body: &Value) -> Result<(u16, Value)> {
+pub async fn pay(deps: &Deps, caller: &Caller, order_id: &str, body: &Value) -> Result<(u16, Value)> {
     let paid = parse_prepayment(body)?;
     let id = OrderId::parse("order_id", order_id)?;
     let load = || store::require_order(deps.store.as_ref(), &id);
     let mut result = None;
     let decide = |order: &mut Order| {
+        caller.may_act_for(order.request.customer_id.as_str())?;
         let outcome = order.prepaid(&paid.payment_ref, &paid.amount, deps.clock.now())?;
         result = Some(outcome);
         Ok(match outcome {

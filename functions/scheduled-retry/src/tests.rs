@@ -13,7 +13,7 @@ async fn failed_order(w: &World, id: &str) {
         "order_id": id, "customer_id": format!("c-{id}"), "business_type": "retail", "currency": "CNY",
         "items": [{"sku": "A-1", "quantity": 1, "unit_price": "100.00"}], "payment": {"method": "BANK_CARD"}
     });
-    risk_check::orders::place(&w.deps, &body).await.unwrap();
+    risk_check::orders::place(&w.deps, &orderflow_shared::edge::caller::Caller::Unrestricted, &body).await.unwrap();
     let failure = Failure {
         audit_id: format!("aud-{id}"),
         reason_code: "STOCK_SHORTAGE".into(),
@@ -49,7 +49,8 @@ async fn rules_past_their_window_are_expired() {
     w.clock.advance(Duration::hours(25));
     let report = tick(&w.deps, &Unlimited).await;
     assert_eq!(report.expired, 1);
-    let order = risk_check::orders::show(&w.deps, "o-1").await.unwrap();
+    let order =
+        risk_check::orders::show(&w.deps, &orderflow_shared::edge::caller::Caller::Unrestricted, "o-1").await.unwrap();
     assert_eq!(order["audit_status"], "REJECTED");
 }
 

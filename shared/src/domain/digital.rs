@@ -49,6 +49,10 @@ pub struct Product {
     /// `STANDARD` unless given; the refund rules may charge a handling fee by it.
     pub order_type: String,
     pub entitlement: Entitlement,
+    /// The seller of the product: its refunds routed to a seller reviewer may be
+    /// decided by that seller's reviewers only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seller_id: Option<String>,
 }
 
 impl Product {
@@ -77,7 +81,11 @@ impl Product {
                 product_status: "ACTIVE".into(),
             },
         };
-        Ok(Some(Product { kind, order_type: order_type.to_string(), entitlement }))
+        let seller_id = match p.opt_str("seller_id")? {
+            Some(id) => Some(crate::domain::ids::CustomerId::parse(&p.path("seller_id"), id)?.to_string()),
+            None => None,
+        };
+        Ok(Some(Product { kind, order_type: order_type.to_string(), entitlement, seller_id }))
     }
 }
 

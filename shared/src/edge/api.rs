@@ -7,6 +7,7 @@ use std::future::Future;
 use lambda_http::http::header::{ALLOW, CONTENT_TYPE};
 use lambda_http::{Body, Request, Response};
 
+use super::caller::Caller;
 use super::http::ApiResponse;
 use crate::error::Result;
 use crate::topology::{RouteMatch, TOPOLOGY};
@@ -18,6 +19,8 @@ pub struct Routed<'a> {
     pub path: &'static str,
     params: Vec<(&'static str, String)>,
     pub body: &'a [u8],
+    /// Who is calling, from the request's credentials (the route's scopes checked).
+    pub caller: Caller,
 }
 
 impl Routed<'_> {
@@ -28,7 +31,8 @@ impl Routed<'_> {
 }
 
 /// Routes `request` to `serve` when it matches a route of `function`; answers 404/405
-/// otherwise, and maps errors through the one JSON error shape.
+/// otherwise, 401 to a request without credentials on a route that needs them, 403 to
+/// one without the route's scope, and maps errors through the one JSON error shape.
 pub async fn serve<'a, F, Fut>(request: &'a Request, function: &str, serve: F) -> Response<Body>
 where
     F: FnOnce(Routed<'a>) -> Fut,
@@ -42,8 +46,18 @@ where
     };
     let answer = match TOPOLOGY.route(method, path) {
         RouteMatch::Found(route, params) if route.function == function => {
-            let routed = Routed { method: route.method, path: route.path, params, body };
-            serve(routed).await.unwrap_or_else(|e| (&e).into())
+            let caller = if route.authorized {
+                Caller::of(request).and_then(|caller| caller.require_any(route.scopes).map(|()| caller))
+            } else {
+                Ok(Caller::Anonymous)
+            };
+            match caller {
+                Ok(caller) => {
+                    let routed = Routed { method: route.method, path: route.path, params, body, caller };
+                    serve(routed).await.unwrap_or_else(|e| (&e).into())
+                }
+                Err(e) => (&e).into(),
+            }
         }
         RouteMatch::MethodNotAllowed(allowed) => ApiResponse::method_not_allowed(method, path, &allowed),
         _ => ApiResponse::not_found_route(method, path),

@@ -55,6 +55,7 @@ impl From<&Error> for ApiResponse {
             Error::NotFound { .. } => ApiResponse::error(404, "not_found", &err.to_string(), None),
             Error::Conflict(message) => ApiResponse::error(409, "conflict", message, None),
             Error::Forbidden(message) => ApiResponse::error(403, "forbidden", message, None),
+            Error::Unauthorized(message) => ApiResponse::error(401, "unauthorized", message, None),
             Error::Store(_) | Error::Publish(_) | Error::Queue(_) => {
                 tracing::error!(error = %err, "request failed");
                 ApiResponse::error(500, "internal", "internal error; retry the request", None)

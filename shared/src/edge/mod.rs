@@ -1,6 +1,7 @@
 //! The Lambda edge: where an event or a request comes in and an answer goes out.
 //!
 //! - [`api`]: the HTTP functions' entry: topology routing and JSON answers (feature `api`).
+//! - [`caller`]: who is calling, from the JWT authorizer's context (feature `api`).
 //! - [`http`]: the API's one JSON error shape.
 //! - [`sqs_batch`]: per-record processing of an SQS batch with partial batch failures.
 //! - [`lambda_env`]: table and topic/queue names a function reads from its environment.
@@ -8,6 +9,8 @@
 
 #[cfg(feature = "api")]
 pub mod api;
+#[cfg(feature = "api")]
+pub mod caller;
 pub mod http;
 pub mod lambda_env;
 pub mod sqs_batch;
