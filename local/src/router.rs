@@ -151,6 +151,7 @@ async fn control(rt: &Runtime, method: &str, path: &str, body: &[u8]) -> Result<
                 .collect::<Vec<_>>())),
             None => Err(Error::NotFound { what: "queue", id: queue.to_string() }),
         },
+        ("POST", ["queues", queue, "dead-letters", "redrive"]) => redrive(rt, queue, body).await,
         ("POST", ["settle"]) => {
             pump::settle(rt, SETTLE_TIMEOUT).await.map_err(internal)?;
             ok(json!({"settled": true}))
@@ -167,10 +168,30 @@ async fn control(rt: &Runtime, method: &str, path: &str, body: &[u8]) -> Result<
 /// The one method a `/_local` path (split after `/_local/`) answers to, if it is one.
 fn control_methods(route: &[&str]) -> Option<&'static str> {
     match route {
-        ["topics", _] | ["settle"] | ["clock", "advance"] => Some("POST"),
+        ["topics", _] | ["settle"] | ["clock", "advance"] | ["queues", _, "dead-letters", "redrive"] => Some("POST"),
         ["topics", _, "messages"] | ["queues"] | ["queues", _, "dead-letters"] | ["clock"] => Some("GET"),
         _ => None,
     }
+}
+
+/// `POST /_local/queues/{queue}/dead-letters/redrive` `{dry_run}`: moves the queue's
+/// dead letters back onto it (or says which it would).
+async fn redrive(rt: &Runtime, queue: &str, body: &[u8]) -> Result<ApiResponse, Error> {
+    if rt.topology.queues.iter().all(|q| q.name != queue) {
+        return Err(Error::NotFound { what: "queue", id: queue.to_string() });
+    }
+    let value = if body.is_empty() { json!({}) } else { parse_body(body)? };
+    let fields = Fields::root(&value)?;
+    if let Some(name) = value.as_object().and_then(|o| o.keys().find(|k| k.as_str() != "dry_run")) {
+        return Err(Error::validation(name.as_str(), "is not a field of this request"));
+    }
+    let dry_run = fields.opt_bool("dry_run")?.unwrap_or(false);
+    let ids: Vec<String> = if dry_run {
+        rt.dead_letters(queue).await.map_err(internal)?.unwrap_or_default().into_iter().map(|m| m.message_id).collect()
+    } else {
+        rt.broker().redrive(queue, usize::MAX).await?
+    };
+    Ok(ApiResponse::new(200, json!({"dry_run": dry_run, "message_ids": ids})))
 }
 
 fn clock_view(rt: &Runtime) -> Value {

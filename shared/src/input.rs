@@ -195,6 +195,14 @@ impl<'a> Fields<'a> {
         self.map.get(name).filter(|v| !v.is_null())
     }
 
+    pub fn opt_bool(&self, name: &str) -> Result<Option<bool>> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err(type_error(self.path(name), "true or false", other)),
+        }
+    }
+
     pub fn opt_str(&self, name: &str) -> Result<Option<&'a str>> {
         match self.present(name) {
             None => Ok(None),

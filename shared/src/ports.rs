@@ -423,6 +423,10 @@ pub trait Broker: QueueSender {
     async fn stats(&self, queue: &str) -> Result<QueueStats, Error>;
     /// The bodies of the messages in the queue's dead-letter queue, oldest first.
     async fn dead_letters(&self, queue: &str) -> Result<Vec<ReceivedMessage>, Error>;
+    /// Moves up to `max` of the queue's dead letters, oldest first, back onto the queue
+    /// for another try (as SQS's dead-letter queue redrive does), with body, attributes
+    /// and message id kept and the receive count started again. Returns the ids moved.
+    async fn redrive(&self, queue: &str, max: usize) -> Result<Vec<String>, Error>;
 }
 
 /// The only source of time for domain and handlers.

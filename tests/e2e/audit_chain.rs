@@ -260,3 +260,24 @@ scenario!(a_first_failure_reported_after_its_window_is_rejected_at_once, |h: Har
     assert_eq!(notes.len(), 1, "the docking team hears of the final rejection only");
     assert_eq!(notes[0].message["data"]["user"]["name"], "L*** L***");
 });
+
+scenario!(a_dead_letter_moved_back_once_its_cause_is_fixed_is_consumed, |h: Harness| async move {
+    // A failure reported before its order exists fails every try and is dead-lettered.
+    h.publish_raw("audit.failed", audit_failed("aud-r", "late-1", "STOCK_SHORTAGE", h.now())).await;
+    h.settle().await;
+    assert_eq!(h.dead_letters("audit-results-queue").await.len(), 1);
+    let redrive = "/_local/queues/audit-results-queue/dead-letters/redrive";
+    let (status, dry) = h.post(redrive, &json!({"dry_run": true})).await;
+    assert_eq!((status, dry["message_ids"].as_array().map(Vec::len)), (200, Some(1)), "{dry}");
+    assert_eq!(h.dead_letters("audit-results-queue").await.len(), 1, "a dry run moves nothing");
+    // The cause fixed, the dead letter is moved back and consumed.
+    h.dispatched_order("late-1").await;
+    let (status, moved) = h.post(redrive, &json!({})).await;
+    assert_eq!((status, moved["message_ids"].clone()), (200, dry["message_ids"].clone()), "{moved}");
+    h.settle().await;
+    assert!(h.dead_letters("audit-results-queue").await.is_empty());
+    assert_eq!(h.order("late-1").await["audit_status"], "PROVISIONALLY_ACCEPTED");
+    assert_eq!(h.post("/_local/queues/nope/dead-letters/redrive", &json!({})).await.0, 404);
+    assert_eq!(h.post(redrive, &json!({"dry_run": "yes"})).await.0, 422);
+    assert_eq!(h.post(redrive, &json!({"max": 1})).await.0, 422);
+});

@@ -79,9 +79,9 @@ impl<'a> Driver<'a> {
         runner.pump_errors = j.pump_errors;
         runner.deliveries = j.deliveries;
         runner.dead = j.dead_letters(runner.rt);
-        for queue in runner.rt.topology.queues {
-            if let Some(seen) = j.seen.get(queue.name) {
-                runner.seen.insert(queue.name, *seen);
+        for (queue, id) in &j.poisoned {
+            if let Some(q) = runner.rt.topology.queues.iter().find(|q| q.name == queue) {
+                runner.poisoned.insert((q.name, id.clone()));
             }
         }
         let rng = j.driver_rng.map_or_else(|| Rng::new(seed, 3), Rng::resume);
@@ -138,7 +138,7 @@ impl<'a> Driver<'a> {
         j.driver_rng = Some(self.rng.state());
         j.keep_violations(&self.violations);
         j.keep_dead_letters(&self.runner.dead);
-        j.seen = self.runner.seen.iter().map(|(q, n)| (q.to_string(), *n)).collect();
+        j.poisoned = self.runner.poisoned.iter().map(|(q, id)| (q.to_string(), id.clone())).collect();
         (j.retries, j.pump_errors, j.deliveries) =
             (self.runner.retries, self.runner.pump_errors, self.runner.deliveries);
         j.injected = keeper.injected_before.plus(self.runner.faults.injected());

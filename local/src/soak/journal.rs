@@ -11,7 +11,6 @@
 //! runtime had committed is in the database; a request sent twice is answered from its
 //! first outcome, and a message delivered twice is handled once.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -60,7 +59,8 @@ pub struct Journal {
     pub driver_rng: Option<u64>,
     pub learnt: Vec<Learnt>,
     pub dead: Vec<SavedDeadLetter>,
-    pub seen: BTreeMap<String, usize>,
+    /// Dead letters found poison: (queue, message id).
+    pub poisoned: Vec<(String, String)>,
     pub violations: Vec<(Option<String>, String)>,
     pub retries: u64,
     pub pump_errors: u64,
@@ -84,7 +84,7 @@ impl Journal {
             driver_rng: None,
             learnt: Vec::new(),
             dead: Vec::new(),
-            seen: BTreeMap::new(),
+            poisoned: Vec::new(),
             violations: Vec::new(),
             retries: 0,
             pump_errors: 0,

@@ -6,10 +6,10 @@
 //! messages in real time, and a delayed delivery on a manual clock only becomes visible
 //! when the clock moves.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
-use orderflow_shared::ports::{QueueSender, ReceivedMessage};
+use orderflow_shared::ports::ReceivedMessage;
 use serde_json::Value;
 
 use super::faults::SoakFaults;
@@ -54,13 +54,13 @@ pub struct Runner<'a> {
     /// Records handed to the functions (queue records and stream records).
     pub deliveries: u64,
     pub dead: Vec<DeadLetter>,
-    /// Dead letters seen per queue (the ports cannot take one out of its queue).
-    pub seen: BTreeMap<&'static str, usize>,
+    /// Dead letters that died again when moved back: they stay where they are.
+    pub poisoned: BTreeSet<(&'static str, String)>,
 }
 
 impl<'a> Runner<'a> {
     pub fn new(rt: &'a Runtime, faults: &'a SoakFaults) -> Runner<'a> {
-        Runner { rt, faults, retries: 0, pump_errors: 0, deliveries: 0, dead: Vec::new(), seen: BTreeMap::new() }
+        Runner { rt, faults, retries: 0, pump_errors: 0, deliveries: 0, dead: Vec::new(), poisoned: BTreeSet::new() }
     }
 
     /// Sends a request as a client does: again, with the same body, while it is answered
@@ -174,30 +174,34 @@ impl<'a> Runner<'a> {
         Ok(next)
     }
 
-    /// Sends every new dead letter back to its queue with the faults off and settles;
-    /// one that dies again is poison. Returns how many were redriven.
+    /// Moves every new dead letter back onto its queue ([`orderflow_shared::ports::Broker::redrive`], as a person
+    /// would once the cause is fixed) with the faults off and settles; one that dies
+    /// again is poison, and stays in its dead-letter queue. Returns how many were moved.
     pub async fn redrive(&mut self) -> Result<usize, String> {
         let fresh = self.new_dead_letters().await?;
         if fresh.is_empty() {
             return Ok(0);
         }
         self.faults.switch(false);
-        let sender: &dyn QueueSender = self.rt.broker();
-        for (queue, message) in &fresh {
-            sender.send(queue, &message.body, &message.attributes).await.map_err(|e| e.to_string())?;
-        }
-        let settled = self.settle().await;
+        let moved = self.move_back(&fresh).await;
+        let settled = match moved {
+            Ok(()) => self.settle().await,
+            Err(e) => Err(e),
+        };
         let again = self.new_dead_letters().await;
         self.faults.switch(true);
         settled?;
-        // A redriven message is queued under a new id: its body tells it apart.
-        let again: Vec<String> = again?.into_iter().map(|(_, m)| m.body).collect();
+        let again: BTreeSet<(&'static str, String)> = again?.into_iter().map(|(q, m)| (q, m.message_id)).collect();
         let count = fresh.len();
         for (queue, m) in fresh {
+            let poison = again.contains(&(queue, m.message_id.clone()));
+            if poison {
+                self.poisoned.insert((queue, m.message_id.clone()));
+            }
             self.dead.push(DeadLetter {
                 queue,
                 order: order_of(&m.body),
-                poison: again.contains(&m.body),
+                poison,
                 message_id: m.message_id,
                 receive_count: m.receive_count,
             });
@@ -205,14 +209,21 @@ impl<'a> Runner<'a> {
         Ok(count)
     }
 
-    async fn new_dead_letters(&mut self) -> Result<Vec<(&'static str, ReceivedMessage)>, String> {
+    async fn move_back(&self, fresh: &[(&'static str, ReceivedMessage)]) -> Result<(), String> {
+        let queues: BTreeSet<&'static str> = fresh.iter().map(|(q, _)| *q).collect();
+        for queue in queues {
+            self.rt.broker().redrive(queue, usize::MAX).await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// The dead letters of every queue but those already found poison.
+    async fn new_dead_letters(&self) -> Result<Vec<(&'static str, ReceivedMessage)>, String> {
         let mut fresh = Vec::new();
         for queue in self.rt.topology.queues {
             let dead = self.rt.dead_letters(queue.name).await?.unwrap_or_default();
-            let seen = self.seen.entry(queue.name).or_insert(0);
-            let new: Vec<_> = dead.into_iter().skip(*seen).collect();
-            *seen += new.len();
-            fresh.extend(new.into_iter().map(|m| (queue.name, m)));
+            let new = dead.into_iter().filter(|m| !self.poisoned.contains(&(queue.name, m.message_id.clone())));
+            fresh.extend(new.map(|m| (queue.name, m)));
         }
         Ok(fresh)
     }

@@ -124,6 +124,28 @@ impl Broker for SqsQueues {
         Ok(QueueStats { name: queue.to_string(), visible, in_flight, dead_letters })
     }
 
+    /// Receives from the dead-letter queue, sends each message to `queue` with its body
+    /// and attributes, then deletes it from the dead-letter queue (a crash between the
+    /// two leaves a copy in both: at least once, as the handlers expect). SQS gives the
+    /// copy a new message id; the ids returned are the dead letters'.
+    async fn redrive(&self, queue: &str, max: usize) -> Result<Vec<String>, Error> {
+        let dlq = Topology::dlq_name(queue);
+        let mut moved = Vec::new();
+        while moved.len() < max {
+            let batch = self.receive_raw(&dlq, max - moved.len(), Some(PEEK_HIDE_SECS)).await?;
+            if batch.is_empty() {
+                break;
+            }
+            for message in &batch {
+                let m = received(&dlq, message)?;
+                QueueSender::send(self, queue, &m.body, &m.attributes).await?;
+                self.delete(&dlq, &m.receipt).await?;
+                moved.push(m.message_id);
+            }
+        }
+        Ok(moved)
+    }
+
     /// Peeks at the dead-letter queue without consuming it: receives until a round brings
     /// nothing new, hiding what it got so each round sees further messages (with
     /// visibility 0 a server may return the same ten forever; moto does), then makes

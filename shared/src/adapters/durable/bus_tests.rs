@@ -316,3 +316,20 @@ async fn an_sns_envelope_that_would_not_fit_its_queue_refuses_the_publish() {
     assert!(reason.starts_with("order-events → work: the message is"), "{reason}");
     assert!(published(&bus, "order-events").unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn dead_letters_moved_back_are_delivered_again_with_a_fresh_count() {
+    let (_dir, _, bus) = setup(true);
+    bus.send("work", "poison", &BTreeMap::new()).await.unwrap();
+    for _ in 0..2 {
+        let got = bus.receive("work", 10).await.unwrap();
+        bus.release("work", &got[0].receipt, 0).await.unwrap();
+    }
+    assert!(bus.receive("work", 10).await.unwrap().is_empty());
+    let id = bus.dead_letters("work").await.unwrap()[0].message_id.clone();
+    assert_eq!(bus.redrive("work", 10).await.unwrap(), vec![id.clone()]);
+    assert!(bus.dead_letters("work").await.unwrap().is_empty());
+    let got = bus.receive("work", 10).await.unwrap();
+    assert_eq!((got[0].message_id.as_str(), got[0].body.as_str(), got[0].receive_count), (id.as_str(), "poison", 1));
+    assert_eq!(bus.redrive("work", 10).await.unwrap(), Vec::<String>::new(), "nothing left to move");
+}

@@ -89,6 +89,35 @@ impl Broker for DurableBus {
         })
     }
 
+    async fn redrive(&self, queue: &str, max: usize) -> Result<Vec<String>, Error> {
+        self.spec(queue)?;
+        let now = codec::nanos(self.clock.now()).map_err(Error::Queue)?;
+        let failed = |e| self.queue_error(queue, &e);
+        let mut conn = self.shared.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed)?;
+        let oldest: Vec<(i64, String)> = {
+            let mut stmt = tx
+                .prepare_cached("SELECT seq, message_id FROM dead_letters WHERE queue = ?1 ORDER BY seq LIMIT ?2")
+                .map_err(failed)?;
+            let rows =
+                stmt.query_map(params![queue, codec::limit(max)], |r| Ok((r.get(0)?, r.get(1)?))).map_err(failed)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(failed)?
+        };
+        for (seq, _) in &oldest {
+            tx.prepare_cached(
+                "INSERT INTO messages (queue, message_id, body, attributes, receive_count, visible_at, receipt)
+                 SELECT queue, message_id, body, attributes, 0, ?2, NULL FROM dead_letters WHERE seq = ?1",
+            )
+            .and_then(|mut s| s.execute(params![seq, now]))
+            .map_err(failed)?;
+            tx.prepare_cached("DELETE FROM dead_letters WHERE seq = ?1")
+                .and_then(|mut s| s.execute(params![seq]))
+                .map_err(failed)?;
+        }
+        tx.commit().map_err(failed)?;
+        Ok(oldest.into_iter().map(|(_, id)| id).collect())
+    }
+
     async fn dead_letters(&self, queue: &str) -> Result<Vec<ReceivedMessage>, Error> {
         self.spec(queue)?;
         let failed = |e| self.queue_error(queue, &e);

@@ -282,6 +282,18 @@ impl Broker for EmbeddedBus {
         })
     }
 
+    async fn redrive(&self, queue: &str, max: usize) -> Result<Vec<String>, Error> {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let q = state.queues.get_mut(queue).ok_or_else(|| Error::Queue(format!("unknown queue {queue}")))?;
+        let moved: Vec<Message> = q.dead.drain(..q.dead.len().min(max)).collect();
+        let ids = moved.iter().map(|m| m.id.clone()).collect();
+        for m in moved {
+            q.messages.push_back(Message { receive_count: 0, visible_at: now, receipt: None, ..m });
+        }
+        Ok(ids)
+    }
+
     async fn dead_letters(&self, queue: &str) -> Result<Vec<ReceivedMessage>, Error> {
         let state = self.lock();
         let q = state.queues.get(queue).ok_or_else(|| Error::Queue(format!("unknown queue {queue}")))?;
