@@ -245,7 +245,7 @@ fn supervise(options: &Options, kills: u32) -> Result<ExitCode, String> {
             .stderr(err)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-        let after = Duration::from_millis(300 + rng.below(2700) as u64);
+        let after = Duration::from_millis(200 + rng.below(2000) as u64);
         let deadline = Instant::now() + after;
         while Instant::now() < deadline {
             if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
