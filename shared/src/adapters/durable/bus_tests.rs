@@ -63,6 +63,16 @@ fn message(kind: &str) -> OutboundMessage {
     }
 }
 
+/// Sends `poison` to `work` and has it received (and released) maxReceiveCount times,
+/// so the next receive moves it to the dead letters.
+async fn receive_poison_to_the_limit(bus: &DurableBus) {
+    bus.send("work", "poison", &BTreeMap::new()).await.unwrap();
+    for _ in 0..2 {
+        let got = bus.receive("work", 10).await.unwrap();
+        bus.release("work", &got[0].receipt, 0).await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn publish_records_and_fans_out_through_the_filter_policy() {
     let (_dir, _, bus) = setup(true);
@@ -174,11 +184,7 @@ async fn deleted_messages_are_gone_and_released_ones_come_back() {
 #[tokio::test]
 async fn a_message_received_max_receive_count_times_moves_to_the_dlq() {
     let (_dir, _, bus) = setup(true);
-    bus.send("work", "poison", &BTreeMap::new()).await.unwrap();
-    for _ in 0..2 {
-        let got = bus.receive("work", 10).await.unwrap();
-        bus.release("work", &got[0].receipt, 0).await.unwrap();
-    }
+    receive_poison_to_the_limit(&bus).await;
     assert!(bus.receive("work", 10).await.unwrap().is_empty());
     let stats = bus.stats("work").await.unwrap();
     assert_eq!((stats.visible, stats.in_flight, stats.dead_letters), (0, 0, 1));
@@ -320,11 +326,7 @@ async fn an_sns_envelope_that_would_not_fit_its_queue_refuses_the_publish() {
 #[tokio::test]
 async fn dead_letters_moved_back_are_delivered_again_with_a_fresh_count() {
     let (_dir, _, bus) = setup(true);
-    bus.send("work", "poison", &BTreeMap::new()).await.unwrap();
-    for _ in 0..2 {
-        let got = bus.receive("work", 10).await.unwrap();
-        bus.release("work", &got[0].receipt, 0).await.unwrap();
-    }
+    receive_poison_to_the_limit(&bus).await;
     assert!(bus.receive("work", 10).await.unwrap().is_empty());
     let id = bus.dead_letters("work").await.unwrap()[0].message_id.clone();
     assert_eq!(bus.redrive("work", 10).await.unwrap(), vec![id.clone()]);
