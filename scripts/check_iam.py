@@ -6,9 +6,11 @@ Usage: check_iam.py EXPANDED.json
 Looks at every policy document anywhere in the template (role policies, managed and
 inline policies, queue and topic policies...) and rejects an Allow statement whose
 Action has a wildcard (`*`, `dynamodb:*`, `dynamodb:Get*`), whose Resource is a bare
-`*`, or that uses NotAction/NotResource (an Allow with either grants everything else).
-AWS managed policies attached by ARN are not in the template and are not checked; the
-roles carrying them are listed after the check, so a broad one does not go unnoticed.
+`*` (except in a KMS key policy, where it is the key itself, and for X-Ray's trace
+actions, which accept nothing else), whose Principal is `*`, or that uses
+NotAction/NotResource (an Allow with either grants everything else).
+A role with managed policies attached by ARN fails too: their documents are not in the
+template, so nothing here could tell what they grant.
 """
 
 import json
@@ -35,17 +37,29 @@ def statements(node, path):
             yield from statements(value, f"{path}/{i}")
 
 
-def problems(stmt):
+# Actions that accept no resource but "*" (the service authorizes them per account).
+RESOURCELESS = {"xray:puttracesegments", "xray:puttelemetryrecords"}
+
+
+def problems(path, stmt):
     if stmt.get("Effect") != "Allow":
         return
     for key in ("NotAction", "NotResource"):
         if key in stmt:
             yield f"Allow with {key}"
-    for action in as_list(stmt.get("Action", [])):
-        if isinstance(action, str) and "*" in action:
+    actions = [a for a in as_list(stmt.get("Action", [])) if isinstance(a, str)]
+    for action in actions:
+        if "*" in action:
             yield f"wildcard Action {action!r}"
+    principal = stmt.get("Principal", {})
+    for value in as_list(principal.get("AWS", []) if isinstance(principal, dict) else principal):
+        if value == "*":
+            yield "Allow to Principal '*'"
+    # In a KMS key policy, Resource "*" is the key the policy belongs to.
+    in_key_policy = "/KeyPolicy/" in path
+    resourceless = bool(actions) and all(a.lower() in RESOURCELESS for a in actions)
     for resource in as_list(stmt.get("Resource", [])):
-        if resource == "*":
+        if resource == "*" and not (in_key_policy or resourceless):
             yield "bare '*' Resource"
 
 
@@ -59,18 +73,20 @@ def main() -> int:
     checked = 0
     for path, stmt in statements(template.get("Resources", {}), "Resources"):
         checked += 1
-        for problem in problems(stmt):
+        for problem in problems(path, stmt):
             found += 1
             print(f"check_iam: {path}: {problem}", file=sys.stderr)
-    if found:
-        return 1
-    print(f"check_iam: {checked} IAM statements, no wildcard Action or '*' Resource")
-    # Say what was not looked at, so a broad managed policy does not go unnoticed.
+    # A managed policy's document is not in the template: it cannot be checked, so
+    # none may be attached.
     for name, resource in sorted(template.get("Resources", {}).items()):
         arns = resource.get("Properties", {}).get("ManagedPolicyArns", [])
-        names = [arn.rsplit("/", 1)[-1] if isinstance(arn, str) else json.dumps(arn) for arn in as_list(arns)]
-        if names:
-            print(f"check_iam: not checked, managed policies on {name}: {', '.join(names)}")
+        if arns:
+            found += 1
+            print(f"check_iam: Resources/{name}: managed policies {json.dumps(arns)} cannot be checked",
+                  file=sys.stderr)
+    if found:
+        return 1
+    print(f"check_iam: {checked} IAM statements, no wildcard Action, '*' Resource or managed policy")
     return 0
 
 

@@ -11,6 +11,7 @@ import re
 from decimal import Decimal
 
 from conftest import REPORTS, ROOT
+from deployment import MIDDLE_OFFICE
 from skipped import HANDLED
 
 ORDERS, REQUESTS, NOTES = "OrderEventsTopic", "AuditRequestsTopic", "HandlerNotificationsTopic"
@@ -67,6 +68,38 @@ def test_the_stack_deploys_with_what_moto_skips_created_from_the_template(deploy
     if d.api.auth("GET", "/orders/nobody") == "JWT":
         assert d.api.request("GET", "/orders/nobody", claims={"scope": "refunds.review"}) == (403, {"message": "Forbidden"})
     assert d.api.request("GET", "/nowhere")[0] == 404
+
+
+def test_only_the_middle_office_may_publish_audit_results_and_use_their_key(deployment):
+    d = deployment
+    sns, kms = d.moto.client("sns"), d.moto.client("kms")
+    results = sns.get_topic_attributes(TopicArn=d.stack.physical_id(RESULTS))["Attributes"]
+    key = d.stack.physical_id("AuditResultsKey")
+    assert results["KmsMasterKeyId"] == key
+    policy = json.loads(results["Policy"])
+    [allow] = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert (allow["Principal"]["AWS"], allow["Action"]) == ([MIDDLE_OFFICE], "sns:Publish")
+    [deny] = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert (deny["Action"], deny["Condition"]) == ("sns:Publish", {"ArnNotLike": {"aws:PrincipalArn": [MIDDLE_OFFICE]}})
+
+    key_policy = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+    key_policy = key_policy if isinstance(key_policy, dict) else json.loads(key_policy)  # moto hands back CFN's
+    users = [s for s in key_policy["Statement"] if "kms:GenerateDataKey" in s["Action"]]
+    assert [(s["Principal"]["AWS"], s["Condition"]["StringEquals"]["kms:ViaService"]) for s in users] == [
+        ([MIDDLE_OFFICE], f"sns.{d.stack.region}.amazonaws.com")]
+    assert d.stack.resources()["AuditResultsKey"]["Type"] == "AWS::KMS::Key"  # customer managed
+
+
+def test_other_accounts_may_subscribe_to_what_the_stack_tells_the_outside_only_when_configured(deployment):
+    d = deployment
+    sns = d.moto.client("sns")
+    for topic in (ORDERS, COMMANDS):
+        policy = json.loads(sns.get_topic_attributes(TopicArn=d.stack.physical_id(topic))["Attributes"]["Policy"])
+        subscribers = {p for s in policy["Statement"] if s["Effect"] == "Allow" and s["Action"] == "sns:Subscribe"
+                       for p in (s["Principal"]["AWS"] if isinstance(s["Principal"]["AWS"], list)
+                                 else [s["Principal"]["AWS"]])}
+        assert subscribers == {f"arn:aws:iam::{d.stack.account}:root", "210987654321"}, topic
+        assert {a for s in policy["Statement"] for a in [s["Action"]]} == {"sns:Subscribe"}, topic
 
 
 def test_a_retail_order_is_audited_again_after_a_retryable_failure_then_fulfilled(deployment):

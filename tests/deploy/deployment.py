@@ -34,6 +34,12 @@ def _envelope_type(body):
         return None
 
 
+# What `sam deploy --parameter-overrides` would pass: the middle office's role (the
+# one the test publishes audit results as) and one outside subscriber account.
+MIDDLE_OFFICE = "arn:aws:iam::123456789012:role/middle-office"
+PARAMETERS = {"MiddleOfficePrincipals": MIDDLE_OFFICE, "SubscriberAccounts": "210987654321"}
+
+
 class Deployment:
     def __init__(self, template, name="orderflow"):
         self.workdir = Path(tempfile.mkdtemp(prefix="deploy-test-"))
@@ -47,7 +53,7 @@ class Deployment:
     def deploy(self):
         """Deploys the stack and creates what moto skipped; the functions are not started."""
         self.moto = MotoServer(self.workdir)
-        self.stack = Stack(self.moto, self.name, self.template)
+        self.stack = Stack(self.moto, self.name, self.template, PARAMETERS)
         artifacts = {}
         for logical, function in self.stack.of_type("AWS::Lambda::Function").items():
             if logical not in ZIPS:

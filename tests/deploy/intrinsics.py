@@ -14,14 +14,18 @@ class Unresolvable(Exception):
 
 
 class Resolver:
-    def __init__(self, template, stack):
+    def __init__(self, template, stack, values=None):
         self.template = template
         self.stack = stack  # stack.Stack: physical ids and attributes
-        self.parameters = {
-            name: str(spec["Default"]) if not isinstance(spec.get("Default"), list) else spec["Default"]
-            for name, spec in template.get("Parameters", {}).items()
-            if "Default" in spec
-        }
+        values = values or {}
+        self.parameters = {}
+        for name, spec in template.get("Parameters", {}).items():
+            value = values.get(name, spec.get("Default"))
+            if value is None:
+                continue
+            if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str):
+                value = value.split(",")
+            self.parameters[name] = value if isinstance(value, list) else str(value)
 
     def pseudo(self, name):
         values = {

@@ -13,6 +13,7 @@ HANDLED = [
     "AWS::ApiGatewayV2::Api",
     "AWS::ApiGatewayV2::Stage",
     "AWS::SQS::QueuePolicy",
+    "AWS::SNS::TopicPolicy",
     "AWS::SNS::Subscription",
     "AWS::CloudWatch::Alarm",
 ]
@@ -70,7 +71,7 @@ def redo_dependents(stack, skipped):
             raise UnsupportedSkip(f"{logical} ({resource['Type']}) refers to a resource moto skipped "
                                   f"({', '.join(sorted(skipped))}) and was created without it")
         props = stack.resolve(resource["Properties"])
-        as_moto_saw_it = Resolver(stack.template, _Unresolved(stack, skipped)).resolve(resource["Properties"])
+        as_moto_saw_it = Resolver(stack.template, _Unresolved(stack, skipped), stack.parameters).resolve(resource["Properties"])
         lam = stack.moto.client("lambda")
         policy = json.loads(lam.get_policy(FunctionName=props["FunctionName"])["Policy"])
         broken = [s["Sid"] for s in policy["Statement"]
@@ -159,6 +160,14 @@ def queue_policy(stack, logical, props):
     return logical
 
 
+def topic_policy(stack, logical, props):
+    sns = stack.moto.client("sns")
+    for arn in props["Topics"]:
+        sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy",
+                                 AttributeValue=json.dumps(props["PolicyDocument"]))
+    return logical
+
+
 def subscription(stack, logical, props):
     attributes = {}
     for name in ("RawMessageDelivery", "FilterPolicyScope", "FilterPolicy", "RedrivePolicy", "DeliveryPolicy"):
@@ -187,6 +196,7 @@ CREATE = {
     "AWS::ApiGatewayV2::Api": api,
     "AWS::ApiGatewayV2::Stage": stage,
     "AWS::SQS::QueuePolicy": queue_policy,
+    "AWS::SNS::TopicPolicy": topic_policy,
     "AWS::SNS::Subscription": subscription,
     "AWS::CloudWatch::Alarm": alarm,
 }

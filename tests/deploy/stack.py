@@ -82,13 +82,14 @@ def expand(template_path, out_path):
 
 
 class Stack:
-    def __init__(self, moto, name, template):
+    def __init__(self, moto, name, template, parameters=None):
         self.moto, self.name, self.template = moto, name, template
+        self.parameters = dict(parameters or {})  # the deploy's parameter values
         self.region, self.account = REGION, None
         self.cfn = moto.client("cloudformation")
         self.physical = {}  # logical id -> physical id
         self.created = {}  # logical id -> physical id, of resources created in moto's stead
-        self.resolver = Resolver(template, self)
+        self.resolver = Resolver(template, self, self.parameters)
         self._attributes = {}
 
     def resources(self):
@@ -109,6 +110,7 @@ class Stack:
         change_set = self.cfn.create_change_set(
             StackName=self.name, ChangeSetName=f"{self.name}-1", ChangeSetType="CREATE",
             TemplateBody=json.dumps(self.template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(self.parameters.items())],
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
         )
         status = self.cfn.describe_change_set(ChangeSetName=change_set["Id"])["Status"]

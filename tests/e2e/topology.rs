@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use orderflow_shared::topology::{
-    Topology, AUDIT_REQUESTS, FULFILMENT_COMMANDS, FULFILMENT_STATUS, FULFILMENT_STATUS_QUEUE, HANDLER_NOTIFICATIONS,
-    NOTIFICATIONS_QUEUE, ORDER_EVENTS, TOPOLOGY,
+    Topology, AUDIT_REQUESTS, AUDIT_RESULTS, FULFILMENT_COMMANDS, FULFILMENT_STATUS, FULFILMENT_STATUS_QUEUE,
+    HANDLER_NOTIFICATIONS, NOTIFICATIONS_QUEUE, ORDER_EVENTS, TOPOLOGY,
 };
 use serde_yaml::{Mapping, Value};
 
@@ -873,20 +873,72 @@ fn one_or_many(value: Option<&Value>) -> Vec<&Value> {
     }
 }
 
-/// The Allow statements of a function's `Policies`. Each entry must be an inline
-/// statement document: a managed policy or a SAM policy template would grant what
-/// these tests cannot see.
-fn allow_statements(function_id: &str) -> Vec<&'static Value> {
+/// The logical id of a function's execution role: `Role: !GetAtt <Role>.Arn`, a role
+/// of this template. A function without one would get a role SAM generates, with AWS
+/// managed policies these tests cannot see.
+fn role_of(function_id: &str) -> String {
     let function = resource(function_id).unwrap_or_else(|| panic!("no resource {function_id}"));
+    assert!(
+        props(function).get("Policies").is_none(),
+        "{function_id}: Policies (SAM would generate a role with managed policies); give it a Role"
+    );
+    let (role, attribute) = props(function)
+        .get("Role")
+        .and_then(getatt_target)
+        .unwrap_or_else(|| panic!("{function_id}: Role is not !GetAtt <a role of this template>.Arn"));
+    assert_eq!(attribute, "Arn", "{function_id}: Role");
+    let role_resource = resource(&role).unwrap_or_else(|| panic!("{function_id}: no resource {role}"));
+    assert_eq!(type_of(role_resource), Some("AWS::IAM::Role"), "{function_id}: {role}");
+    role
+}
+
+/// The Allow statements of a function's execution role's inline policies.
+fn allow_statements(function_id: &str) -> Vec<&'static Value> {
+    let role = role_of(function_id);
+    let role_props = props(resource(&role).unwrap_or_else(|| panic!("no resource {role}")));
+    assert!(role_props.get("ManagedPolicyArns").is_none(), "{role}: managed policies cannot be checked here");
     let mut out = Vec::new();
-    for policy in one_or_many(props(function).get("Policies")) {
-        let statements = policy
-            .get("Statement")
-            .unwrap_or_else(|| panic!("{function_id}: Policies entry {policy:?} is not an inline statement document"));
+    for policy in one_or_many(role_props.get("Policies")) {
+        let statements = at(policy, &["PolicyDocument", "Statement"])
+            .unwrap_or_else(|| panic!("{role}: Policies entry {policy:?} has no PolicyDocument.Statement"));
         let allows = one_or_many(Some(statements)).into_iter();
         out.extend(allows.filter(|st| st.get("Effect").and_then(Value::as_str) == Some("Allow")));
     }
     out
+}
+
+#[test]
+fn every_function_has_its_own_role_writing_only_its_own_log_group() {
+    let mut roles = BTreeSet::new();
+    for f in TOPOLOGY.functions {
+        let role = role_of(f.logical_id);
+        assert!(roles.insert(role.clone()), "{}: shares {role} with another function", f.logical_id);
+        let function = resource(f.logical_id).unwrap_or_else(|| panic!("no resource {}", f.logical_id));
+        let group = at(props(function), &["LoggingConfig", "LogGroup"])
+            .and_then(ref_target)
+            .unwrap_or_else(|| panic!("{}: LoggingConfig.LogGroup is not a !Ref to its log group", f.logical_id));
+        let logs: Vec<&Value> = allow_statements(f.logical_id)
+            .into_iter()
+            .filter(|st| one_or_many(st.get("Action")).iter().any(|a| a.as_str() == Some("logs:PutLogEvents")))
+            .collect();
+        assert_eq!(logs.len(), 1, "{}: one statement grants logs:PutLogEvents", f.logical_id);
+        let resources = one_or_many(logs[0].get("Resource"));
+        assert!(
+            resources.len() == 1 && is_arn_of(resources[0], group),
+            "{}: logs:PutLogEvents on its own log group {group} only, not {resources:?}",
+            f.logical_id
+        );
+        for st in allow_statements(f.logical_id) {
+            let actions = one_or_many(st.get("Action"));
+            if one_or_many(st.get("Resource")).iter().any(|r| r.as_str() == Some("*")) {
+                assert!(
+                    actions.iter().all(|a| a.as_str().is_some_and(|a| a.starts_with("xray:"))),
+                    "{}: only X-Ray's trace actions may have Resource \"*\", not {actions:?}",
+                    f.logical_id
+                );
+            }
+        }
+    }
 }
 
 /// Every action a function's Allow statements name.
@@ -914,4 +966,73 @@ fn granted(function_id: &str, action: &str) -> BTreeSet<String> {
             _ => format!("{r:?}"),
         })
         .collect()
+}
+
+/// The statements of every `AWS::SNS::TopicPolicy` that applies to a topic.
+fn topic_policy_statements(topic_id: &str) -> Vec<&'static Value> {
+    resources()
+        .values()
+        .filter(|r| type_of(r) == Some("AWS::SNS::TopicPolicy"))
+        .filter(|r| one_or_many(props(r).get("Topics")).iter().any(|t| ref_target(t) == Some(topic_id)))
+        .flat_map(|r| one_or_many(at(props(r), &["PolicyDocument", "Statement"])))
+        .collect()
+}
+
+fn refs_parameter(value: Option<&Value>, parameter: &str) -> bool {
+    value.and_then(ref_target) == Some(parameter)
+}
+
+#[test]
+fn only_the_middle_office_publishes_audit_results_with_a_key_it_may_use() {
+    let topic = TOPOLOGY.topic(AUDIT_RESULTS).unwrap_or_else(|| panic!("no topic {AUDIT_RESULTS}"));
+    let statements = topic_policy_statements(topic.logical_id);
+    let publish = |st: &&Value| one_or_many(st.get("Action")).iter().any(|a| a.as_str() == Some("sns:Publish"));
+    let effect = |st: &&Value, e: &str| st.get("Effect").and_then(Value::as_str) == Some(e);
+    let allows: Vec<_> = statements.iter().filter(|st| publish(st) && effect(st, "Allow")).collect();
+    assert_eq!(allows.len(), 1, "{}: one statement lets principals publish", topic.logical_id);
+    assert!(
+        refs_parameter(at(allows[0], &["Principal", "AWS"]), "MiddleOfficePrincipals"),
+        "{}: publishers are MiddleOfficePrincipals",
+        topic.logical_id
+    );
+    let denies: Vec<_> = statements.iter().filter(|st| publish(st) && effect(st, "Deny")).collect();
+    assert!(
+        denies.len() == 1
+            && refs_parameter(
+                at(denies[0], &["Condition", "ArnNotLike", "aws:PrincipalArn"]),
+                "MiddleOfficePrincipals"
+            ),
+        "{}: publishing is denied to every principal but MiddleOfficePrincipals",
+        topic.logical_id
+    );
+
+    let topic_resource = resource(topic.logical_id).unwrap_or_else(|| panic!("no resource {}", topic.logical_id));
+    let key = props(topic_resource)
+        .get("KmsMasterKeyId")
+        .and_then(ref_target)
+        .unwrap_or_else(|| panic!("{}: KmsMasterKeyId is not a key of this template", topic.logical_id));
+    let key_resource = resource(key).unwrap_or_else(|| panic!("no resource {key}"));
+    assert_eq!(type_of(key_resource), Some("AWS::KMS::Key"), "{key}");
+    let users: Vec<&Value> = one_or_many(at(props(key_resource), &["KeyPolicy", "Statement"]))
+        .into_iter()
+        .filter(|st| one_or_many(st.get("Action")).iter().any(|a| a.as_str() == Some("kms:GenerateDataKey")))
+        .collect();
+    assert!(
+        users.len() == 1 && refs_parameter(at(users[0], &["Principal", "AWS"]), "MiddleOfficePrincipals"),
+        "{key}: only MiddleOfficePrincipals may use the key"
+    );
+}
+
+#[test]
+fn other_accounts_may_only_subscribe_to_the_outbound_topics_and_only_when_configured() {
+    for name in [ORDER_EVENTS, FULFILMENT_COMMANDS] {
+        let topic = TOPOLOGY.topic(name).unwrap_or_else(|| panic!("no topic {name}"));
+        let statements = topic_policy_statements(topic.logical_id);
+        assert!(!statements.is_empty(), "{}: no topic policy (SNS's default allows Principal \"*\")", topic.logical_id);
+        let outside: Vec<String> =
+            statements.iter().map(|st| format!("{st:?}")).filter(|text| text.contains("SubscriberAccounts")).collect();
+        assert_eq!(outside.len(), 1, "{}: one statement lets SubscriberAccounts in", topic.logical_id);
+        let actions: Vec<&str> = outside[0].split('"').filter(|w| w.starts_with("sns:")).collect();
+        assert_eq!(actions, ["sns:Subscribe"], "{}: SubscriberAccounts may subscribe, nothing else", topic.logical_id);
+    }
 }
