@@ -37,11 +37,11 @@ DAY = 86_400
 
 
 @lru_cache(maxsize=None)
-def refusals(method: str, path: str) -> tuple[tuple[re.Pattern[str], str], ...]:
-    """The documented (field pattern, message phrase) pairs of an operation's 422."""
+def refusals(method: str, path: str, status: int) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """The documented (field pattern, message phrase) pairs of an operation's 422 (or 400)."""
     spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
     operation = spec.get("paths", {}).get(path, {}).get(method.lower(), {})
-    entries = operation.get("responses", {}).get("422", {}).get("x-refused-beyond-schema", [])
+    entries = operation.get("responses", {}).get(str(status), {}).get("x-refused-beyond-schema", [])
     return tuple((field_pattern(entry["field"]), entry["message"]) for entry in entries)
 
 
@@ -50,23 +50,24 @@ def field_pattern(field: str) -> re.Pattern[str]:
     return re.compile(re.escape(field).replace(r"\[\*\]", r"\[[0-9]+\]"))
 
 
-def documented(method: str, path: str, error: dict) -> bool:
+def documented(method: str, path: str, status: int, error: dict) -> bool:
     field, message = str(error.get("field", "")), str(error.get("message", ""))
     return any(
-        pattern.fullmatch(field) and phrase in message for pattern, phrase in refusals(method, path)
+        pattern.fullmatch(field) and phrase in message for pattern, phrase in refusals(method, path, status)
     )
 
 
 @schemathesis.hook
 def filter_failure(context, failure, case, response) -> bool:
-    """Keeps every failure except a documented 422 for schema-valid data."""
-    if failure.code != REJECTED_POSITIVE_DATA or response.status_code != 422:
+    """Keeps every failure except a documented 422 (or 400) for schema-valid data."""
+    if failure.code != REJECTED_POSITIVE_DATA or response.status_code not in (400, 422):
         return True
     try:
         error = json.loads(response.content)["error"]
     except (ValueError, KeyError, TypeError):
         return True
-    return not (isinstance(error, dict) and documented(case.operation.method, case.operation.path, error))
+    status = response.status_code
+    return not (isinstance(error, dict) and documented(case.operation.method, case.operation.path, status, error))
 
 
 def runtime_now() -> datetime:

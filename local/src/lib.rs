@@ -8,7 +8,10 @@
 //!   functions' dependencies; inspection of topics, queues and the clock.
 //! - [`taps`]: on the aws backend, a raw-delivery queue per topic that records what was
 //!   published, for `GET /_local/topics/{topic}/messages`.
+//! - [`dead_letters`]: dead letters with their reasons, listed and moved back, on a
+//!   running runtime, a data directory or a deployed stack.
 //! - [`functions`]: which handler serves which route, queue and schedule.
+//! - [`metrics`]: the functions' metrics, for `GET /_local/metrics`.
 //! - [`pump`]: the event source mapping emulation and `settle`.
 //! - [`router`]: the HTTP API plus the `/_local` control routes.
 //! - [`auth`]: the bearer tokens `serve` issues and verifies, as API Gateway's JWT
@@ -22,9 +25,11 @@
 
 pub mod auth;
 pub mod bench;
+pub mod dead_letters;
 pub mod demo;
 pub mod functions;
 pub mod guard;
+pub mod metrics;
 pub mod pump;
 pub mod router;
 pub mod runtime;

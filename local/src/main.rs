@@ -100,6 +100,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List a queue's dead letters with their reasons, show one, or move them back for
+    /// another try: on a running `serve` (--url), a stopped one's --data-dir, or a
+    /// deployed --stack.
+    DeadLetters {
+        #[command(flatten)]
+        target: orderflow_local::dead_letters::cli::Target,
+        #[command(subcommand)]
+        action: orderflow_local::dead_letters::cli::Action,
+    },
     /// Drive many orders through every flow under injected faults (duplicated, delayed
     /// and failed deliveries, crashes around writes and publishes), then check that
     /// every effect happened exactly once. Exits non-zero on any violation.
@@ -162,7 +171,10 @@ enum ClockArg {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own story; its logs only speak up when something is wrong.
-    let quiet = matches!(cli.command, Command::Demo { .. } | Command::Bench { .. } | Command::CostReport { .. });
+    let quiet = matches!(
+        cli.command,
+        Command::Demo { .. } | Command::Bench { .. } | Command::CostReport { .. } | Command::DeadLetters { .. }
+    );
     // Every fault the soak injects is logged as the failure it plays; the report says what counts.
     let level = if matches!(cli.command, Command::Soak { .. }) {
         "off"
@@ -220,6 +232,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::CostReport { endpoint_url, json } => cost::run(endpoint_url, json).await,
+        Command::DeadLetters { target, action } => dead_letters(&target, &action).await,
         Command::Soak { orders, seed, data_dir, kills } => {
             orderflow_local::soak::cli(orderflow_local::soak::Options { orders, seed, data_dir }, kills).await
         }
@@ -272,6 +285,26 @@ async fn serve(options: Options, port: u16, auth: AuthArg) -> ExitCode {
         _ = tokio::signal::ctrl_c() => println!("stopped"),
     }
     ExitCode::SUCCESS
+}
+
+/// `orderflow-local dead-letters`: prints what it found or did; an unknown queue or an
+/// unreachable runtime or stack fails, naming it.
+async fn dead_letters(
+    target: &orderflow_local::dead_letters::cli::Target,
+    action: &orderflow_local::dead_letters::cli::Action,
+) -> ExitCode {
+    use orderflow_local::dead_letters::cli;
+    let queues = match cli::open(target).await {
+        Ok(queues) => queues,
+        Err(e) => return fail(&e),
+    };
+    match cli::run(queues.as_ref(), action).await {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
 }
 
 async fn demo(options: Options) -> ExitCode {

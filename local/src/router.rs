@@ -1,6 +1,7 @@
 //! Routes a request either to the `/_local` control API or, by the topology, to the
 //! function that serves it on API Gateway.
 
+use orderflow_shared::trace::TRACEPARENT;
 use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
 
@@ -16,6 +17,7 @@ use orderflow_shared::Error;
 use serde_json::{json, Value};
 
 use crate::auth::{bearer, Auth, Verified};
+use crate::dead_letters::DeadLetterQueues;
 use crate::functions;
 use crate::pump;
 use crate::runtime::Runtime;
@@ -30,11 +32,13 @@ pub struct Reply {
     pub body: String,
     /// The `Allow` header of a 405.
     pub allow: Option<String>,
+    /// The `traceparent` header a function answered with: the request's trace.
+    pub traceparent: Option<String>,
 }
 
 impl From<ApiResponse> for Reply {
     fn from(r: ApiResponse) -> Reply {
-        Reply { status: r.status, body: r.body.to_string(), allow: r.allow }
+        Reply { status: r.status, body: r.body.to_string(), allow: r.allow, traceparent: None }
     }
 }
 
@@ -47,6 +51,23 @@ pub async fn handle(rt: &Runtime, method: &str, path: &str, body: &[u8]) -> Repl
 /// credentials, with tokens on, a missing or refused token is answered 401 before any
 /// function runs, as API Gateway's JWT authorizer answers it.
 pub async fn handle_with(rt: &Runtime, method: &str, path: &str, authorization: Option<&str>, body: &[u8]) -> Reply {
+    handle_headers(rt, method, path, Headers { authorization, traceparent: None }, body).await
+}
+
+/// The request headers the router hands on, as API Gateway does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Headers<'a> {
+    pub authorization: Option<&'a str>,
+    /// A W3C trace context the request continues (a malformed one starts a new trace).
+    pub traceparent: Option<&'a str>,
+}
+
+/// As [`handle_with`], with the request's `traceparent` too.
+pub async fn handle_headers(rt: &Runtime, method: &str, path: &str, headers: Headers<'_>, body: &[u8]) -> Reply {
+    let authorization = headers.authorization;
+    // The function gets the query string with the request; routing reads the path alone.
+    let target = path;
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
     if path == "/_local" || path.starts_with("/_local/") {
         return control(rt, method, path, body).await.unwrap_or_else(|e| (&e).into()).into();
     }
@@ -70,7 +91,7 @@ pub async fn handle_with(rt: &Runtime, method: &str, path: &str, authorization: 
                     }
                 }
             };
-            invoke(rt, route.function, method, path, body, context).await
+            invoke(rt, route.function, method, target, body, context, headers.traceparent).await
         }
         RouteMatch::MethodNotAllowed(allowed) => ApiResponse::method_not_allowed(method, path, &allowed).into(),
         RouteMatch::NotFound => ApiResponse::not_found_route(method, path).into(),
@@ -94,17 +115,20 @@ async fn invoke(
     path: &str,
     body: &[u8],
     credentials: Credentials,
+    traceparent: Option<&str>,
 ) -> Reply {
     let body = match std::str::from_utf8(body) {
         _ if body.is_empty() => Body::Empty,
         Ok(text) => Body::Text(text.to_string()),
         Err(_) => Body::Binary(body.to_vec()),
     };
-    let request = lambda_http::http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json")
-        .body(body);
+    let request =
+        lambda_http::http::Request::builder().method(method).uri(path).header("content-type", "application/json");
+    let request = match traceparent {
+        Some(value) => request.header(TRACEPARENT, value),
+        None => request,
+    }
+    .body(body);
     let Ok(mut request) = request else {
         return ApiResponse::error(400, "validation_failed", "malformed request line", None).into();
     };
@@ -121,8 +145,8 @@ async fn invoke(
         Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
         _ => String::new(),
     };
-    let allow = response.headers().get("allow").and_then(|v| v.to_str().ok()).map(str::to_string);
-    Reply { status: response.status().as_u16(), body: text, allow }
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    Reply { status: response.status().as_u16(), body: text, allow: header("allow"), traceparent: header(TRACEPARENT) }
 }
 
 fn internal(e: String) -> Error {
@@ -139,16 +163,9 @@ async fn control(rt: &Runtime, method: &str, path: &str, body: &[u8]) -> Result<
             None => Err(Error::NotFound { what: "topic", id: topic.to_string() }),
         },
         ("GET", ["queues"]) => ok(json!(rt.queue_stats().await.map_err(internal)?)),
-        ("GET", ["queues", queue, "dead-letters"]) => match rt.dead_letters(queue).await.map_err(internal)? {
-            Some(messages) => ok(json!(messages
-                .iter()
-                .map(|m| json!({
-                    "message_id": m.message_id,
-                    "body": serde_json::from_str::<Value>(&m.body).unwrap_or_else(|_| json!(m.body)),
-                    "attributes": m.attributes,
-                    "receive_count": m.receive_count,
-                }))
-                .collect::<Vec<_>>())),
+        ("GET", ["metrics"]) => ok(crate::metrics::view()),
+        ("GET", ["queues", queue, "dead-letters"]) => match rt.topology.queue(queue) {
+            Some(_) => ok(json!(DeadLetterQueues::list(rt, queue).await.map_err(internal)?)),
             None => Err(Error::NotFound { what: "queue", id: queue.to_string() }),
         },
         ("POST", ["queues", queue, "dead-letters", "redrive"]) => redrive(rt, queue, body).await,
@@ -169,7 +186,7 @@ async fn control(rt: &Runtime, method: &str, path: &str, body: &[u8]) -> Result<
 fn control_methods(route: &[&str]) -> Option<&'static str> {
     match route {
         ["topics", _] | ["settle"] | ["clock", "advance"] | ["queues", _, "dead-letters", "redrive"] => Some("POST"),
-        ["topics", _, "messages"] | ["queues"] | ["queues", _, "dead-letters"] | ["clock"] => Some("GET"),
+        ["topics", _, "messages"] | ["queues"] | ["queues", _, "dead-letters"] | ["clock"] | ["metrics"] => Some("GET"),
         _ => None,
     }
 }
@@ -279,7 +296,7 @@ async fn next_tick(rt: &Runtime, after: Option<DateTime<Utc>>) -> Result<Option<
 
 /// Builds a CloudEvent as an outside system would publish it; used by the demo.
 pub fn outside_event(topic: &str, id: &str, kind: &str, subject: &str, data: Value, rt: &Runtime) -> Value {
-    let builder = EventBuilder { topic, source: "orderflow-local", time: rt.now() };
+    let builder = EventBuilder { topic, source: "orderflow-local", time: rt.now(), trace: None };
     let message = builder.event(id.to_string(), kind, subject, data);
     json!({"message": serde_json::from_str::<Value>(&message.body).unwrap_or_default(), "attributes": message.attributes})
 }

@@ -187,6 +187,10 @@ impl Runtime {
             None => Arc::new(SystemClock),
         };
         let topology = TOPOLOGY;
+        crate::metrics::install();
+        for function in topology.functions {
+            orderflow_shared::edge::metrics::cold_start(function.name);
+        }
         let (deps, broker, topics, stream) = match &options.backend {
             Backend::Embedded => {
                 let faults = options.faults.0.clone();

@@ -2,6 +2,7 @@
 //! background as Lambda's event source mappings would. Every request passes the
 //! [`guard`](crate::guard) first, so a web page in the developer's browser cannot use it.
 
+use orderflow_shared::trace::TRACEPARENT;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -72,7 +73,7 @@ async fn pump_forever(rt: Arc<Runtime>) {
 
 async fn answer(rt: Arc<Runtime>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let method = request.method().as_str().to_string();
-    let path = request.uri().path().to_string();
+    let path = request.uri().path_and_query().map_or_else(|| request.uri().path(), |p| p.as_str()).to_string();
     let reply = match guard::check_caller(request.headers()) {
         Ok(()) => read_and_route(&rt, &method, &path, request).await,
         // Refused before the body is read: nothing of it reaches the router.
@@ -80,6 +81,9 @@ async fn answer(rt: Arc<Runtime>, request: Request<Incoming>) -> Result<Response
     };
     info!(%method, %path, status = reply.status, "request");
     let mut response = Response::builder().status(reply.status).header("content-type", "application/json");
+    if let Some(traceparent) = &reply.traceparent {
+        response = response.header(TRACEPARENT, traceparent.as_str());
+    }
     if let Some(allow) = &reply.allow {
         response = response.header("allow", allow.as_str());
     }
@@ -99,8 +103,12 @@ async fn read_and_route(rt: &Runtime, method: &str, path: &str, request: Request
     };
     match guard::check_body(&parts.headers, body.len()) {
         Ok(()) => {
-            let authorization = parts.headers.get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-            router::handle_with(rt, method, path, authorization, &body).await
+            let header = |name| parts.headers.get(name).and_then(|v: &hyper::header::HeaderValue| v.to_str().ok());
+            let headers = router::Headers {
+                authorization: header(hyper::header::AUTHORIZATION.as_str()),
+                traceparent: header(TRACEPARENT),
+            };
+            router::handle_headers(rt, method, path, headers, &body).await
         }
         Err(refused) => refused.into(),
     }

@@ -5,6 +5,7 @@
 //! The layers, lowest first: each module uses only those listed before it.
 //! - [`error`]: the typed error enum and its retryable / non-retryable split.
 //! - [`input`]: reading untrusted JSON, errors naming the field; the domain parses with it.
+//! - [`trace`]: the W3C trace context of the request or record being handled.
 //! - [`domain`]: ids, money, orders and their decisions (risk, audit, fulfilment, refunds),
 //!   and [`domain::policy`], the rule types they decide with; pure.
 //! - [`rules`]: the rules file: read, size-checked and validated into that policy.
@@ -19,6 +20,7 @@
 
 pub mod error;
 pub mod input;
+pub mod trace;
 
 pub mod domain;
 pub mod rules;

@@ -34,22 +34,28 @@ pub enum Index {
     /// Keys only: the tick reads each order it acts on, and an index holding whole
     /// orders would be rewritten at twice the order's size on every re-audit.
     Gsi2,
+    /// `gsi3pk`/`gsi3sk`: people's work queues: a team's audit exceptions by state and
+    /// the refunds awaiting a reviewer, newest first. Sparse and keys only: an item
+    /// without an exception or a pending review has no `gsi3` keys and costs the index
+    /// nothing, and one in a queue writes the index only when it enters, moves or leaves.
+    Gsi3,
 }
 
 impl Index {
-    pub const ALL: [Index; 2] = [Index::Gsi1, Index::Gsi2];
+    pub const ALL: [Index; 3] = [Index::Gsi1, Index::Gsi2, Index::Gsi3];
 
     pub fn name(self) -> &'static str {
         match self {
             Index::Gsi1 => "gsi1",
             Index::Gsi2 => "gsi2",
+            Index::Gsi3 => "gsi3",
         }
     }
 
     /// Whether the index holds only keys (`KEYS_ONLY`): its query results carry the
     /// table key and the index keys, with version 0 and an empty body.
     pub fn keys_only(self) -> bool {
-        matches!(self, Index::Gsi1 | Index::Gsi2)
+        matches!(self, Index::Gsi1 | Index::Gsi2 | Index::Gsi3)
     }
 
     /// The names of its key attributes in the table: `gsi1pk`/`gsi1sk` for `gsi1`.

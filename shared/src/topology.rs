@@ -60,11 +60,13 @@ pub mod scope {
     pub const FULFILMENT_REPORT: &str = "fulfilment.report";
     pub const REFUNDS_REQUEST: &str = "refunds.request";
     pub const REFUNDS_REVIEW: &str = "refunds.review";
-    /// Risk details (`matched_rules`, `score`) in answers; no route asks for it alone.
+    /// Risk details (`matched_rules`, `score`) in answers, and any order's timeline.
     pub const OPS_READ: &str = "ops.read";
+    /// A docking person's: a team's audit exceptions, and a re-audit on request.
+    pub const EXCEPTIONS_HANDLE: &str = "exceptions.handle";
     /// Every scope, for a token that may do anything.
-    pub const ALL: [&str; 6] =
-        [ORDERS_WRITE, ORDERS_READ, FULFILMENT_REPORT, REFUNDS_REQUEST, REFUNDS_REVIEW, OPS_READ];
+    pub const ALL: [&str; 7] =
+        [ORDERS_WRITE, ORDERS_READ, FULFILMENT_REPORT, REFUNDS_REQUEST, REFUNDS_REVIEW, OPS_READ, EXCEPTIONS_HANDLE];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +131,10 @@ pub const FULFILMENT_STATUS: &str = "fulfilment-status";
 pub const REFUND_CALCULATOR: &str = "refund-calculator";
 pub const OUTBOX_RELAY: &str = "outbox-relay";
 pub const OUTBOX_RELAY_FAILURES: &str = "outbox-relay-failures";
+
+/// How long a dead-letter queue keeps a message (SQS's longest, 14 days), and so how
+/// long the reason it was dead-lettered for is kept.
+pub const DEAD_LETTER_RETENTION_SECS: i64 = 1_209_600;
 
 pub const AUDIT_RESULTS_QUEUE: &str = "audit-results-queue";
 pub const NOTIFICATIONS_QUEUE: &str = "notifications-queue";
@@ -249,6 +255,20 @@ pub const TOPOLOGY: Topology = Topology {
             scopes: &[scope::ORDERS_WRITE],
         },
         Route {
+            method: "GET",
+            path: "/exceptions",
+            function: RISK_CHECK,
+            authorized: true,
+            scopes: &[scope::EXCEPTIONS_HANDLE],
+        },
+        Route {
+            method: "POST",
+            path: "/orders/{order_id}/reaudit",
+            function: RISK_CHECK,
+            authorized: true,
+            scopes: &[scope::EXCEPTIONS_HANDLE],
+        },
+        Route {
             method: "POST",
             path: "/fulfilment/status",
             function: FULFILMENT_STATUS,
@@ -261,6 +281,13 @@ pub const TOPOLOGY: Topology = Topology {
             function: REFUND_CALCULATOR,
             authorized: true,
             scopes: &[scope::REFUNDS_REQUEST],
+        },
+        Route {
+            method: "GET",
+            path: "/refunds",
+            function: REFUND_CALCULATOR,
+            authorized: true,
+            scopes: &[scope::REFUNDS_REVIEW],
         },
         Route {
             method: "GET",

@@ -12,19 +12,19 @@ use serde_json::{json, Map, Value};
 use crate::scenario;
 use crate::support::{retail_order, Harness};
 
-struct Tokens {
+pub(crate) struct Tokens {
     keys: Arc<Keys>,
 }
 
 impl Tokens {
     /// Turns tokens on in `h`'s runtime.
-    fn on(h: &mut Harness) -> Tokens {
+    pub(crate) fn on(h: &mut Harness) -> Tokens {
         let keys = Arc::new(Keys::random());
         h.rt.auth = Auth::Tokens(keys.clone());
         Tokens { keys }
     }
 
-    fn token(&self, h: &Harness, sub: &str, scopes: &[&str], claims: Value) -> String {
+    pub(crate) fn token(&self, h: &Harness, sub: &str, scopes: &[&str], claims: Value) -> String {
         let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
         let claims: Map<String, Value> = claims.as_object().cloned().unwrap_or_default();
         // The tokens' times are real time, as API Gateway checks them.
@@ -33,14 +33,14 @@ impl Tokens {
     }
 }
 
-async fn call(h: &Harness, token: Option<&str>, method: &str, path: &str, body: &Value) -> (u16, Value) {
+pub(crate) async fn call(h: &Harness, token: Option<&str>, method: &str, path: &str, body: &Value) -> (u16, Value) {
     let header = token.map(|t| format!("Bearer {t}"));
     let bytes = if method == "GET" { Vec::new() } else { body.to_string().into_bytes() };
     let reply = router::handle_with(&h.rt, method, path, header.as_deref(), &bytes).await;
     (reply.status, serde_json::from_str(&reply.body).unwrap_or(Value::Null))
 }
 
-fn album(h: &Harness, id: &str, customer: &str) -> Value {
+pub(crate) fn album(h: &Harness, id: &str, customer: &str) -> Value {
     let product = json!({"kind": "ALBUM", "total_episodes": 20, "released_episodes": 8, "consumed_episodes": 5,
                          "seller_id": "s-1"});
     let item = json!({"sku": "ALBUM-1", "quantity": 1, "unit_price": "60.00", "tax": "3.00", "fee": "0.50"});
@@ -163,4 +163,15 @@ scenario!(reporters_and_reviewers_are_who_their_tokens_say, |mut h: Harness| asy
     let (status, decided) = call(&h, Some(&seller), "POST", &path, &approve).await;
     assert_eq!((status, decided["status"].as_str()), (200, Some("APPROVED")), "{decided}");
     assert_eq!(decided["decision"]["reviewer_id"], "sl-1", "the reviewer's id is the token's subject: {decided}");
+
+    // Reviewing it again under another identity of the same seller, or as the same
+    // reviewer with another decision, is a conflict and changes nothing.
+    let colleague = t.token(&h, "sl-3", &["refunds.review"], json!({"reviewer_role": "seller", "seller_id": "s-1"}));
+    let reject = json!({"decision_id": "dec-au5-again", "decision": "REJECT"});
+    for token in [&colleague, &seller] {
+        let (status, err) = call(&h, Some(token), "POST", &path, &reject).await;
+        assert_eq!((status, err["error"]["code"].as_str()), (409, Some("conflict")), "a second review: {err}");
+    }
+    let (_, after) = call(&h, Some(&seller), "GET", &path.replace("/review", ""), &json!({})).await;
+    assert_eq!((after["status"].as_str(), &after["decision"]), (Some("APPROVED"), &decided["decision"]), "{after}");
 });

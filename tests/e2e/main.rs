@@ -3,6 +3,7 @@
 
 mod audit_chain;
 mod auth;
+mod dead_letters;
 mod faults;
 mod fulfilment;
 mod hostile;
@@ -16,3 +17,5 @@ mod sizes;
 mod soak;
 mod support;
 mod topology;
+mod tracing;
+mod work_queues;

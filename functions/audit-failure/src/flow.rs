@@ -33,10 +33,18 @@ pub async fn apply(deps: &Deps, result: &AuditResult) -> Result<()> {
         Ok(Decision::Apply { messages })
     };
     match transition::apply(deps, load, decide).await? {
-        Outcome::Applied(order) => {
-            info!(order_id = %id, audit_id = %cause, audit_status = ?order.audit_status, "audit result applied");
+        // The record may come without the order's trace (a middle office that does not
+        // pass it on): the line names the order's.
+        Outcome::Applied(order) => info!(
+            order_id = %id,
+            trace_id = %order.trace_id(),
+            audit_id = %cause,
+            audit_status = ?order.audit_status,
+            "audit result applied"
+        ),
+        Outcome::AlreadyApplied(order) => {
+            info!(order_id = %id, trace_id = %order.trace_id(), audit_id = %cause, "audit result already applied")
         }
-        Outcome::AlreadyApplied(_) => info!(order_id = %id, audit_id = %cause, "audit result already applied"),
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use orderflow_shared::messages::audit::parse_audit_result;
 use crate::flow;
 
 pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
-    sqs_batch::process(event, |record: Record| async move {
+    sqs_batch::process(deps, event, |record: Record| async move {
         let kind = record.attributes.get("type").map(String::as_str);
         let result = parse_audit_result(&record.body, kind, deps.clock.now())?;
         flow::apply(deps, &result).await

@@ -9,3 +9,7 @@ pub mod flow;
 pub mod handler;
 
 pub use handler::handle;
+
+#[cfg(test)]
+#[path = "metrics_tests.rs"]
+mod metrics_tests;

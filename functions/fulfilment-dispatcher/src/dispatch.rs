@@ -23,7 +23,7 @@ pub const STATUS_REPORTED: &str = "fulfilment.status";
 const ATTEMPTS: usize = 20;
 
 pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
-    sqs_batch::process(event, |record: Record| async move {
+    sqs_batch::process(deps, event, |record: Record| async move {
         let body =
             strict_json(record.body.as_bytes()).map_err(|e| Error::validation("body", format!("is not JSON: {e}")))?;
         let kind = record.attributes.get("type").map(String::as_str).or_else(|| body["type"].as_str()).unwrap_or("");

@@ -8,7 +8,7 @@ use orderflow_shared::messages::audit::NotificationRequest;
 use crate::render;
 
 pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
-    sqs_batch::process_as(event, |request: NotificationRequest, _: Record| async move {
+    sqs_batch::process_as(deps, event, |request: NotificationRequest, _: Record| async move {
         render::send_once(deps, &request).await
     })
     .await

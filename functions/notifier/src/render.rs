@@ -39,7 +39,7 @@ pub async fn send_once(deps: &Deps, request: &NotificationRequest) -> Result<()>
         "audit_status": request.audit_status,
         "user": user,
     });
-    let message = EventBuilder { topic: HANDLER_NOTIFICATIONS, source: SOURCE, time: now }
+    let message = EventBuilder { topic: HANDLER_NOTIFICATIONS, source: SOURCE, time: now, trace: None }
         .event(request.notification_id.clone(), "notification", order_id, data)
         .with_attribute("team", &request.team)
         .with_attribute("severity", &request.severity);

@@ -17,11 +17,12 @@
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use orderflow_shared::app::Deps;
+use orderflow_shared::edge::metrics;
 use orderflow_shared::error::Result;
 use orderflow_shared::messages::relay::{read_outbox, relay_change};
 use orderflow_shared::ports::layout::{OUTBOX, PK, SK};
 use orderflow_shared::ports::OutboundMessage;
-use orderflow_shared::topology::TOPOLOGY;
+use orderflow_shared::topology::{OUTBOX_RELAY, TOPOLOGY};
 use serde_dynamo::AttributeValue;
 use serde_json::json;
 use tracing::{info, warn};
@@ -36,7 +37,7 @@ pub const UNREADABLE: &str = "outbox.unreadable";
 /// Relays a batch of stream records; reports the first one that could not be sent.
 pub async fn handle(deps: &Deps, event: Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
-    let mut sent = 0;
+    let (mut sent, mut relayed) = (0, 0);
     for record in &event.records {
         let position = record.change.sequence_number.clone().unwrap_or_else(|| record.event_id.clone());
         let result = match read(record) {
@@ -44,7 +45,10 @@ pub async fn handle(deps: &Deps, event: Event) -> DynamoDbEventResponse {
             Err(reason) => park(deps, record, &position, &reason).await.map(|()| 0),
         };
         match result {
-            Ok(n) => sent += n,
+            Ok(n) => {
+                sent += n;
+                relayed += 1;
+            }
             Err(e) => {
                 warn!(sequence_number = %position, error = %e, "relaying failed; the record is retried from here");
                 let mut failure = DynamoDbBatchItemFailure::default();
@@ -55,6 +59,9 @@ pub async fn handle(deps: &Deps, event: Event) -> DynamoDbEventResponse {
         }
     }
     info!(records = event.records.len(), sent, failed = response.batch_item_failures.len(), "batch relayed");
+    let failed = response.batch_item_failures.len();
+    metrics::published(OUTBOX_RELAY, u64::try_from(sent).unwrap_or(u64::MAX));
+    metrics::processed(OUTBOX_RELAY, relayed, failed);
     response
 }
 

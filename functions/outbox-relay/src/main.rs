@@ -1,11 +1,14 @@
 //! Lambda entry point: wiring only. The work is in `lib.rs`.
 
 use aws_lambda_events::event::dynamodb::Event;
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use metrics_cloudwatch_embedded::lambda::service::run;
+use orderflow_shared::topology;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     orderflow_shared::edge::telemetry::init();
+    let metrics = orderflow_shared::edge::metrics::emf(topology::OUTBOX_RELAY);
     let cold = orderflow_shared::adapters::aws::cold_start().await;
     if !cold.queue_urls.contains_key(outbox_relay::FAILURE_QUEUE) {
         tracing::warn!(
@@ -15,8 +18,11 @@ async fn main() -> Result<(), Error> {
         );
     }
     let deps = &cold.with_queues();
-    run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Error>(outbox_relay::handle(deps, event.payload).await)
-    }))
+    run(
+        metrics,
+        service_fn(move |event: LambdaEvent<Event>| async move {
+            Ok::<_, Error>(outbox_relay::handle(deps, event.payload).await)
+        }),
+    )
     .await
 }

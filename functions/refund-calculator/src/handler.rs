@@ -9,7 +9,7 @@ use orderflow_shared::error::Result;
 use orderflow_shared::input::parse_body;
 use orderflow_shared::topology::REFUND_CALCULATOR;
 
-use crate::{refunds, review};
+use crate::{queue, refunds, review};
 
 pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
     api::serve(&request, REFUND_CALCULATOR, |r| dispatch(deps, r)).await
@@ -19,6 +19,7 @@ async fn dispatch(deps: &Deps, r: Routed<'_>) -> Result<ApiResponse> {
     let refund_id = r.param("refund_id");
     let (status, body) = match (r.method, r.path) {
         ("POST", "/refunds") => refunds::request(deps, &r.caller, &parse_body(r.body)?).await?,
+        ("GET", "/refunds") => (200, queue::list(deps, &r).await?),
         ("GET", "/refunds/{refund_id}") => (200, refunds::show(deps, &r.caller, refund_id).await?),
         ("POST", "/refunds/{refund_id}/review") => {
             review::decide(deps, &r.caller, refund_id, &parse_body(r.body)?).await?

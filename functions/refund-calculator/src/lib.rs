@@ -4,12 +4,14 @@
 //! - [`handler`]: HTTP routing and the mapping of results to responses.
 //! - [`refunds`]: `POST /refunds` and `GET /refunds/{refund_id}`.
 //! - [`review`]: `POST /refunds/{refund_id}/review`.
+//! - [`queue`]: `GET /refunds`, the reviewers' queue of refunds pending review.
 //! - [`store`]: the refund, request and per-order ledger items, and their outbox.
 //! - [`outbox`]: the messages each refund transition publishes.
 //! - [`view`]: the refund as answers show it (no secrets; no amount on a rejection).
 
 pub mod handler;
 pub mod outbox;
+pub mod queue;
 pub mod refunds;
 pub mod review;
 pub mod store;

@@ -17,7 +17,7 @@ const SOURCE: &str = "orderflow/refund-calculator";
 /// `<refund_id>:<type>:<cause>` about the refund, or `<order_id>:<type>:<refund_id>:<cause>`
 /// about the order: ids start with their subject.
 fn event(refund: &Refund, at: DateTime<Utc>, cause: &str, kind: &str, subject: &str, data: Value) -> OutboundMessage {
-    let builder = EventBuilder { topic: ORDER_EVENTS, source: SOURCE, time: at };
+    let builder = EventBuilder { topic: ORDER_EVENTS, source: SOURCE, time: at, trace: None };
     let id = if subject == refund.refund_id {
         format!("{subject}:{kind}:{cause}")
     } else {

@@ -15,9 +15,9 @@ use orderflow_shared::domain::ids::OrderId;
 use orderflow_shared::domain::policy::refund::ReviewerRole;
 use orderflow_shared::domain::refund::{Quote, Refunded};
 use orderflow_shared::error::{Error, Result, StoreError};
-use orderflow_shared::ports::{Condition, Item, OutboundMessage, StateStore, Write};
+use orderflow_shared::ports::{Condition, Index, Item, OutboundMessage, StateStore, Write};
 use orderflow_shared::store::refund::{ledger_key, refund_key, request_key};
-use orderflow_shared::store::{check_outbox, decode, encode, Stored, Versioned};
+use orderflow_shared::store::{check_outbox, decode, encode, queues, Stored, Versioned};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,7 +81,16 @@ impl Refund {
 
 impl Stored for Refund {
     fn to_item(&self) -> Item {
-        Item::new(refund_key(&self.refund_id), encode(self)).with_outbox(self.outbox.clone())
+        let item = Item::new(refund_key(&self.refund_id), encode(self)).with_outbox(self.outbox.clone());
+        // Only a refund awaiting a reviewer is in its reviewers' queue (sparse index).
+        match (self.status, self.reviewer_role) {
+            (RefundStatus::PendingReview, Some(role)) => item.with_index(
+                Index::Gsi3,
+                queues::review_pk(role.as_str(), self.seller_id.as_deref().filter(|_| role == ReviewerRole::Seller)),
+                queues::newest_first(self.requested_at, &self.refund_id),
+            ),
+            _ => item,
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use orderflow_shared::input::parse_body;
 use orderflow_shared::topology::{scope, RISK_CHECK};
 use serde_json::{json, Value};
 
-use crate::orders;
+use crate::{exceptions, orders};
 
 pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
     api::serve(&request, RISK_CHECK, |r| dispatch(deps, r)).await
@@ -30,6 +30,11 @@ async fn dispatch(deps: &Deps, r: Routed<'_>) -> Result<ApiResponse> {
         }
         ("POST", "/orders/{order_id}/prepayment") => {
             let (status, body) = orders::pay(deps, &r.caller, order_id, &parse_body(r.body)?).await?;
+            ApiResponse::new(status, body)
+        }
+        ("GET", "/exceptions") => ApiResponse::new(200, exceptions::list(deps, &r).await?),
+        ("POST", "/orders/{order_id}/reaudit") => {
+            let (status, body) = exceptions::reaudit(deps, &r.caller, order_id, &parse_body(r.body)?).await?;
             ApiResponse::new(status, body)
         }
         _ => ApiResponse::not_found_route(r.method, r.path),

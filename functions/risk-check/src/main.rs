@@ -1,11 +1,17 @@
 //! Lambda entry point: wiring only. The decisions are in `handler.rs`.
 
-use lambda_http::{run, service_fn, Error, Request};
+use lambda_http::{service_fn, Error, Request};
+use metrics_cloudwatch_embedded::lambda::service::run_http;
+use orderflow_shared::topology;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     orderflow_shared::edge::telemetry::init();
+    let metrics = orderflow_shared::edge::metrics::emf(topology::RISK_CHECK);
     let deps = &orderflow_shared::adapters::aws::cold_start().await.deps;
-    run(service_fn(move |request: Request| async move { Ok::<_, Error>(risk_check::handle(deps, request).await) }))
-        .await
+    run_http(
+        metrics,
+        service_fn(move |request: Request| async move { Ok::<_, Error>(risk_check::handle(deps, request).await) }),
+    )
+    .await
 }

@@ -18,6 +18,7 @@ use orderflow_shared::messages::placement;
 use orderflow_shared::ports::OutboundMessage;
 use orderflow_shared::store::transition::{self, Decision, Outcome};
 use orderflow_shared::store::{self, Versioned};
+use orderflow_shared::trace;
 use serde_json::{json, Value};
 use tracing::{info, instrument};
 
@@ -80,7 +81,9 @@ async fn assess_new(deps: &Deps, request: NewOrder) -> Result<(Order, Vec<Outbou
     };
     let risk = assess(risk_rules, &facts, now);
     let decision = decide(risk_rules, risk.level, total, now);
-    let order = Order::place(request, total, risk, decision, now);
+    let mut order = Order::place(request, total, risk, decision, now);
+    // The placing request's trace becomes the order's: every message about it carries it.
+    order.trace = trace::current().map(|t| t.to_string());
     let messages = match order.status {
         OrderStatus::Dispatched => placement::dispatched(&order),
         OrderStatus::AwaitingPrepayment => placement::prepayment_requested(&order),

@@ -3,9 +3,12 @@
 use std::time::{Duration, Instant};
 
 use orderflow_shared::app::Deps;
+use orderflow_shared::edge::metrics;
 use orderflow_shared::store::{self, DUE_SHARDS};
+use orderflow_shared::topology::SCHEDULED_RETRY;
+use orderflow_shared::trace::{self, TraceContext};
 use serde::Serialize;
-use tracing::{info, warn};
+use tracing::{info, info_span, warn, Instrument};
 
 use crate::due::{self, Outcome};
 
@@ -54,6 +57,13 @@ pub struct TickReport {
     pub stopped_early: bool,
 }
 
+impl TickReport {
+    /// Due orders this tick changed: requested, expired or cancelled (not the skipped).
+    pub fn acted_on(&self) -> usize {
+        self.requested + self.expired + self.cancelled
+    }
+}
+
 /// When the next tick will find work: the earliest due time over every shard. The
 /// local runtime uses it to replay hours of schedule without idle ticks.
 pub async fn next_due(deps: &Deps) -> orderflow_shared::Result<Option<chrono::DateTime<chrono::Utc>>> {
@@ -84,6 +94,7 @@ pub async fn tick(deps: &Deps, budget: &dyn Budget) -> TickReport {
         stopped_early = report.stopped_early,
         "tick done"
     );
+    metrics::processed(SCHEDULED_RETRY, report.acted_on(), report.errors);
     report
 }
 
@@ -115,7 +126,12 @@ async fn drain_shard(
             if budget.exhausted() {
                 return false;
             }
-            match due::handle(deps, order, now).await {
+            // The order's own trace (from its placement), so the re-audit's messages and
+            // log lines carry the order's trace id.
+            let context = order.value.trace.as_deref().and_then(TraceContext::parse);
+            let context = context.unwrap_or_else(|| TraceContext::derived(order.value.id().as_str()));
+            let span = info_span!("due", order_id = %order.value.id(), trace_id = %context.trace_id());
+            match trace::scope(context, due::handle(deps, order, now).instrument(span)).await {
                 Ok(Outcome::Requested) => report.requested += 1,
                 Ok(Outcome::Expired) => report.expired += 1,
                 Ok(Outcome::Cancelled) => report.cancelled += 1,

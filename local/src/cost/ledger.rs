@@ -58,6 +58,8 @@ pub struct Tally {
     pub function_calls: u64,
     /// Bytes the table keeps for good once the flow is over.
     pub kept_bytes: u64,
+    /// Of the write units, what each index's entries took (in `Index::ALL` order).
+    pub index_wru: super::meter::IndexUnits,
 }
 
 impl Tally {
@@ -85,6 +87,9 @@ impl Tally {
                 rru_halves: 0,
             });
             add(line, call, consumed);
+            for (sum, units) in tally.index_wru.iter_mut().zip(consumed.index_wru) {
+                *sum += units;
+            }
             tally.queue_invocations += u64::from(call.operation == "ReceiveMessage");
             tally.function_calls += u64::from(made_by_a_function(call));
         }

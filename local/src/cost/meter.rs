@@ -30,7 +30,12 @@ const STORED_OVERHEAD_BYTES: usize = 100;
 pub struct Consumed {
     pub wru: u64,
     pub rru_halves: u64,
+    /// Of `wru`, what each index's entries took.
+    pub index_wru: IndexUnits,
 }
+
+/// Write units per index, in [`Index::ALL`] order.
+pub type IndexUnits = [u64; Index::ALL.len()];
 
 /// The sum of the item's attributes: each the UTF-8 bytes of its name and its value.
 pub fn item_size(item: &Image) -> usize {
@@ -81,21 +86,23 @@ pub fn read_halves(bytes: usize, consistent: bool) -> u64 {
 /// index (`gsi1`) holds only the keys, and an update that keeps its key leaves it alone.
 pub fn item_write_units(old: Option<&Image>, new: Option<&Image>) -> u64 {
     let (old_size, new_size) = (old.map_or(0, item_size), new.map_or(0, item_size));
-    let indexes: u64 = Index::ALL
-        .iter()
-        .map(|&index| {
-            let entry = |image: Option<&Image>| image.map_or(0, |i| entry_size(index, i));
-            match (old.and_then(|i| index_key(index, i)), new.and_then(|i| index_key(index, i))) {
-                (None, None) => 0,
-                (Some(before), Some(after)) if before == after && index.keys_only() => 0,
-                (None, Some(_)) => write_units(entry(new)),
-                (Some(_), None) => write_units(entry(old)),
-                (Some(before), Some(after)) if before == after => write_units(entry(new)),
-                (Some(_), Some(_)) => write_units(entry(old)) + write_units(entry(new)),
-            }
-        })
-        .sum();
-    write_units(old_size.max(new_size)) + indexes
+    write_units(old_size.max(new_size)) + index_write_units(old, new).iter().sum::<u64>()
+}
+
+/// The index part of [`item_write_units`], per index: nothing for an index whose keys
+/// the item has neither before nor after (a sparse index it is not in).
+pub fn index_write_units(old: Option<&Image>, new: Option<&Image>) -> IndexUnits {
+    Index::ALL.map(|index| {
+        let entry = |image: Option<&Image>| image.map_or(0, |i| entry_size(index, i));
+        match (old.and_then(|i| index_key(index, i)), new.and_then(|i| index_key(index, i))) {
+            (None, None) => 0,
+            (Some(before), Some(after)) if before == after && index.keys_only() => 0,
+            (None, Some(_)) => write_units(entry(new)),
+            (Some(_), None) => write_units(entry(old)),
+            (Some(before), Some(after)) if before == after => write_units(entry(new)),
+            (Some(_), Some(_)) => write_units(entry(old)) + write_units(entry(new)),
+        }
+    })
 }
 
 /// The size of `image`'s entry in `index`: the whole item, or for a keys-only index the
@@ -138,47 +145,57 @@ impl Table {
         match call.operation.as_str() {
             "PutItem" | "UpdateItem" | "DeleteItem" => {
                 let kind = call.operation.trim_end_matches("Item");
-                Consumed { wru: self.write(kind, r, Some(&call.response["Attributes"]), ok), rru_halves: 0 }
+                self.write(kind, r, Some(&call.response["Attributes"]), ok)
             }
             "TransactWriteItems" => {
                 let items = r["TransactItems"].as_array().into_iter().flatten();
                 let actions = items.filter_map(|i| i.as_object()?.iter().next());
-                let wru: u64 = actions.map(|(kind, body)| 2 * self.write(kind, body, None, ok)).sum();
-                Consumed { wru, rru_halves: 0 }
+                let mut consumed = Consumed::default();
+                for (kind, body) in actions {
+                    let one = self.write(kind, body, None, ok);
+                    consumed.wru += 2 * one.wru;
+                    for (sum, units) in consumed.index_wru.iter_mut().zip(one.index_wru) {
+                        *sum += 2 * units;
+                    }
+                }
+                consumed
             }
             "GetItem" => {
                 let stored = key_of(&object(&r["Key"])).and_then(|k| self.items.get(&k)).map(item_size);
                 let size = stored.unwrap_or_else(|| item_size(&object(&call.response["Item"])));
-                Consumed { wru: 0, rru_halves: read_halves(size, consistent) }
+                Consumed { rru_halves: read_halves(size, consistent), ..Consumed::default() }
             }
             "Query" => {
                 let items = call.response["Items"].as_array().into_iter().flatten();
                 let size = items.map(|i| item_size(&object(i))).sum();
-                Consumed { wru: 0, rru_halves: read_halves(size, consistent) }
+                Consumed { rru_halves: read_halves(size, consistent), ..Consumed::default() }
             }
             _ => Consumed::default(),
         }
     }
 
-    fn write(&mut self, kind: &str, body: &Value, returned: Option<&Value>, ok: bool) -> u64 {
-        let Some((key, after)) = self.after(kind, body, returned) else { return 0 };
+    fn write(&mut self, kind: &str, body: &Value, returned: Option<&Value>, ok: bool) -> Consumed {
+        let Some((key, after)) = self.after(kind, body, returned) else { return Consumed::default() };
         let old = self.items.get(&key);
+        let table_only = |wru| Consumed { wru, ..Consumed::default() };
         if !ok {
-            return write_units(old.map_or(0, item_size));
+            return table_only(write_units(old.map_or(0, item_size)));
         }
-        match after {
-            After::Item(new) => {
-                let units = item_write_units(old, Some(&new));
-                self.items.insert(key, new);
-                units
-            }
-            After::Gone => {
-                let units = item_write_units(old, None);
-                self.items.remove(&key);
-                units
-            }
-            After::Unchanged => write_units(old.map_or(0, item_size)),
-        }
+        let new = match after {
+            After::Item(new) => Some(new),
+            After::Gone => None,
+            After::Unchanged => return table_only(write_units(old.map_or(0, item_size))),
+        };
+        let consumed = Consumed {
+            wru: item_write_units(old, new.as_ref()),
+            rru_halves: 0,
+            index_wru: index_write_units(old, new.as_ref()),
+        };
+        match new {
+            Some(new) => self.items.insert(key, new),
+            None => self.items.remove(&key),
+        };
+        consumed
     }
 
     fn after(&self, kind: &str, body: &Value, returned: Option<&Value>) -> Option<(Key, After)> {

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use orderflow_shared::ports::Index;
 use serde::{Serialize, Serializer};
 
 use super::flows::Flow;
@@ -65,6 +66,9 @@ pub struct FlowReport {
     pub requests: Vec<Line>,
     pub left_out: Vec<Excluded>,
     pub wru: u64,
+    /// Of `wru`, what each index's entries took: 0 for an index the flow's items are
+    /// not in (a sparse index).
+    pub index_wru: std::collections::BTreeMap<&'static str, u64>,
     pub rru: f64,
     pub api_requests: u64,
     pub lambda_invocations: u64,
@@ -143,6 +147,7 @@ impl FlowReport {
             requests: tally.lines.clone(),
             left_out: tally.excluded.clone(),
             wru: tally.wru(),
+            index_wru: Index::ALL.iter().map(|i| i.name()).zip(tally.index_wru).collect(),
             rru: tally.rru_halves() as f64 / 2.0,
             api_requests,
             lambda_invocations: invocations,
@@ -213,6 +218,8 @@ impl fmt::Display for FlowReport {
         }
         let billed: u64 = self.requests.iter().map(|l| l.billed).sum();
         writeln!(f, "  {:<30}{:>9}{billed:>8}{:>6}{:>7.1}", "total", self.requests(), self.wru, self.rru)?;
+        let indexes: Vec<String> = self.index_wru.iter().map(|(index, wru)| format!("{index} {wru}")).collect();
+        writeln!(f, "  of the WRU, index entries: {}", indexes.join(", "))?;
         writeln!(
             f,
             "  {} API Gateway requests; {} Lambda invocations, {:.3} GB-s estimated",

@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::later;
 use serde::{Deserialize, Serialize};
 
+use super::exception::Exception;
 use super::order::AuditStatus;
 use super::policy::audit::{AuditRules, Backoff, ReasonRule, UnknownReason};
 
@@ -54,12 +55,15 @@ pub struct AuditState {
     /// `audit_id`s already applied: a redelivery changes nothing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub processed: Vec<String>,
+    /// The exception a retryable failure opened, open or closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<Exception>,
 }
 
 impl AuditState {
     /// Nothing audited yet: stored as nothing at all.
     pub fn is_empty(&self) -> bool {
-        self.rule.is_none() && self.first_failure.is_none() && self.processed.is_empty()
+        self.rule.is_none() && self.first_failure.is_none() && self.processed.is_empty() && self.exception.is_none()
     }
 }
 

@@ -75,6 +75,10 @@ id_type!(
     DecisionId
 );
 id_type!(Sku);
+id_type!(
+    /// A docking team, as the rules name it and a work queue asks for it.
+    TeamId
+);
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,7 @@
 //! - [`order`], [`digital`]: the order (request, entity); what a digital order bought.
 //! - [`risk`], [`order_prepayment`]: risk scoring; placement and prepayment transitions.
 //! - [`audit`], [`order_audit`]: the re-audit chain's decisions; the audit transitions.
+//! - [`exception`], [`order_reaudit`]: an order's audit exception; a re-audit on request.
 //! - [`fulfilment`]: staged fulfilment progress.
 //! - [`refund`], [`refund_policy`], [`refund_split`]: residual-value refunds, their
 //!   conditions and entitlement, and the split back across the channels that paid.
@@ -21,12 +22,14 @@
 
 pub mod audit;
 pub mod digital;
+pub mod exception;
 pub mod fulfilment;
 pub mod ids;
 pub mod money;
 pub mod order;
 pub mod order_audit;
 pub mod order_prepayment;
+pub mod order_reaudit;
 pub mod policy;
 pub mod refund;
 pub mod refund_policy;

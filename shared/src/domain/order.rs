@@ -314,11 +314,22 @@ pub struct Order {
     pub audit: AuditState,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The W3C `traceparent` of the request that placed it: every message about the
+    /// order carries it, whoever causes the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
 }
 
 impl Order {
     pub fn id(&self) -> &OrderId {
         &self.request.order_id
+    }
+
+    /// The trace id of the order's trace (empty for an order placed without one), for
+    /// log lines about the order written outside its trace.
+    pub fn trace_id(&self) -> String {
+        let context = self.trace.as_deref().and_then(crate::trace::TraceContext::parse);
+        context.map(|t| t.trace_id().to_string()).unwrap_or_default()
     }
 
     /// Appends a history entry and moves the clock of the order.
@@ -352,6 +363,7 @@ impl Order {
             "history": self.history,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "traceparent": self.trace,
         })
     }
 

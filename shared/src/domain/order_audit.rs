@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 
 use super::audit::{after_request, classify, on_failure, Failure, FailureDecision, Reason, ReauditRule};
+use super::exception::Exception;
 use super::order::{AuditStatus, Order, OrderStatus};
 use super::policy::audit::AuditRules;
 use crate::error::{Error, Result};
@@ -99,6 +100,7 @@ impl Order {
                 self.audit_status = Some(AuditStatus::ProvisionallyAccepted);
                 self.audit.rule = Some(rule.clone());
                 self.audit.first_failure = Some(failure.clone());
+                self.audit.exception = Some(Exception::open(&reason.team, now));
                 self.record(now, "AUDIT_PROVISIONALLY_ACCEPTED", detail);
                 vec![AuditEvent::ProvisionallyAccepted {
                     failure: failure.clone(),
@@ -139,7 +141,10 @@ impl Order {
             }
             _ => {
                 self.audit_status = Some(AuditStatus::Approved);
-                self.audit.rule = None;
+                let rule = self.audit.rule.take();
+                if let Some(exception) = &mut self.audit.exception {
+                    exception.close(now, rule);
+                }
                 self.record(now, "AUDIT_APPROVED", Some(format!("audit:{audit_id}")));
                 Ok(vec![AuditEvent::Approved])
             }
@@ -172,6 +177,13 @@ impl Order {
     ) -> Vec<AuditEvent> {
         self.audit.rule = None;
         self.audit_status = Some(AuditStatus::Rejected);
+        // A failure reported after its whole window had an exception only for this moment.
+        if let (None, Some(r)) = (&self.audit.exception, &rule) {
+            self.audit.exception = Some(Exception::open(&r.team, now));
+        }
+        if let Some(exception) = &mut self.audit.exception {
+            exception.close(now, rule.clone());
+        }
         self.record(now, "AUDIT_REJECTED", Some(detail.to_string()));
         vec![AuditEvent::WindowClosed { failure: failure.cloned(), first: self.audit.first_failure.clone(), rule }]
     }

@@ -47,6 +47,7 @@ impl Order {
             audit: Default::default(),
             created_at: now,
             updated_at: now,
+            trace: None,
         };
         match decision {
             RiskDecision::Dispatch => order.dispatch(now, detail),

@@ -89,6 +89,16 @@ impl Caller {
         }))
     }
 
+    /// Who the caller is, for the records of what it did: the token's subject;
+    /// `local` with `--auth off`.
+    pub fn subject(&self) -> &str {
+        match self {
+            Caller::Anonymous => "anonymous",
+            Caller::Unrestricted => "local",
+            Caller::Token(id) => &id.subject,
+        }
+    }
+
     /// Whether the caller holds `scope`.
     pub fn has(&self, scope: &str) -> bool {
         match self {

@@ -4,6 +4,7 @@
 //! - [`caller`]: who is calling, from the JWT authorizer's context (feature `api`).
 //! - [`http`]: the API's one JSON error shape.
 //! - [`sqs_batch`]: per-record processing of an SQS batch with partial batch failures.
+//! - [`metrics`]: the counters every function emits (EMF on Lambda, feature `emf`).
 //! - [`lambda_env`]: table and topic/queue names a function reads from its environment.
 //! - [`telemetry`]: tracing set-up (JSON logs on Lambda).
 
@@ -13,5 +14,6 @@ pub mod api;
 pub mod caller;
 pub mod http;
 pub mod lambda_env;
+pub mod metrics;
 pub mod sqs_batch;
 pub mod telemetry;

@@ -140,8 +140,8 @@ pub struct NotificationSpec<'a> {
 }
 
 /// Source of the audit chain's events.
-fn builder<'a>(topic: &'a str, source: &'a str, order: &Order) -> EventBuilder<'a> {
-    EventBuilder { topic, source, time: order.updated_at }
+fn builder<'a>(topic: &'a str, source: &'a str, order: &'a Order) -> EventBuilder<'a> {
+    EventBuilder { topic, source, time: order.updated_at, trace: order.trace.as_deref() }
 }
 
 /// An `order.audit.*` event about `order`, caused by `cause` (an audit id or a tick).
@@ -242,6 +242,10 @@ pub fn notification(
         via: Default::default(),
     };
     message.attributes.insert("type".into(), "notification.requested".into());
+    // Not a CloudEvent: the order's trace travels as an attribute only.
+    if let Some(trace) = order.trace.clone().or_else(|| crate::trace::current().map(|t| t.to_string())) {
+        message.attributes.insert(crate::trace::TRACEPARENT.into(), trace);
+    }
     message.via_queue(NOTIFICATIONS_QUEUE)
 }
 

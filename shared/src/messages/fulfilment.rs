@@ -14,8 +14,8 @@ const SOURCE: &str = "orderflow/fulfilment-dispatcher";
 
 pub fn of(progress: &Progress, outcome: &Outcome, now: DateTime<Utc>) -> Vec<OutboundMessage> {
     let order = progress.order_id.as_str();
-    let commands = EventBuilder { topic: FULFILMENT_COMMANDS, source: SOURCE, time: now };
-    let events = EventBuilder { topic: ORDER_EVENTS, source: SOURCE, time: now };
+    let commands = EventBuilder { topic: FULFILMENT_COMMANDS, source: SOURCE, time: now, trace: None };
+    let events = EventBuilder { topic: ORDER_EVENTS, source: SOURCE, time: now, trace: None };
     let mut messages: Vec<OutboundMessage> = outcome
         .commands
         .iter()

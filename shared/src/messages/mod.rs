@@ -25,19 +25,27 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use crate::ports::{OutboundMessage, Via};
+use crate::trace::TRACEPARENT;
 
 /// Builds one outbound message.
 pub struct EventBuilder<'a> {
     pub topic: &'a str,
     pub source: &'a str,
     pub time: DateTime<Utc>,
+    /// The trace the message belongs to (an order's own, from its placement); `None`
+    /// for the trace in scope.
+    pub trace: Option<&'a str>,
 }
 
 impl EventBuilder<'_> {
     /// `id` must be stable across redelivery: derive it from the business identity of
     /// the transition (e.g. `o-1:order.dispatched:2`), never from a fresh random value.
+    ///
+    /// Its trace (`trace`, else the one in scope, [`crate::trace::current`]) goes on the message as the
+    /// CloudEvents distributed-tracing extension and as a `traceparent` attribute.
     pub fn event(&self, id: String, kind: &str, subject: &str, data: Value) -> OutboundMessage {
-        let body = json!({
+        let trace = self.trace.map(str::to_string).or_else(|| crate::trace::current().map(|t| t.to_string()));
+        let mut body = json!({
             "specversion": "1.0",
             "id": &id,
             "source": self.source,
@@ -49,6 +57,10 @@ impl EventBuilder<'_> {
         });
         let mut attributes = BTreeMap::new();
         attributes.insert("type".to_string(), kind.to_string());
+        if let (Some(trace), Value::Object(fields)) = (trace, &mut body) {
+            fields.insert(TRACEPARENT.to_string(), Value::String(trace.clone()));
+            attributes.insert(TRACEPARENT.to_string(), trace);
+        }
         OutboundMessage { id, topic: self.topic.to_string(), body: body.to_string(), attributes, via: Via::Topic }
     }
 }
@@ -100,7 +112,8 @@ mod tests {
 
     #[test]
     fn envelope_carries_type_attribute_and_cloudevents_fields() {
-        let b = EventBuilder { topic: "order-events", source: "orderflow/test", time: DateTime::UNIX_EPOCH };
+        let b =
+            EventBuilder { topic: "order-events", source: "orderflow/test", time: DateTime::UNIX_EPOCH, trace: None };
         let m = b.event("o-1:order.dispatched:1".into(), "order.dispatched", "o-1", json!({"x": 1}));
         assert_eq!(m.kind(), "order.dispatched");
         let body: Value = serde_json::from_str(&m.body).unwrap();

@@ -14,7 +14,7 @@ pub const PREPAYMENT_OVERDUE: &str = "prepayment-overdue";
 
 /// An event about `order` on `order-events`, with its `business_type` attribute.
 pub fn order_event(source: &str, order: &Order, kind: &str, data: Value) -> OutboundMessage {
-    let builder = EventBuilder { topic: ORDER_EVENTS, source, time: order.updated_at };
+    let builder = EventBuilder { topic: ORDER_EVENTS, source, time: order.updated_at, trace: order.trace.as_deref() };
     let id = format!("{}:{kind}:{}", order.id(), order.history.len());
     builder.event(id, kind, order.id().as_str(), data).with_attribute("business_type", &order.request.business_type)
 }

@@ -28,12 +28,14 @@ pub fn dispatched(order: &Order) -> Vec<OutboundMessage> {
         "items": order.request.items,
         "risk_level": order.risk.level,
     });
-    let audit = EventBuilder { topic: AUDIT_REQUESTS, source: SOURCE, time: order.updated_at }.event(
-        format!("{}:audit.requested:1", order.id()),
-        "audit.requested",
-        order.id().as_str(),
-        json!({"order_id": order.id(), "attempt": 1}),
-    );
+    let audit =
+        EventBuilder { topic: AUDIT_REQUESTS, source: SOURCE, time: order.updated_at, trace: order.trace.as_deref() }
+            .event(
+                format!("{}:audit.requested:1", order.id()),
+                "audit.requested",
+                order.id().as_str(),
+                json!({"order_id": order.id(), "attempt": 1}),
+            );
     vec![order_event(order, "order.dispatched", data), audit]
 }
 

@@ -1,9 +1,13 @@
 //! Typed access to the entities in the single table: key layout and (de)serialisation
 //! live here and nowhere else. See `docs/storage.md`.
 //!
+//! - [`dead_letters`]: why a queue consumer gave up on a record.
 //! - [`refund`]: the refund calculator's keys (its items are typed in that crate).
+//! - [`queues`]: people's work queues on the sparse index `gsi3`, paged by cursor.
 //! - [`transition`]: one idempotent, versioned transition of an entity with its messages.
 
+pub mod dead_letters;
+pub mod queues;
 pub mod refund;
 pub mod transition;
 
@@ -69,6 +73,16 @@ fn order_item(order: &Order) -> Item {
         (Some(rule), _, _) => Some(due_at(rule)),
         (None, OrderStatus::AwaitingPrepayment, Some(prepayment)) => Some(prepayment.due_at),
         _ => None,
+    };
+    // Only orders with an audit exception are in the work-queue index (sparse): the
+    // others' writes never touch it.
+    let item = match &order.audit.exception {
+        Some(e) => item.with_index(
+            Index::Gsi3,
+            queues::exceptions_pk(&e.team, e.state()),
+            queues::newest_first(e.opened_at, order.id().as_str()),
+        ),
+        None => item,
     };
     match due {
         Some(due) => item.with_index(

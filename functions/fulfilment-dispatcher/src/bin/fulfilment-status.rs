@@ -1,13 +1,19 @@
 //! Lambda entry point of `POST /fulfilment/status`: wiring only. See `status_api.rs`.
 
-use lambda_http::{run, service_fn, Error, Request};
+use lambda_http::{service_fn, Error, Request};
+use metrics_cloudwatch_embedded::lambda::service::run_http;
+use orderflow_shared::topology;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     orderflow_shared::edge::telemetry::init();
+    let metrics = orderflow_shared::edge::metrics::emf(topology::FULFILMENT_STATUS);
     let deps = &orderflow_shared::adapters::aws::cold_start().await.with_queues();
-    run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(fulfilment_dispatcher::status_api::handle(deps, request).await)
-    }))
+    run_http(
+        metrics,
+        service_fn(move |request: Request| async move {
+            Ok::<_, Error>(fulfilment_dispatcher::status_api::handle(deps, request).await)
+        }),
+    )
     .await
 }

@@ -18,6 +18,7 @@ use crate::topology::{FailureQueue, Queue, Subscription, Topology};
 
 /// Dead letters are kept as long as SQS allows (14 days), for a person to look at.
 const DLQ_RETENTION_SECS: &str = "1209600";
+const _: () = assert!(crate::topology::DEAD_LETTER_RETENTION_SECS == 1_209_600);
 
 /// What [`provision`] created, keyed by topology name (`queue_urls` also holds each
 /// queue's `<name>-dlq` and the stream's failure queue).
