@@ -41,8 +41,21 @@ def refusals(method: str, path: str, status: int) -> tuple[tuple[re.Pattern[str]
     """The documented (field pattern, message phrase) pairs of an operation's 422 (or 400)."""
     spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
     operation = spec.get("paths", {}).get(path, {}).get(method.lower(), {})
-    entries = operation.get("responses", {}).get(str(status), {}).get("x-refused-beyond-schema", [])
+    response = operation.get("responses", {}).get(str(status), {})
+    # A shared response (`$ref: "#/components/responses/BadCursor"`) lists its own.
+    ref = response.get("$ref", "")
+    if ref.startswith("#/"):
+        response = resolve(spec, ref)
+    entries = response.get("x-refused-beyond-schema", [])
     return tuple((field_pattern(entry["field"]), entry["message"]) for entry in entries)
+
+
+def resolve(spec: dict, ref: str) -> dict:
+    """The object a local `$ref` (`#/components/responses/BadCursor`) points at."""
+    node = spec
+    for part in ref[2:].split("/"):
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return node if isinstance(node, dict) else {}
 
 
 def field_pattern(field: str) -> re.Pattern[str]:

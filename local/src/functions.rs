@@ -49,7 +49,9 @@ pub mod hops {
 
 /// Invokes the HTTP function `function` with `request`.
 pub async fn http(deps: &Deps, function: &str, request: Request) -> Response<Body> {
-    hops::timed(function, http_untimed(deps, function, request)).await
+    // Boxed: a function's future is large (the SDK's most of all), and the caller's
+    // task would otherwise carry it inline.
+    hops::timed(function, Box::pin(http_untimed(deps, function, request))).await
 }
 
 async fn http_untimed(deps: &Deps, function: &str, request: Request) -> Response<Body> {
@@ -68,7 +70,7 @@ async fn http_untimed(deps: &Deps, function: &str, request: Request) -> Response
 
 /// Invokes the queue consumer `function` with a batch.
 pub async fn sqs(deps: &Deps, function: &str, event: SqsEvent) -> Result<SqsBatchResponse, String> {
-    hops::timed(function, sqs_untimed(deps, function, event)).await
+    hops::timed(function, Box::pin(sqs_untimed(deps, function, event))).await
 }
 
 async fn sqs_untimed(deps: &Deps, function: &str, event: SqsEvent) -> Result<SqsBatchResponse, String> {
@@ -82,7 +84,7 @@ async fn sqs_untimed(deps: &Deps, function: &str, event: SqsEvent) -> Result<Sqs
 
 /// Invokes the stream consumer `function` with a batch of change records.
 pub async fn stream(deps: &Deps, function: &str, event: StreamEvent) -> Result<DynamoDbEventResponse, String> {
-    hops::timed(function, stream_untimed(deps, function, event)).await
+    hops::timed(function, Box::pin(stream_untimed(deps, function, event))).await
 }
 
 async fn stream_untimed(deps: &Deps, function: &str, event: StreamEvent) -> Result<DynamoDbEventResponse, String> {

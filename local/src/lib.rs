@@ -16,6 +16,7 @@
 //! - [`router`]: the HTTP API plus the `/_local` control routes.
 //! - [`auth`]: the bearer tokens `serve` issues and verifies, as API Gateway's JWT
 //!   authorizer would.
+//! - [`console`]: the console's local sign-in (its pages are the API function's).
 //! - [`guard`]: refuses requests a web page could have sent (foreign `Host` or
 //!   `Origin`, a body that is not JSON).
 //! - [`server`]: binds 127.0.0.1 and serves the router behind the guard.
@@ -25,6 +26,7 @@
 
 pub mod auth;
 pub mod bench;
+pub mod console;
 pub mod dead_letters;
 pub mod demo;
 pub mod functions;

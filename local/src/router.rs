@@ -34,11 +34,14 @@ pub struct Reply {
     pub allow: Option<String>,
     /// The `traceparent` header a function answered with: the request's trace.
     pub traceparent: Option<String>,
+    /// Further headers a function answered with (a console page's media type and
+    /// security headers); without a `content-type` among them the body is JSON.
+    pub headers: Vec<(String, String)>,
 }
 
 impl From<ApiResponse> for Reply {
     fn from(r: ApiResponse) -> Reply {
-        Reply { status: r.status, body: r.body.to_string(), allow: r.allow, traceparent: None }
+        Reply { status: r.status, body: r.body.to_string(), allow: r.allow, traceparent: None, headers: Vec::new() }
     }
 }
 
@@ -70,6 +73,10 @@ pub async fn handle_headers(rt: &Runtime, method: &str, path: &str, headers: Hea
     let path = path.split_once('?').map_or(path, |(p, _)| p);
     if path == "/_local" || path.starts_with("/_local/") {
         return control(rt, method, path, body).await.unwrap_or_else(|e| (&e).into()).into();
+    }
+    // The console's sign-in is this runtime's, not the deployed stack's.
+    if method == "GET" && path == "/console/config.json" {
+        return ApiResponse::new(200, crate::console::config(&rt.auth)).into();
     }
     match rt.topology.route(method, path) {
         RouteMatch::Found(route, _) => {
@@ -146,7 +153,19 @@ async fn invoke(
         _ => String::new(),
     };
     let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    Reply { status: response.status().as_u16(), body: text, allow: header("allow"), traceparent: header(TRACEPARENT) }
+    let headers = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| !["allow", TRACEPARENT].contains(&name.as_str()))
+        .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
+        .collect();
+    Reply {
+        status: response.status().as_u16(),
+        body: text,
+        allow: header("allow"),
+        traceparent: header(TRACEPARENT),
+        headers,
+    }
 }
 
 fn internal(e: String) -> Error {
@@ -164,6 +183,7 @@ async fn control(rt: &Runtime, method: &str, path: &str, body: &[u8]) -> Result<
         },
         ("GET", ["queues"]) => ok(json!(rt.queue_stats().await.map_err(internal)?)),
         ("GET", ["metrics"]) => ok(crate::metrics::view()),
+        ("POST", ["console", "sign-in"]) => crate::console::sign_in(&rt.auth, body),
         ("GET", ["queues", queue, "dead-letters"]) => match rt.topology.queue(queue) {
             Some(_) => ok(json!(DeadLetterQueues::list(rt, queue).await.map_err(internal)?)),
             None => Err(Error::NotFound { what: "queue", id: queue.to_string() }),
@@ -185,7 +205,11 @@ async fn control(rt: &Runtime, method: &str, path: &str, body: &[u8]) -> Result<
 /// The one method a `/_local` path (split after `/_local/`) answers to, if it is one.
 fn control_methods(route: &[&str]) -> Option<&'static str> {
     match route {
-        ["topics", _] | ["settle"] | ["clock", "advance"] | ["queues", _, "dead-letters", "redrive"] => Some("POST"),
+        ["topics", _]
+        | ["settle"]
+        | ["clock", "advance"]
+        | ["queues", _, "dead-letters", "redrive"]
+        | ["console", "sign-in"] => Some("POST"),
         ["topics", _, "messages"] | ["queues"] | ["queues", _, "dead-letters"] | ["clock"] | ["metrics"] => Some("GET"),
         _ => None,
     }

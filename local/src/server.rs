@@ -80,7 +80,13 @@ async fn answer(rt: Arc<Runtime>, request: Request<Incoming>) -> Result<Response
         Err(refused) => Reply::from(refused),
     };
     info!(%method, %path, status = reply.status, "request");
-    let mut response = Response::builder().status(reply.status).header("content-type", "application/json");
+    let mut response = Response::builder().status(reply.status);
+    if !reply.headers.iter().any(|(name, _)| name == "content-type") {
+        response = response.header("content-type", "application/json");
+    }
+    for (name, value) in &reply.headers {
+        response = response.header(name.as_str(), value.as_str());
+    }
     if let Some(traceparent) = &reply.traceparent {
         response = response.header(TRACEPARENT, traceparent.as_str());
     }

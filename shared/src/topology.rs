@@ -142,6 +142,8 @@ pub const FULFILMENT_ORDERS_QUEUE: &str = "fulfilment-orders-queue";
 pub const FULFILMENT_STATUS_QUEUE: &str = "fulfilment-status-queue";
 
 pub const AUDIT_RESULTS: &str = "audit-results";
+/// The schedule of the re-audits.
+pub const REAUDIT_TICK: &str = "reaudit-tick";
 pub const AUDIT_REQUESTS: &str = "audit-requests";
 pub const ORDER_EVENTS: &str = "order-events";
 pub const HANDLER_NOTIFICATIONS: &str = "handler-notifications";
@@ -233,6 +235,9 @@ pub const TOPOLOGY: Topology = Topology {
     ],
     routes: &[
         Route { method: "GET", path: "/health", function: RISK_CHECK, authorized: false, scopes: &[] },
+        // The console's static pages (`edge::console`): open, as the sign-in happens in them.
+        Route { method: "GET", path: "/console", function: RISK_CHECK, authorized: false, scopes: &[] },
+        Route { method: "GET", path: "/console/{file}", function: RISK_CHECK, authorized: false, scopes: &[] },
         Route {
             method: "POST",
             path: "/orders",
@@ -246,6 +251,13 @@ pub const TOPOLOGY: Topology = Topology {
             function: RISK_CHECK,
             authorized: true,
             scopes: &[scope::ORDERS_READ],
+        },
+        Route {
+            method: "GET",
+            path: "/orders/{order_id}/timeline",
+            function: RISK_CHECK,
+            authorized: true,
+            scopes: &[scope::ORDERS_READ, scope::OPS_READ],
         },
         Route {
             method: "POST",
@@ -304,7 +316,7 @@ pub const TOPOLOGY: Topology = Topology {
             scopes: &[scope::REFUNDS_REVIEW],
         },
     ],
-    schedules: &[Schedule { name: "reaudit-tick", expression: "rate(1 minute)", function: SCHEDULED_RETRY }],
+    schedules: &[Schedule { name: REAUDIT_TICK, expression: "rate(1 minute)", function: SCHEDULED_RETRY }],
     stream: StreamMapping {
         function: OUTBOX_RELAY,
         event_logical_id: "TableStream",

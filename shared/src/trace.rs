@@ -107,8 +107,29 @@ pub fn lambda_xray() -> Option<String> {
     std::env::var("_X_AMZN_TRACE_ID").ok()
 }
 
+/// Who or what caused what is being handled: the caller of a request (its subject), the
+/// message a consumer handles (its id), or the schedule.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Actor {
+    Caller(String),
+    Message(String),
+    Schedule(String),
+}
+
 tokio::task_local! {
     static CURRENT: TraceContext;
+    static ACTOR: Actor;
+}
+
+/// Runs `fut` on behalf of `actor`.
+pub async fn acting<F: Future>(actor: Actor, fut: F) -> F::Output {
+    ACTOR.scope(actor, fut).await
+}
+
+/// Who or what caused what is being handled, if known.
+pub fn actor() -> Option<Actor> {
+    ACTOR.try_with(Clone::clone).ok()
 }
 
 /// Runs `fut` with `context` as the trace of everything it sends.

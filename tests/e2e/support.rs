@@ -17,19 +17,40 @@ macro_rules! scenario {
             #[allow(unused_imports)]
             use super::*;
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn embedded() {
-                let h = $crate::support::Harness::embedded().await;
-                ($body)(h).await;
+            #[test]
+            fn embedded() {
+                $crate::support::run(async { ($body)($crate::support::Harness::embedded().await).await });
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn aws() {
-                let h = $crate::support::Harness::aws().await;
-                ($body)(h).await;
+            #[test]
+            fn aws() {
+                $crate::support::run(async { ($body)($crate::support::Harness::aws().await).await });
             }
         }
     };
+}
+
+/// Runs a scenario on a runtime of two workers whose threads have the stack a Lambda
+/// function's main thread has (8 MiB): a debug build polls the SDK's deeply nested
+/// futures, which the 2 MiB of a test thread cannot hold. A panic in the scenario fails
+/// the test with its own message.
+pub fn run<F>(scenario: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(8 << 20)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let outcome = runtime.block_on(async { tokio::spawn(scenario).await });
+    if let Err(failed) = outcome {
+        match failed.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("the scenario did not finish: {e}"),
+        }
+    }
 }
 
 pub struct Harness {

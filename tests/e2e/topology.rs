@@ -621,6 +621,9 @@ fn every_queue_and_dead_letter_queue_has_an_alarm() {
     }
 }
 
+/// The metrics' dashboard and alarms.
+mod metrics;
+
 // ---------------------------------------------------------------------------------
 // The table's stream and the outbox relay
 // ---------------------------------------------------------------------------------

@@ -116,6 +116,39 @@ scenario!(an_orders_trace_is_on_every_message_it_causes_and_every_log_line_about
         assert_eq!(trace_id(&attributes["traceparent"]), want, "{topic} {kind}: the attribute: {attributes}");
     }
 
+    // The timeline: every transition, who or what caused it, its trace, its messages.
+    let (status, timeline) = h.get(&format!("/orders/{id}/timeline")).await;
+    assert_eq!(status, 200, "{timeline}");
+    assert_eq!(timeline["traceparent"], incoming, "{timeline}");
+    let transitions = timeline["transitions"].as_array().cloned().unwrap_or_default();
+    let summary: Vec<(String, String, String)> = transitions
+        .iter()
+        .map(|t| {
+            let by = t["by"]["kind"].as_str().unwrap_or("-").to_string();
+            (t["events"].to_string(), by, t["to"].as_str().unwrap_or("-").to_string())
+        })
+        .collect();
+    let expected = [
+        (r#"["DISPATCHED"]"#, "caller", "DISPATCHED/PENDING"),
+        (r#"["AUDIT_PROVISIONALLY_ACCEPTED"]"#, "message", "DISPATCHED/PROVISIONALLY_ACCEPTED"),
+        (r#"["REAUDIT_REQUESTED"]"#, "schedule", "DISPATCHED/PROVISIONALLY_ACCEPTED"),
+        (r#"["REAUDIT_REQUESTED"]"#, "schedule", "DISPATCHED/PROVISIONALLY_ACCEPTED"),
+        (r#"["AUDIT_APPROVED"]"#, "message", "DISPATCHED/APPROVED"),
+    ];
+    let expected: Vec<(String, String, String)> =
+        expected.iter().map(|(e, b, t)| (e.to_string(), b.to_string(), t.to_string())).collect();
+    assert_eq!(summary, expected, "{timeline}");
+    let placed_by = &transitions[0];
+    assert_eq!(placed_by["trace_id"], "0af7651916cd43dd8448eb211c80319c", "{placed_by}");
+    assert_eq!(transitions[0].get("from"), None, "the placement has no state before: {placed_by}");
+    let sent: Vec<&str> =
+        transitions[0]["messages"].as_array().into_iter().flatten().filter_map(|m| m["type"].as_str()).collect();
+    assert_eq!(sent, ["order.dispatched", "audit.requested"], "{placed_by}");
+    assert_eq!(transitions[2]["by"]["id"], "reaudit-tick", "{timeline}");
+    for t in &transitions[..4] {
+        assert_eq!(t["trace_id"], "0af7651916cd43dd8448eb211c80319c", "in the order's trace: {t}");
+    }
+
     // A malformed traceparent starts a new trace; the request succeeds.
     let other = "tr-x2".to_string();
     let (status, placed, answered) = place(&h, &retail_order(&other, "cust-x", "100.00"), "00-not-a-trace-01").await;

@@ -11,7 +11,9 @@ async fn main() -> Result<(), Error> {
     let deps = &orderflow_shared::adapters::aws::cold_start().await.deps;
     run_http(
         metrics,
-        service_fn(move |request: Request| async move { Ok::<_, Error>(refund_calculator::handle(deps, request).await) }),
+        service_fn(
+            move |request: Request| async move { Ok::<_, Error>(refund_calculator::handle(deps, request).await) },
+        ),
     )
     .await
 }

@@ -5,6 +5,7 @@ use lambda_http::{Body, Request, Response};
 use orderflow_shared::app::Deps;
 use orderflow_shared::edge::api::{self, Routed};
 use orderflow_shared::edge::caller::Caller;
+use orderflow_shared::edge::console;
 use orderflow_shared::edge::http::ApiResponse;
 use orderflow_shared::error::Result;
 use orderflow_shared::input::parse_body;
@@ -14,6 +15,11 @@ use serde_json::{json, Value};
 use crate::{exceptions, orders};
 
 pub async fn handle(deps: &Deps, request: Request) -> Response<Body> {
+    // The console's pages are files, not JSON: served before the API's routing.
+    if let Some(page) = console::answer(&request) {
+        orderflow_shared::edge::metrics::answered(RISK_CHECK, page.status().as_u16());
+        return page;
+    }
     api::serve(&request, RISK_CHECK, |r| dispatch(deps, r)).await
 }
 
@@ -27,6 +33,9 @@ async fn dispatch(deps: &Deps, r: Routed<'_>) -> Result<ApiResponse> {
         }
         ("GET", "/orders/{order_id}") => {
             ApiResponse::new(200, risk_details_for(&r.caller, orders::show(deps, &r.caller, order_id).await?))
+        }
+        ("GET", "/orders/{order_id}/timeline") => {
+            ApiResponse::new(200, orders::timeline(deps, &r.caller, order_id).await?)
         }
         ("POST", "/orders/{order_id}/prepayment") => {
             let (status, body) = orders::pay(deps, &r.caller, order_id, &parse_body(r.body)?).await?;

@@ -10,3 +10,6 @@ pub mod handler;
 pub mod orders;
 
 pub use handler::handle;
+
+#[cfg(test)]
+mod metrics_tests;

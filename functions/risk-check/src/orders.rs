@@ -89,6 +89,7 @@ async fn assess_new(deps: &Deps, request: NewOrder) -> Result<(Order, Vec<Outbou
         OrderStatus::AwaitingPrepayment => placement::prepayment_requested(&order),
         OrderStatus::Rejected | OrderStatus::Cancelled => placement::rejected(&order, "RISK_BLOCKED"),
     };
+    order.record_transition(None, &store::transition_context(now, &messages));
     Ok((order, messages))
 }
 
@@ -123,6 +124,20 @@ pub async fn show(deps: &Deps, caller: &Caller, order_id: &str) -> Result<Value>
         });
     }
     Ok(view)
+}
+
+/// `GET /orders/{order_id}/timeline`: every transition of the order, oldest first, with
+/// the order's trace. A customer sees its own orders' only.
+pub async fn timeline(deps: &Deps, caller: &Caller, order_id: &str) -> Result<Value> {
+    let order = load(deps, order_id).await?.value;
+    caller.may_act_for(order.request.customer_id.as_str())?;
+    Ok(json!({
+        "order_id": order.id(),
+        "status": order.status,
+        "audit_status": order.audit_status,
+        "traceparent": order.trace,
+        "transitions": order.timeline,
+    }))
 }
 
 async fn load(deps: &Deps, order_id: &str) -> Result<Versioned<Order>> {

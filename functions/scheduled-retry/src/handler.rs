@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 use orderflow_shared::app::Deps;
 use orderflow_shared::edge::metrics;
 use orderflow_shared::store::{self, DUE_SHARDS};
+use orderflow_shared::topology::REAUDIT_TICK as TICK;
 use orderflow_shared::topology::SCHEDULED_RETRY;
-use orderflow_shared::trace::{self, TraceContext};
+use orderflow_shared::trace::{self, Actor, TraceContext};
 use serde::Serialize;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -131,7 +132,9 @@ async fn drain_shard(
             let context = order.value.trace.as_deref().and_then(TraceContext::parse);
             let context = context.unwrap_or_else(|| TraceContext::derived(order.value.id().as_str()));
             let span = info_span!("due", order_id = %order.value.id(), trace_id = %context.trace_id());
-            match trace::scope(context, due::handle(deps, order, now).instrument(span)).await {
+            let acted =
+                trace::acting(Actor::Schedule(TICK.to_string()), due::handle(deps, order, now).instrument(span));
+            match trace::scope(context, acted).await {
                 Ok(Outcome::Requested) => report.requested += 1,
                 Ok(Outcome::Expired) => report.expired += 1,
                 Ok(Outcome::Cancelled) => report.cancelled += 1,

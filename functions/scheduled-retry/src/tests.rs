@@ -1,9 +1,15 @@
-//! The tick on the embedded backend.
+//! The tick on the embedded backend, and the metrics it writes on Lambda.
+
+use std::sync::Arc;
 
 use chrono::Duration;
-use orderflow_shared::adapters::embedded::World;
+use orderflow_shared::adapters::embedded::{emf, Faults, FaultyStore, World};
 use orderflow_shared::domain::audit::Failure;
+use orderflow_shared::edge::metrics::{self, NAMESPACE};
 use orderflow_shared::messages::audit::AuditResult;
+use orderflow_shared::ports::Write;
+use orderflow_shared::topology::SCHEDULED_RETRY;
+use orderflow_shared::StoreError;
 use serde_json::json;
 
 use crate::{tick, Budget, Unlimited};
@@ -71,4 +77,31 @@ async fn an_exhausted_budget_stops_the_tick_and_leaves_the_work() {
     assert!(report.stopped_early);
     assert_eq!(report.requested, 0);
     assert_eq!(tick(&w.deps, &Unlimited).await.requested, 1);
+}
+
+/// A table that refuses every write.
+struct WritesFail;
+
+impl Faults for WritesFail {
+    fn before_write(&self, _write: &Write) -> Result<(), StoreError> {
+        Err(StoreError::Backend("the table is unavailable".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_tick_counts_what_it_acted_on_and_its_errors_in_valid_emf() {
+    let collector = metrics_cloudwatch_embedded::Builder::new().cloudwatch_namespace(NAMESPACE).init().unwrap();
+    let w = World::new();
+    failed_order(&w, "o-1").await;
+    w.clock.advance(Duration::minutes(6));
+    assert_eq!(tick(&w.deps, &Unlimited).await.requested, 1);
+    let mut broken = World::new();
+    failed_order(&broken, "o-2").await;
+    broken.clock.advance(Duration::minutes(6));
+    broken.deps.store = Arc::new(FaultyStore::new(broken.store.clone(), Arc::new(WritesFail)));
+    assert_eq!(tick(&broken.deps, &Unlimited).await.errors, 1);
+    let emitted = emf::flush(collector);
+    for name in [metrics::PROCESSED, metrics::FAILED] {
+        assert!(emf::contains(&emitted, name, &[("function", SCHEDULED_RETRY)]), "{name} missing from {emitted:?}");
+    }
 }

@@ -10,6 +10,7 @@
 //! - [`audit`], [`order_audit`]: the re-audit chain's decisions; the audit transitions.
 //! - [`exception`], [`order_reaudit`]: an order's audit exception; a re-audit on request.
 //! - [`fulfilment`]: staged fulfilment progress.
+//! - [`timeline`]: the transitions an entity went through, as the transition helper records them.
 //! - [`refund`], [`refund_policy`], [`refund_split`]: residual-value refunds, their
 //!   conditions and entitlement, and the split back across the channels that paid.
 #![deny(
@@ -37,6 +38,7 @@ pub mod refund_split;
 pub mod risk;
 #[cfg(test)]
 pub(crate) mod test_orders;
+pub mod timeline;
 
 use chrono::{DateTime, Duration, Utc};
 

@@ -269,6 +269,18 @@ pub enum AuditStatus {
     Rejected,
 }
 
+impl AuditStatus {
+    /// The name the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditStatus::Pending => "PENDING",
+            AuditStatus::ProvisionallyAccepted => "PROVISIONALLY_ACCEPTED",
+            AuditStatus::Approved => "APPROVED",
+            AuditStatus::Rejected => "REJECTED",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prepayment {
     pub amount: Decimal,
@@ -318,6 +330,10 @@ pub struct Order {
     /// order carries it, whoever causes the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<String>,
+    /// Every transition of the order, oldest first (the latest
+    /// [`crate::domain::timeline::MAX_TRANSITIONS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<crate::domain::timeline::Transition>,
 }
 
 impl Order {
@@ -330,6 +346,29 @@ impl Order {
     pub fn trace_id(&self) -> String {
         let context = self.trace.as_deref().and_then(crate::trace::TraceContext::parse);
         context.map(|t| t.trace_id().to_string()).unwrap_or_default()
+    }
+
+    /// The order's state as its timeline shows it: `STATUS` or `STATUS/AUDIT_STATUS`.
+    pub fn state_label(&self) -> String {
+        match self.audit_status {
+            Some(audit) => format!("{}/{}", self.status.as_str(), audit.as_str()),
+            None => self.status.as_str().to_string(),
+        }
+    }
+
+    /// Appends the transition from `before` (none for the creation) to this order.
+    pub fn record_transition(&mut self, before: Option<&Order>, context: &crate::domain::timeline::Context) {
+        let seen = before.map_or(0, |b| b.history.len());
+        let entry = crate::domain::timeline::Transition {
+            at: context.at.unwrap_or(self.updated_at),
+            events: self.history.get(seen..).unwrap_or_default().iter().map(|h| h.event.clone()).collect(),
+            by: context.by.clone(),
+            trace_id: context.trace_id.clone(),
+            from: before.map(Order::state_label),
+            to: self.state_label(),
+            messages: context.messages.clone(),
+        };
+        crate::domain::timeline::push(&mut self.timeline, entry);
     }
 
     /// Appends a history entry and moves the clock of the order.

@@ -48,6 +48,7 @@ impl Order {
             created_at: now,
             updated_at: now,
             trace: None,
+            timeline: Vec::new(),
         };
         match decision {
             RiskDecision::Dispatch => order.dispatch(now, detail),

@@ -77,7 +77,11 @@ where
                 Ok(caller) => {
                     let query = request.uri().query().map(query_pairs).unwrap_or_default();
                     let routed = Routed { method: route.method, path: route.path, params, query, body, caller };
-                    trace::scope(trace.clone(), serve(routed).instrument(span)).await.unwrap_or_else(|e| (&e).into())
+                    let actor = trace::Actor::Caller(routed.caller.subject().to_string());
+                    // Boxed: the functions' futures are large, and every caller would
+                    // otherwise carry them inline (a debug build's test thread overflows).
+                    let served = trace::acting(actor, Box::pin(serve(routed)).instrument(span));
+                    trace::scope(trace.clone(), served).await.unwrap_or_else(|e| (&e).into())
                 }
                 Err(e) => (&e).into(),
             }

@@ -87,7 +87,10 @@ where
             trace::for_record(record.attributes.get(TRACEPARENT).map(String::as_str), &record.body, &message_id);
         let trace_id = trace.trace_id().to_string();
         let span = info_span!("record", message_id = %message_id, trace_id = %trace_id);
-        let outcome = trace::scope(trace, handle(record).instrument(span)).await;
+        // Boxed, as in `api::serve`: the consumers' futures are large.
+        let handled =
+            trace::acting(trace::Actor::Message(message_id.clone()), Box::pin(handle(record)).instrument(span));
+        let outcome = trace::scope(trace, handled).await;
         metrics::record(if outcome.is_ok() { metrics::PROCESSED } else { metrics::FAILED }, function, queue_name);
         if let Err(error) = outcome {
             warn!(

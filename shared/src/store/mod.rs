@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::domain::audit::{due_at, shard_of};
 use crate::domain::ids::{CustomerId, OrderId};
 use crate::domain::order::{Order, OrderStatus};
+use crate::domain::timeline;
 use crate::error::{Error, Result, StoreError};
 use crate::ports::{
     Condition, Index, IndexQuery, Item, Key, OutboundMessage, StateStore, Write, MAX_ITEM_BYTES, MAX_MESSAGE_BYTES,
@@ -209,11 +210,36 @@ pub fn check_fits(item: &Item, version: u64, messages: &[OutboundMessage]) -> Re
 /// An entity kept as one item.
 pub trait Stored: Send {
     fn to_item(&self) -> Item;
+
+    /// Notes the transition from `before` in the entity's timeline, if it keeps one.
+    fn record_transition(&mut self, _before: &Self, _context: &timeline::Context)
+    where
+        Self: Sized,
+    {
+    }
 }
 
 impl Stored for Order {
     fn to_item(&self) -> Item {
         order_item(self)
+    }
+
+    fn record_transition(&mut self, before: &Self, context: &timeline::Context) {
+        Order::record_transition(self, Some(before), context);
+    }
+}
+
+/// What a transition sending `messages` at `at` records besides the entity: who or
+/// what caused it and its trace (of the request or record being handled).
+pub fn transition_context(at: DateTime<Utc>, messages: &[OutboundMessage]) -> timeline::Context {
+    timeline::Context {
+        at: Some(at),
+        by: crate::trace::actor(),
+        trace_id: crate::trace::current().map(|t| t.trace_id().to_string()),
+        messages: messages
+            .iter()
+            .map(|m| timeline::MessageRef { id: m.id.clone(), kind: m.kind().to_string() })
+            .collect(),
     }
 }
 

@@ -5,7 +5,9 @@
 //! Nothing here publishes: the outbox relay ([`crate::messages::relay`]) sends the
 //! messages from the table's change stream once the write has committed, so a writer
 //! that dies right after its write loses nothing, and a redelivered cause writes nothing
-//! and sends nothing.
+//! and sends nothing. Each saved transition is noted in the entity's timeline
+//! ([`crate::store::Stored::record_transition`]): when, by whom or what, its trace, the
+//! state before and after, the messages.
 
 use std::future::Future;
 
@@ -59,13 +61,17 @@ where
 {
     for _ in 0..attempts {
         let Versioned { value: mut entity, version } = load().await?;
+        let before = entity.clone();
         match decide(&mut entity)? {
             Decision::AlreadyApplied => return Ok(Outcome::AlreadyApplied(entity)),
-            Decision::Apply { messages } => match store::save(deps.store.as_ref(), &entity, version, messages).await {
-                Ok(_) => return Ok(Outcome::Applied(entity)),
-                Err(Error::Store(StoreError::ConditionFailed)) => continue,
-                Err(e) => return Err(e),
-            },
+            Decision::Apply { messages } => {
+                entity.record_transition(&before, &store::transition_context(deps.clock.now(), &messages));
+                match store::save(deps.store.as_ref(), &entity, version, messages).await {
+                    Ok(_) => return Ok(Outcome::Applied(entity)),
+                    Err(Error::Store(StoreError::ConditionFailed)) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
         }
     }
     Err(still_changing(attempts))

@@ -8,9 +8,12 @@
 //! - [`stream`]: the store's change feed as Lambda DynamoDB stream events.
 //! - [`faults`]: the seam for injecting duplicates, delays and crashes.
 //! - [`fixtures`]: the `events/` fixtures for handler tests.
+//! - [`emf`]: the EMF lines a function wrote, read back and checked (feature `emf`).
 //! - [`world`]: a whole embedded backend with a manual clock, for tests and benchmarks.
 
 pub mod bus;
+#[cfg(feature = "emf")]
+pub mod emf;
 pub mod faults;
 pub mod filter;
 pub mod fixtures;
