@@ -178,13 +178,23 @@ scenario!(album_refund_is_sent_to_the_seller_and_issued_when_approved, |h: Harne
 
     assert_eq!(h.post(&path, &seller).await, (200, approved));
     let (status, replay) = h.post("/refunds", &refund_request("r-3", "d-3", "ALBUM")).await;
-    assert_eq!((status, replay), (200, refund), "a retried request answers its first result");
+    assert_eq!((status, &replay), (200, &refund), "a retried request answers its first result");
     assert_eq!(h.post(&path, &review("dec-3", "REJECT", "seller")).await.0, 409);
     assert_eq!(
         h.about("order-events", "refund.issued", &id).await[0].message["id"],
         format!("{id}:refund.issued:decision:dec-2")
     );
     assert_eq!(h.about("order-events", "entitlement.updated", "d-3").await.len(), 1);
+
+    // The order's timeline lists its refund with what was paid back.
+    let (status, timeline) = h.get("/orders/d-3/timeline").await;
+    assert_eq!(status, 200, "{timeline}");
+    assert_eq!(
+        timeline["refunds"],
+        json!([{"refund_id": id, "status": "APPROVED", "amount": "37.80", "currency": "CNY",
+                "requested_at": refund["requested_at"]}]),
+        "{timeline}"
+    );
 });
 
 scenario!(refund_is_refused_with_every_failed_condition, |h: Harness| async move {

@@ -17,7 +17,7 @@ use orderflow_shared::input::Fields;
 use orderflow_shared::messages::placement;
 use orderflow_shared::ports::OutboundMessage;
 use orderflow_shared::store::transition::{self, Decision, Outcome};
-use orderflow_shared::store::{self, Versioned};
+use orderflow_shared::store::{self, refund, Versioned};
 use orderflow_shared::trace;
 use serde_json::{json, Value};
 use tracing::{info, instrument};
@@ -131,13 +131,51 @@ pub async fn show(deps: &Deps, caller: &Caller, order_id: &str) -> Result<Value>
 pub async fn timeline(deps: &Deps, caller: &Caller, order_id: &str) -> Result<Value> {
     let order = load(deps, order_id).await?.value;
     caller.may_act_for(order.request.customer_id.as_str())?;
+    let refunds = refunds_of(deps, order.id()).await?;
     Ok(json!({
         "order_id": order.id(),
         "status": order.status,
         "audit_status": order.audit_status,
         "traceparent": order.trace,
         "transitions": order.timeline,
+        "refunds": refunds,
     }))
+}
+
+/// Refunds a timeline lists, at most: a digital order has one or two.
+const MAX_TIMELINE_REFUNDS: usize = 20;
+
+/// The order's refunds, oldest first, from its refund ledger: id, status, and the amount
+/// (none for a rejected one). Read as JSON: the refund calculator owns their types.
+async fn refunds_of(deps: &Deps, order_id: &OrderId) -> Result<Vec<Value>> {
+    let Some(ledger) = deps.store.get(&refund::ledger_key(order_id)).await? else {
+        return Ok(Vec::new());
+    };
+    let ledger: Value = store::decode(&ledger)?;
+    let ids = ledger.get("refund_ids").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut refunds = Vec::new();
+    for id in ids.iter().filter_map(Value::as_str).take(MAX_TIMELINE_REFUNDS) {
+        let Some(item) = deps.store.get(&refund::refund_key(id)).await? else { continue };
+        let refund: Value = store::decode(&item)?;
+        let field = |name: &str| refund.get(name).cloned().unwrap_or(Value::Null);
+        let rejected = refund.get("status").and_then(Value::as_str) == Some("REJECTED");
+        let quote = |name: &str| {
+            let value = refund.get("quote").and_then(|q| q.get(name)).cloned();
+            if rejected {
+                Value::Null
+            } else {
+                value.unwrap_or(Value::Null)
+            }
+        };
+        refunds.push(json!({
+            "refund_id": id,
+            "status": field("status"),
+            "amount": quote("amount"),
+            "currency": quote("currency"),
+            "requested_at": field("requested_at"),
+        }));
+    }
+    Ok(refunds)
 }
 
 async fn load(deps: &Deps, order_id: &str) -> Result<Versioned<Order>> {
