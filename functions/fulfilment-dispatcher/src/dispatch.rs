@@ -54,9 +54,8 @@ async fn dispatched(deps: &Deps, data: &Value) -> Result<()> {
         return Ok(());
     }
     let now = deps.clock.now();
-    let (mut progress, outcome) = Progress::start(order_id, business_type, strategy(deps, business_type)?, now);
+    let (progress, outcome) = Progress::start(order_id, business_type, strategy(deps, business_type)?, now);
     let messages = fulfilment::of(&progress, &outcome, now);
-    progress.record_transition(None, &store::transition_context(now, &messages));
     match store::create_progress(deps.store.as_ref(), &progress, messages).await {
         Ok(_) => {
             info!(order_id, business_type, "fulfilment started");
@@ -78,9 +77,7 @@ async fn audit_rejected(deps: &Deps, data: &Value, business_type: Option<&String
     }
     if store::get_progress(deps.store.as_ref(), order_id).await?.is_none() {
         let business_type = business_type.map(String::as_str).unwrap_or_default();
-        let now = deps.clock.now();
-        let mut tombstone = Progress::recalled_before_start(order_id, business_type, "AUDIT_REJECTED", now);
-        tombstone.record_transition(None, &store::transition_context(now, &[]));
+        let tombstone = Progress::recalled_before_start(order_id, business_type, "AUDIT_REJECTED", deps.clock.now());
         match store::create_progress(deps.store.as_ref(), &tombstone, Vec::new()).await {
             Ok(_) => return Ok(()),
             // Fulfilment started meanwhile: recall it below.

@@ -132,18 +132,12 @@ pub async fn timeline(deps: &Deps, caller: &Caller, order_id: &str) -> Result<Va
     let order = load(deps, order_id).await?.value;
     caller.may_act_for(order.request.customer_id.as_str())?;
     let refunds = refunds_of(deps, order.id()).await?;
-    // The fulfilment's transitions (on the dispatcher's item) among the order's, by time.
-    let mut transitions = order.timeline.clone();
-    if let Some(progress) = store::get_progress(deps.store.as_ref(), order_id).await? {
-        transitions.extend(progress.value.timeline);
-        transitions.sort_by_key(|t| t.at);
-    }
     Ok(json!({
         "order_id": order.id(),
         "status": order.status,
         "audit_status": order.audit_status,
         "traceparent": order.trace,
-        "transitions": transitions,
+        "transitions": order.timeline,
         "refunds": refunds,
     }))
 }

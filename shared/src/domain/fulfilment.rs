@@ -71,10 +71,6 @@ pub struct Progress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recalled_for: Option<String>,
     pub updated_at: DateTime<Utc>,
-    /// Every transition of the fulfilment, oldest first (the latest
-    /// [`super::timeline::MAX_TRANSITIONS`]); the order's timeline shows them with its own.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub timeline: Vec<super::timeline::Transition>,
 }
 
 /// A command for a fulfilment system.
@@ -122,7 +118,6 @@ impl Progress {
             seen: Vec::new(),
             recalled_for: None,
             updated_at: now,
-            timeline: Vec::new(),
         };
         let mut outcome = Outcome::default();
         progress.trigger(&strategy.first, 0, now, &mut outcome);
@@ -136,51 +131,6 @@ impl Progress {
         progress.status = FulfilmentStatus::Exception;
         progress.recalled_for = Some(reason.to_string());
         progress
-    }
-
-    /// The fulfilment's state as the order's timeline shows it: `FULFILMENT/IN_PROGRESS`.
-    pub fn state_label(&self) -> String {
-        let status = match self.status {
-            FulfilmentStatus::NotStarted => "NOT_STARTED",
-            FulfilmentStatus::InProgress => "IN_PROGRESS",
-            FulfilmentStatus::Completed => "COMPLETED",
-            FulfilmentStatus::Exception => "EXCEPTION",
-        };
-        format!("FULFILMENT/{status}")
-    }
-
-    /// Appends the transition from `before` (none for the start) to this progress: what
-    /// it triggered, cancelled and applied, and a recall.
-    pub fn record_transition(&mut self, before: Option<&Progress>, context: &super::timeline::Context) {
-        let new = |now: usize, then: Option<usize>| then.unwrap_or(0).min(now);
-        let mut events: Vec<String> = Vec::new();
-        let triggered = new(self.triggered.len(), before.map(|b| b.triggered.len()));
-        events.extend(
-            self.triggered.get(triggered..).unwrap_or_default().iter().map(|t| format!("TRIGGERED {}", t.system)),
-        );
-        let cancelled = new(self.cancelled.len(), before.map(|b| b.cancelled.len()));
-        events.extend(self.cancelled.get(cancelled..).unwrap_or_default().iter().map(|s| format!("CANCELLED {s}")));
-        let statuses = new(self.statuses.len(), before.map(|b| b.statuses.len()));
-        events.extend(
-            self.statuses
-                .get(statuses..)
-                .unwrap_or_default()
-                .iter()
-                .map(|a| format!("{} {} {}", a.report.system, a.report.node, a.report.status)),
-        );
-        if self.recalled_for.is_some() && before.is_none_or(|b| b.recalled_for.is_none()) {
-            events.push(format!("RECALLED {}", self.recalled_for.as_deref().unwrap_or_default()));
-        }
-        let entry = super::timeline::Transition {
-            at: context.at.unwrap_or(self.updated_at),
-            events,
-            by: context.by.clone(),
-            trace_id: context.trace_id.clone(),
-            from: before.map(Progress::state_label),
-            to: self.state_label(),
-            messages: context.messages.clone(),
-        };
-        super::timeline::push(&mut self.timeline, entry);
     }
 
     /// Completed or recalled: no status changes anything any more.

@@ -350,10 +350,6 @@ impl Stored for crate::domain::fulfilment::Progress {
     fn to_item(&self) -> Item {
         Item::new(progress_key(&self.order_id), encode(self))
     }
-
-    fn record_transition(&mut self, before: &Self, context: &timeline::Context) {
-        crate::domain::fulfilment::Progress::record_transition(self, Some(before), context);
-    }
 }
 
 /// The order's fulfilment progress, kept beside the order in its own item so the
