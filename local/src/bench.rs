@@ -103,8 +103,8 @@ const RETAIL_STATUSES: [(&str, &str); 4] =
 /// every stage, driven through the router and the pumps as `serve` runs them. Prints
 /// orders per second from the first placement to the last `order.fulfilment.completed`,
 /// and p50/p99 of each function's invocations (a hop).
-pub async fn chain(n: usize, runs: usize) {
-    for sync in [None, Some(SyncMode::Normal), Some(SyncMode::Full)] {
+pub async fn chain(n: usize, runs: usize, backends: &[Option<SyncMode>]) {
+    for &sync in backends {
         let mut times = Vec::new();
         let mut hops: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
         for run in 0..runs {

@@ -11,6 +11,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use orderflow_local::auth::{Auth, Keys};
 use orderflow_local::demo::Demo;
 use orderflow_local::{server, Backend, ClockMode, Options, Runtime};
+
+/// mimalloc: the runtime moves many small strings and maps between its functions, its
+/// store and its queues, and glibc's allocator spent about a third of a whole-chain run
+/// on them (`orderflow-local bench chain`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use orderflow_shared::adapters::durable::SyncMode;
 
 #[derive(Parser)]
@@ -84,6 +90,9 @@ enum Command {
         count: usize,
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Which backends `chain` measures (all of them unless named).
+        #[arg(long, value_enum)]
+        backend: Vec<ChainBackend>,
     },
     /// Run the scripted scenario on the embedded backend and print every hop.
     Demo {
@@ -143,6 +152,16 @@ enum BenchArg {
     /// `count` orders through the whole chain (placed, audited, fulfilled), in memory
     /// and durable, with p50/p99 per hop.
     Chain,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ChainBackend {
+    /// In memory.
+    Memory,
+    /// A data directory with `--sync normal`.
+    Normal,
+    /// A data directory with `--sync full`.
+    Full,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -223,11 +242,22 @@ async fn main() -> ExitCode {
         }
         Command::Token { data_dir, sub, scopes, claims, minutes } => token(&data_dir, &sub, scopes, claims, minutes),
         Command::Demo { rules } => demo(Options { rules, ..Options::embedded() }).await,
-        Command::Bench { what, count, runs } => {
+        Command::Bench { what, count, runs, backend } => {
+            let backends: Vec<Option<SyncMode>> = match backend.is_empty() {
+                true => vec![None, Some(SyncMode::Normal), Some(SyncMode::Full)],
+                false => backend
+                    .iter()
+                    .map(|b| match b {
+                        ChainBackend::Memory => None,
+                        ChainBackend::Normal => Some(SyncMode::Normal),
+                        ChainBackend::Full => Some(SyncMode::Full),
+                    })
+                    .collect(),
+            };
             match what {
                 BenchArg::Tick => orderflow_local::bench::tick(count, runs.max(1)).await,
                 BenchArg::Intake => orderflow_local::bench::intake(count, runs.max(1)).await,
-                BenchArg::Chain => orderflow_local::bench::chain(count, runs.max(1)).await,
+                BenchArg::Chain => orderflow_local::bench::chain(count, runs.max(1), &backends).await,
             }
             ExitCode::SUCCESS
         }

@@ -5,12 +5,11 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::SqsEvent;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use chrono::{DateTime, Utc};
 use orderflow_shared::adapters::embedded::{Faults, NoFaults};
 use orderflow_shared::ports::{Broker, ReceivedMessage};
 use orderflow_shared::topology::{Queue, Schedule};
-use serde_json::{json, Map, Value};
 use tracing::warn;
 
 use crate::functions;
@@ -27,13 +26,19 @@ pub async fn pump_once(rt: &Runtime) -> Result<usize, String> {
 pub async fn pump_once_with(rt: &Runtime, faults: &dyn Faults) -> Result<usize, String> {
     let mut handled = crate::stream::pump_stream(rt).await?;
     for queue in rt.topology.queues {
-        let batch = rt.broker().receive(queue.name, queue.batch_size as usize).await.map_err(|e| e.to_string())?;
-        if batch.is_empty() {
-            continue;
-        }
-        handled += batch.len();
-        deliver(rt, queue, batch, faults).await?;
+        handled += pump_queue(rt, queue, faults).await?;
     }
+    Ok(handled)
+}
+
+/// One poll of `queue`: a batch handed to its consumer; returns how many records it held.
+pub async fn pump_queue(rt: &Runtime, queue: &Queue, faults: &dyn Faults) -> Result<usize, String> {
+    let batch = rt.broker().receive(queue.name, queue.batch_size as usize).await.map_err(|e| e.to_string())?;
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let handled = batch.len();
+    deliver(rt, queue, batch, faults).await?;
     Ok(handled)
 }
 
@@ -60,7 +65,7 @@ async fn deliver(rt: &Runtime, queue: &Queue, batch: Vec<ReceivedMessage>, fault
 
 /// Hands `batch` to the queue's consumer; returns the ids of the records that failed.
 async fn invoke(rt: &Runtime, queue: &Queue, batch: &[&ReceivedMessage]) -> Result<Vec<String>, String> {
-    let event = sqs_event(queue, batch)?;
+    let event = sqs_event(queue, batch);
     Ok(match functions::sqs(&rt.deps, queue.consumer, event).await {
         Ok(response) => response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect(),
         // A crashed invocation fails the whole batch, as on Lambda.
@@ -71,29 +76,36 @@ async fn invoke(rt: &Runtime, queue: &Queue, batch: &[&ReceivedMessage]) -> Resu
     })
 }
 
-/// The event Lambda would hand the function for this batch.
-fn sqs_event(queue: &Queue, batch: &[&ReceivedMessage]) -> Result<SqsEvent, String> {
-    let records: Vec<Value> = batch
+/// The event Lambda would hand the function for this batch, built as the typed event
+/// the function reads.
+fn sqs_event(queue: &Queue, batch: &[&ReceivedMessage]) -> SqsEvent {
+    let arn = format!("arn:aws:sqs:local:000000000000:{}", queue.name);
+    let mut event = SqsEvent::default();
+    event.records = batch
         .iter()
         .map(|m| {
-            let attributes: Map<String, Value> = m
+            let mut record = SqsMessage::default();
+            record.message_id = Some(m.message_id.clone());
+            record.receipt_handle = Some(m.receipt.clone());
+            record.body = Some(m.body.clone());
+            record.attributes = [("ApproximateReceiveCount".to_string(), m.receive_count.to_string())].into();
+            record.message_attributes = m
                 .attributes
                 .iter()
-                .map(|(k, v)| (k.clone(), json!({"stringValue": v, "dataType": "String"})))
+                .map(|(k, v)| {
+                    let mut attribute = SqsMessageAttribute::default();
+                    attribute.string_value = Some(v.clone());
+                    attribute.data_type = Some("String".to_string());
+                    (k.clone(), attribute)
+                })
                 .collect();
-            json!({
-                "messageId": m.message_id,
-                "receiptHandle": m.receipt,
-                "body": m.body,
-                "attributes": {"ApproximateReceiveCount": m.receive_count.to_string()},
-                "messageAttributes": attributes,
-                "eventSource": "aws:sqs",
-                "eventSourceARN": format!("arn:aws:sqs:local:000000000000:{}", queue.name),
-                "awsRegion": "local",
-            })
+            record.event_source = Some("aws:sqs".to_string());
+            record.event_source_arn = Some(arn.clone());
+            record.aws_region = Some("local".to_string());
+            record
         })
         .collect();
-    serde_json::from_value(json!({ "Records": records })).map_err(|e| format!("building the SQS event: {e}"))
+    event
 }
 
 /// Pumps until the change stream is relayed and no queue has a visible or in-flight

@@ -11,10 +11,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use aws_lambda_events::event::dynamodb::Event;
-use chrono::SecondsFormat;
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use chrono::{DateTime, SecondsFormat, Utc};
 use orderflow_shared::adapters::aws::streams::{Checkpoint, StreamReader};
-use orderflow_shared::adapters::embedded::stream::{lambda_record, LOCAL_STREAM_ARN};
+use orderflow_shared::adapters::embedded::stream::{event_record, LOCAL_STREAM_ARN};
 use orderflow_shared::adapters::embedded::ChangeFeed;
 use orderflow_shared::ports::QueueSender;
 use serde_json::{json, Value};
@@ -26,8 +26,8 @@ use crate::runtime::Runtime;
 /// A change stream, as the event source mapping reads it.
 #[async_trait]
 pub trait ChangeStream: Send + Sync {
-    /// Up to `max` records not yet acknowledged, oldest first, in Lambda's JSON shape.
-    async fn next_batch(&self, max: usize) -> Result<Vec<Value>, String>;
+    /// Up to `max` records not yet acknowledged, oldest first, as Lambda hands them over.
+    async fn next_batch(&self, max: usize) -> Result<Vec<EventRecord>, String>;
     /// Acknowledges the records up to and including `sequence_number`.
     async fn ack(&self, sequence_number: &str) -> Result<(), String>;
     /// The stream's ARN, for the failure records.
@@ -53,9 +53,9 @@ impl EmbeddedChanges {
 
 #[async_trait]
 impl ChangeStream for EmbeddedChanges {
-    async fn next_batch(&self, max: usize) -> Result<Vec<Value>, String> {
+    async fn next_batch(&self, max: usize) -> Result<Vec<EventRecord>, String> {
         let changes = self.store.read_changes(self.acked(), max).map_err(|e| e.to_string())?;
-        Ok(changes.iter().map(lambda_record).collect())
+        Ok(changes.iter().map(event_record).collect())
     }
 
     async fn ack(&self, sequence_number: &str) -> Result<(), String> {
@@ -92,8 +92,8 @@ impl Retries {
     }
 }
 
-fn sequence_of(record: &Value) -> Option<String> {
-    record["dynamodb"]["SequenceNumber"].as_str().map(str::to_string)
+fn sequence_of(record: &EventRecord) -> Option<String> {
+    record.change.sequence_number.clone()
 }
 
 /// One poll of the stream: hands a batch to the relay and acknowledges what it
@@ -103,35 +103,39 @@ pub async fn pump_stream(rt: &Runtime) -> Result<usize, String> {
     let mapping = rt.topology.stream;
     let stream = rt.stream();
     let batch = stream.next_batch(mapping.batch_size as usize).await?;
-    let Some(last) = batch.last().and_then(sequence_of) else { return Ok(0) };
-    let event: Event =
-        serde_json::from_value(json!({ "Records": batch })).map_err(|e| format!("building the stream event: {e}"))?;
+    // Where each record is and when it arrived: what is needed once the batch is handed over.
+    let positions: Vec<(Option<String>, DateTime<Utc>)> =
+        batch.iter().map(|r| (sequence_of(r), r.change.approximate_creation_date_time)).collect();
+    let Some(last) = positions.last().and_then(|(s, _)| s.clone()) else { return Ok(0) };
+    let mut event = Event::default();
+    event.records = batch;
     let failed = match functions::stream(&rt.deps, mapping.function, event).await {
         Ok(response) => response.batch_item_failures.into_iter().find_map(|f| f.item_identifier),
         // A crashed invocation fails the batch from its first record, as on Lambda.
         Err(e) => {
             warn!(function = mapping.function, error = %e, "invocation failed");
-            batch.first().and_then(sequence_of)
+            positions.first().and_then(|(s, _)| s.clone())
         }
     };
     let Some(failed) = failed else {
         rt.stream_retries().clear();
         stream.ack(&last).await?;
-        return Ok(batch.len());
+        return Ok(positions.len());
     };
     // Everything before the failed record is done.
-    let position = batch.iter().position(|r| sequence_of(r).as_deref() == Some(failed.as_str()));
-    if let Some(before) = position.and_then(|i| i.checked_sub(1)).and_then(|i| batch.get(i)).and_then(sequence_of) {
+    let position = positions.iter().position(|(s, _)| s.as_deref() == Some(failed.as_str()));
+    let before = position.and_then(|i| i.checked_sub(1)).and_then(|i| positions.get(i)).and_then(|(s, _)| s.clone());
+    if let Some(before) = before {
         stream.ack(&before).await?;
     }
     let attempts = rt.stream_retries().failed(&failed);
     if attempts > mapping.maximum_retry_attempts {
-        let record = position.and_then(|i| batch.get(i)).cloned().unwrap_or(Value::Null);
-        give_up(rt, stream.arn(), &record, &failed, attempts).await?;
+        let arrival = position.and_then(|i| positions.get(i)).map(|(_, at)| *at);
+        give_up(rt, stream.arn(), arrival, &failed, attempts).await?;
         rt.stream_retries().clear();
         stream.ack(&failed).await?;
     }
-    Ok(batch.len())
+    Ok(positions.len())
 }
 
 /// What Lambda sends a stream mapping's on-failure destination when a record has used
@@ -139,13 +143,15 @@ pub async fn pump_stream(rt: &Runtime) -> Result<usize, String> {
 async fn give_up(
     rt: &Runtime,
     stream_arn: String,
-    record: &Value,
+    arrival: Option<DateTime<Utc>>,
     sequence: &str,
     attempts: u32,
 ) -> Result<(), String> {
     let failure = &rt.topology.stream.failure_queue;
     warn!(sequence_number = sequence, attempts, queue = failure.name, "stream record failed every retry");
-    let arrival = record["dynamodb"]["ApproximateCreationDateTime"].clone();
+    // Epoch seconds, as the stream record carries it; unknown (null) when not stamped.
+    let arrival =
+        arrival.filter(|at| at.timestamp() != 0).map_or(Value::Null, |at| json!(at.timestamp_millis() as f64 / 1000.0));
     let body = json!({
         "requestContext": {
             "requestId": rt.deps.ids.next_id(),
@@ -233,8 +239,12 @@ fn load_checkpoint(path: &std::path::Path) -> Result<Option<SavedCheckpoint>, St
 
 #[async_trait]
 impl ChangeStream for AwsChanges {
-    async fn next_batch(&self, max: usize) -> Result<Vec<Value>, String> {
-        self.reader.next_batch(max).await.map_err(|e| e.to_string())
+    async fn next_batch(&self, max: usize) -> Result<Vec<EventRecord>, String> {
+        let records = self.reader.next_batch(max).await.map_err(|e| e.to_string())?;
+        records
+            .into_iter()
+            .map(|r| serde_json::from_value(r).map_err(|e| format!("reading a stream record: {e}")))
+            .collect()
     }
 
     async fn ack(&self, sequence_number: &str) -> Result<(), String> {

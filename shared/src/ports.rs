@@ -78,25 +78,78 @@ pub struct Item {
     pub expires_at: Option<i64>,
     /// The messages of the write's transition, in the order they are to leave. A write
     /// without messages stores none (the previous transition's were relayed from its
-    /// own change record).
-    pub outbox: Vec<OutboundMessage>,
+    /// own change record). Set only through [`Item::with_outbox`], so that its encoding
+    /// ([`Item::outbox_bytes`]) is computed once and stays true to it.
+    outbox: Vec<OutboundMessage>,
+    encoded: EncodedOutbox,
+}
+
+/// An outbox's stored bytes, deflated once on first use and shared by the item's
+/// clones: a write's size check, its stream images (old and new) and the durable
+/// store's row all need them, and deflating is most of what writing an item costs.
+/// Not part of an item's identity (two items with the same messages are equal).
+#[derive(Clone, Default)]
+struct EncodedOutbox(std::sync::Arc<std::sync::OnceLock<Vec<u8>>>);
+
+impl PartialEq for EncodedOutbox {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for EncodedOutbox {}
+
+impl std::fmt::Debug for EncodedOutbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
+    }
 }
 
 impl Item {
     pub fn new(key: Key, body: String) -> Self {
-        Item { key, version: 0, body, index_keys: BTreeMap::new(), expires_at: None, outbox: Vec::new() }
+        Item {
+            key,
+            version: 0,
+            body,
+            index_keys: BTreeMap::new(),
+            expires_at: None,
+            outbox: Vec::new(),
+            encoded: EncodedOutbox::default(),
+        }
     }
 
     /// The item with `messages` in its outbox.
     pub fn with_outbox(mut self, messages: Vec<OutboundMessage>) -> Self {
         self.outbox = messages;
+        self.encoded = EncodedOutbox::default();
         self
+    }
+
+    /// The item with the outbox read back from its stored bytes (which are kept, not
+    /// encoded again); the error says what is wrong with them.
+    pub fn with_stored_outbox(mut self, bytes: Vec<u8>) -> Result<Self, String> {
+        self.outbox = decode_outbox(&bytes)?;
+        self.encoded = EncodedOutbox(std::sync::Arc::new(std::sync::OnceLock::from(bytes)));
+        Ok(self)
+    }
+
+    /// The messages of the write's transition, in the order they are to leave.
+    pub fn outbox(&self) -> &[OutboundMessage] {
+        &self.outbox
+    }
+
+    /// The messages, taken out of the item.
+    pub fn into_outbox(self) -> Vec<OutboundMessage> {
+        self.outbox
     }
 
     /// The outbox as the table stores it: the messages as a JSON array, deflated, in
     /// the binary attribute `outbox`; absent when there are no messages.
-    pub fn outbox_bytes(&self) -> Option<Vec<u8>> {
-        (!self.outbox.is_empty()).then(|| encode_outbox(&self.outbox))
+    pub fn outbox_bytes(&self) -> Option<&[u8]> {
+        if self.outbox.is_empty() {
+            return None;
+        }
+        Some(self.encoded.0.get_or_init(|| encode_outbox(&self.outbox)).as_slice())
     }
 
     pub fn with_index(mut self, index: Index, pk: impl Into<String>, sk: impl Into<String>) -> Self {
@@ -109,7 +162,7 @@ impl Item {
     /// `gsiNpk`/`gsiNsk` per index entry, numbers `version` and `ttl` (see
     /// [`string_attribute_size`]). The embedded store refuses what DynamoDB would.
     pub fn stored_size(&self, version: u64) -> usize {
-        self.stored_size_with(version, self.outbox_bytes().as_deref())
+        self.stored_size_with(version, self.outbox_bytes())
     }
 
     /// [`Item::stored_size`], with the outbox as already encoded ([`Item::outbox_bytes`]).
@@ -181,10 +234,10 @@ pub fn decode_outbox(bytes: &[u8]) -> Result<Vec<OutboundMessage>, String> {
     serde_json::from_slice(&json).map_err(|e| format!("the outbox is not a list of messages: {e}"))
 }
 
-/// Raw deflate with one compressor and one decompressor per thread, reset between
-/// uses: a new miniz compressor allocates and zeroes about 300 KB of tables, which
-/// cost more than compressing an outbox of a few hundred bytes (writing a transition
-/// encodes its item's outbox several times: its size, its stream images).
+/// Raw deflate (flate2 on zlib-rs, about twice as fast as its pure-Rust miniz backend
+/// for an outbox of a few KB, at the same size) with one compressor and one
+/// decompressor per thread, reset between uses: a new compressor allocates and zeroes
+/// hundreds of KB of tables, which cost more than compressing an outbox.
 mod codec {
     use std::cell::RefCell;
 

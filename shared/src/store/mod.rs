@@ -177,7 +177,7 @@ pub async fn require_order(store: &dyn StateStore, id: &OrderId) -> Result<Versi
 /// would not fit is refused first ([`check_fits`]), so nothing is stored or published.
 pub async fn create_order(store: &dyn StateStore, order: &Order, messages: Vec<OutboundMessage>) -> Result<()> {
     let item = order_item(order).with_outbox(messages);
-    check_fits(&item, 1, &item.outbox)?;
+    check_fits(&item, 1, item.outbox())?;
     store.write(Write::Put { item, condition: Condition::NotExists }).await?;
     Ok(())
 }

@@ -47,7 +47,6 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
-use crate::ports::decode_outbox;
 use crate::ports::layout::{BODY, OUTBOX, PK, SK, TTL, VERSION};
 use crate::ports::{Condition, Index, IndexQuery, Item, Key, Page, StateStore, Write};
 
@@ -395,21 +394,17 @@ fn decode(attrs: &Attrs) -> Result<Item, StoreError> {
             index_keys.insert(index, Key::new(string(attrs, &ipk)?, string(attrs, &isk)?));
         }
     }
-    Ok(Item {
-        key: Key::new(string(attrs, PK)?, string(attrs, SK)?),
-        version: number(attrs, VERSION)?,
-        body: string(attrs, BODY)?,
-        index_keys,
-        expires_at: if attrs.contains_key(TTL) { Some(number(attrs, TTL)?) } else { None },
-        outbox: match attrs.get(OUTBOX) {
-            None => Vec::new(),
-            Some(value) => {
-                let bytes =
-                    value.as_b().map_err(|_| StoreError::Corrupt(format!("attribute {OUTBOX} is not binary")))?;
-                decode_outbox(bytes.as_ref()).map_err(StoreError::Corrupt)?
-            }
-        },
-    })
+    let mut item = Item::new(Key::new(string(attrs, PK)?, string(attrs, SK)?), string(attrs, BODY)?);
+    item.version = number(attrs, VERSION)?;
+    item.index_keys = index_keys;
+    item.expires_at = if attrs.contains_key(TTL) { Some(number(attrs, TTL)?) } else { None };
+    match attrs.get(OUTBOX) {
+        None => Ok(item),
+        Some(value) => {
+            let bytes = value.as_b().map_err(|_| StoreError::Corrupt(format!("attribute {OUTBOX} is not binary")))?;
+            item.with_stored_outbox(bytes.as_ref().to_vec()).map_err(StoreError::Corrupt)
+        }
+    }
 }
 
 /// Expression attribute names and values. Every attribute goes through a `#name` alias

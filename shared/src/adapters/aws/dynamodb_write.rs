@@ -78,7 +78,7 @@ pub(super) fn item_attrs(item: &Item, version: u64) -> Attrs {
         attrs.insert(TTL.to_string(), AttributeValue::N(at.to_string()));
     }
     if let Some(outbox) = item.outbox_bytes() {
-        attrs.insert(OUTBOX.to_string(), AttributeValue::B(Blob::new(outbox)));
+        attrs.insert(OUTBOX.to_string(), AttributeValue::B(Blob::new(outbox.to_vec())));
     }
     attrs
 }
@@ -106,9 +106,11 @@ fn put_update(expr: &mut Expr, item: &Item) -> String {
         None => remove.push(expr.name(TTL)),
     }
     match item.outbox_bytes() {
-        Some(outbox) => {
-            set.push(format!("{} = {}", expr.name(OUTBOX), expr.value(OUTBOX, AttributeValue::B(Blob::new(outbox)))))
-        }
+        Some(outbox) => set.push(format!(
+            "{} = {}",
+            expr.name(OUTBOX),
+            expr.value(OUTBOX, AttributeValue::B(Blob::new(outbox.to_vec())))
+        )),
         None => remove.push(expr.name(OUTBOX)),
     }
     let mut update = format!("SET {}", set.join(", "));

@@ -41,7 +41,7 @@ fn every_type_record() -> Record {
 
 /// An item's outbox as DynamoDB JSON carries it (base64).
 fn binary(item: &crate::ports::Item) -> serde_json::Value {
-    serde_json::to_value(serde_dynamo::AttributeValue::B(item.outbox_bytes().unwrap())).unwrap()
+    serde_json::to_value(serde_dynamo::AttributeValue::B(item.outbox_bytes().unwrap().to_vec())).unwrap()
 }
 
 #[test]

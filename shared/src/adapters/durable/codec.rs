@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ports::{decode_outbox, Index, Item, Key};
+use crate::ports::{Index, Item, Key};
 
 /// An item as stored: what a write copies into its change record without decoding
 /// the outbox.
@@ -31,24 +31,20 @@ impl Row {
             body: item.body.clone(),
             index_keys: item.index_keys.clone(),
             expires_at: item.expires_at,
-            outbox: item.outbox_bytes(),
+            outbox: item.outbox_bytes().map(<[u8]>::to_vec),
         }
     }
 
     /// The item, its outbox decoded; the error says what is wrong with it.
     pub fn into_item(self) -> Result<Item, String> {
-        let outbox = match &self.outbox {
-            Some(bytes) => decode_outbox(bytes)?,
-            None => Vec::new(),
-        };
-        Ok(Item {
-            key: self.key,
-            version: self.version,
-            body: self.body,
-            index_keys: self.index_keys,
-            expires_at: self.expires_at,
-            outbox,
-        })
+        let mut item = Item::new(self.key, self.body);
+        item.version = self.version;
+        item.index_keys = self.index_keys;
+        item.expires_at = self.expires_at;
+        match self.outbox {
+            Some(bytes) => item.with_stored_outbox(bytes),
+            None => Ok(item),
+        }
     }
 
     /// The image of the change feed's `old`/`new` column (the outbox goes beside it).

@@ -41,7 +41,7 @@ async fn items_indexes_and_the_change_feed_survive_a_reopen() {
     }
     let store = DataDir::open(dir.path()).unwrap().store(Arc::new(NoFaults));
     let read = store.get(&a.key).await.unwrap().unwrap();
-    assert_eq!((read.version, &read.body, &read.outbox), (2, &a.body, &a.outbox));
+    assert_eq!((read.version, &read.body, read.outbox()), (2, &a.body, a.outbox()));
     let page = store.query(due("due")).await.unwrap();
     assert_eq!(page.items.iter().map(|i| i.key.pk.as_str()).collect::<Vec<_>>(), ["a"]);
     let sequences =

@@ -32,6 +32,27 @@ pub struct Published {
     pub published_at: DateTime<Utc>,
 }
 
+/// A message as its topic keeps it: the body as sent, read as JSON only when asked for
+/// ([`EmbeddedBus::published`]).
+#[derive(Debug, Clone)]
+struct Recorded {
+    message_id: String,
+    body: String,
+    attributes: BTreeMap<String, String>,
+    published_at: DateTime<Utc>,
+}
+
+impl Recorded {
+    fn published(&self) -> Published {
+        Published {
+            message_id: self.message_id.clone(),
+            message: serde_json::from_str(&self.body).unwrap_or_else(|_| json!(self.body)),
+            attributes: self.attributes.clone(),
+            published_at: self.published_at,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Message {
     id: String,
@@ -52,7 +73,7 @@ struct QueueState {
 
 #[derive(Default)]
 struct State {
-    topics: BTreeMap<String, Vec<Published>>,
+    topics: BTreeMap<String, Vec<Recorded>>,
     queues: BTreeMap<String, QueueState>,
     next_id: u64,
 }
@@ -98,7 +119,7 @@ impl EmbeddedBus {
 
     /// Everything published to `topic`, oldest first; `None` for an unknown topic.
     pub fn published(&self, topic: &str) -> Option<Vec<Published>> {
-        self.lock().topics.get(topic).cloned()
+        self.lock().topics.get(topic).map(|records| records.iter().map(Recorded::published).collect())
     }
 
     fn enqueue(
@@ -173,10 +194,9 @@ impl Publisher for EmbeddedBus {
             }
             deliveries.push((sub.queue, body, attributes));
         }
-        let parsed = serde_json::from_str(&message.body).unwrap_or_else(|_| json!(message.body));
-        let record = Published {
+        let record = Recorded {
             message_id: message_id.clone(),
-            message: parsed,
+            body: message.body.clone(),
             attributes: message.attributes.clone(),
             published_at: now,
         };

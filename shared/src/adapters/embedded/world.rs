@@ -8,6 +8,7 @@ use super::{EmbeddedBus, EmbeddedStore};
 use crate::adapters::clock::{ManualClock, SequentialIds};
 use crate::app::Deps;
 use crate::messages::relay::relay_change;
+use crate::ports::Item;
 use crate::rules::Rules;
 use crate::topology::TOPOLOGY;
 
@@ -77,8 +78,8 @@ pub async fn relay_feed(deps: &Deps, store: &EmbeddedStore) -> crate::Result<usi
             return Ok(sent);
         }
         for change in changes {
-            let old = change.old.map(|i| i.outbox).unwrap_or_default();
-            let new = change.new.map(|i| i.outbox).unwrap_or_default();
+            let old = change.old.map(Item::into_outbox).unwrap_or_default();
+            let new = change.new.map(Item::into_outbox).unwrap_or_default();
             sent += relay_change(deps, &old, &new).await?;
             store.trim_through(change.sequence);
         }
