@@ -162,11 +162,6 @@ impl Item {
     /// `gsiNpk`/`gsiNsk` per index entry, numbers `version` and `ttl` (see
     /// [`string_attribute_size`]). The embedded store refuses what DynamoDB would.
     pub fn stored_size(&self, version: u64) -> usize {
-        self.stored_size_with(version, self.outbox_bytes())
-    }
-
-    /// [`Item::stored_size`], with the outbox as already encoded ([`Item::outbox_bytes`]).
-    pub fn stored_size_with(&self, version: u64, outbox: Option<&[u8]>) -> usize {
         let mut size = string_attribute_size(layout::PK, &self.key.pk)
             + string_attribute_size(layout::SK, &self.key.sk)
             + number_attribute_size(layout::VERSION, &version.to_string())
@@ -178,7 +173,7 @@ impl Item {
         if let Some(at) = self.expires_at {
             size += number_attribute_size(layout::TTL, &at.to_string());
         }
-        if let Some(outbox) = outbox {
+        if let Some(outbox) = self.outbox_bytes() {
             size += binary_attribute_size(layout::OUTBOX, outbox);
         }
         size

@@ -16,11 +16,6 @@ pub const LOCAL_STREAM_ARN: &str = "arn:aws:dynamodb:local:000000000000:table/or
 
 /// An item's attributes as a stream image holds them (`{"pk": {"S": "…"}, …}` in JSON).
 pub fn image(item: &Item) -> serde_dynamo::Item {
-    image_with(item, item.outbox_bytes())
-}
-
-/// [`image`], with the outbox as already encoded.
-fn image_with(item: &Item, outbox: Option<&[u8]>) -> serde_dynamo::Item {
     let mut attrs = std::collections::HashMap::with_capacity(6 + 2 * item.index_keys.len());
     let s = |v: &str| AttributeValue::S(v.to_string());
     attrs.insert(PK.to_string(), s(&item.key.pk));
@@ -35,7 +30,7 @@ fn image_with(item: &Item, outbox: Option<&[u8]>) -> serde_dynamo::Item {
     if let Some(at) = item.expires_at {
         attrs.insert(TTL.to_string(), AttributeValue::N(at.to_string()));
     }
-    if let Some(outbox) = outbox {
+    if let Some(outbox) = item.outbox_bytes() {
         attrs.insert(OUTBOX.to_string(), AttributeValue::B(outbox.to_vec()));
     }
     attrs.into()
