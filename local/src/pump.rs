@@ -52,13 +52,12 @@ async fn deliver(rt: &Runtime, queue: &Queue, batch: Vec<ReceivedMessage>, fault
         failed.extend(invoke(rt, queue, &handed).await?);
     }
     let broker: &dyn Broker = rt.broker();
-    for message in &batch {
-        let result = if failed.contains(&message.message_id) {
-            broker.release(queue.name, &message.receipt, 0).await
-        } else {
-            broker.delete(queue.name, &message.receipt).await
-        };
-        result.map_err(|e| e.to_string())?;
+    let (retried, done): (Vec<&ReceivedMessage>, Vec<&ReceivedMessage>) =
+        batch.iter().partition(|m| failed.contains(&m.message_id));
+    let receipts: Vec<&str> = done.iter().map(|m| m.receipt.as_str()).collect();
+    broker.delete_batch(queue.name, &receipts).await.map_err(|e| e.to_string())?;
+    for message in retried {
+        broker.release(queue.name, &message.receipt, 0).await.map_err(|e| e.to_string())?;
     }
     Ok(())
 }

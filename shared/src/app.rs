@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::domain::policy::Rules;
 use crate::error::{Error, Result};
-use crate::ports::{Clock, IdGenerator, OutboundMessage, Publisher, QueueSender, StateStore, Via};
+use crate::ports::{batch_len, Clock, IdGenerator, OutboundMessage, Publisher, QueueSender, StateStore, Via};
 
 #[derive(Clone)]
 pub struct Deps {
@@ -20,16 +20,25 @@ pub struct Deps {
 impl Deps {
     /// Publishes a transition's messages in order; the first failure stops (the caller
     /// fails, its retry re-sends the whole outbox with the same ids).
+    ///
+    /// Consecutive messages to one topic go in one request where they fit
+    /// ([`batch_len`]): an order's transition often publishes several events at once.
     pub async fn publish_all(&self, messages: &[OutboundMessage]) -> Result<()> {
-        for message in messages {
+        let mut rest = messages;
+        while let Some((message, after)) = rest.split_first() {
             match message.via {
-                Via::Topic => self.publisher.publish(message).await?,
+                Via::Topic => {
+                    let (batch, after) = rest.split_at_checked(batch_len(rest).max(1)).unwrap_or((rest, &[]));
+                    self.publisher.publish_batch(batch).await?;
+                    rest = after;
+                }
                 Via::Queue => {
                     let queues = self
                         .queues
                         .as_ref()
                         .ok_or_else(|| Error::Queue(format!("no queue client to send to {}", message.topic)))?;
-                    queues.send(&message.topic, &message.body, &message.attributes).await?
+                    queues.send(&message.topic, &message.body, &message.attributes).await?;
+                    rest = after;
                 }
             }
         }

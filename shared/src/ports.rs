@@ -435,6 +435,43 @@ pub enum Via {
 #[async_trait]
 pub trait Publisher: Send + Sync {
     async fn publish(&self, message: &OutboundMessage) -> Result<(), Error>;
+
+    /// Publishes `messages`, all to one topic, in one request: SNS's `PublishBatch`, at
+    /// most [`MAX_BATCH_MESSAGES`] messages of at most [`MAX_MESSAGE_BYTES`] together
+    /// ([`batch_len`] says how many of a list fit). SNS bills the batch as one publish
+    /// (per 64 KB of its payload) rather than one per message. `Ok` only if every message
+    /// was published; after an error some may have been, and the caller's retry sends
+    /// them again under the same ids.
+    async fn publish_batch(&self, messages: &[OutboundMessage]) -> Result<(), Error> {
+        for message in messages {
+            self.publish(message).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The most messages one SNS `PublishBatch` request carries.
+pub const MAX_BATCH_MESSAGES: usize = 10;
+
+/// How many of `messages`, from the first, go together in one [`Publisher::publish_batch`]:
+/// those sent to the same topic as the first, at most [`MAX_BATCH_MESSAGES`] of them
+/// and at most [`MAX_MESSAGE_BYTES`] together. At least one, unless `messages` is empty
+/// or the first goes to a queue (a message over the limit goes alone, to be refused).
+pub fn batch_len(messages: &[OutboundMessage]) -> usize {
+    let Some(first) = messages.first() else { return 0 };
+    if first.via != Via::Topic {
+        return 0;
+    }
+    let mut total = 0;
+    let mut len = 0;
+    for message in messages.iter().take(MAX_BATCH_MESSAGES) {
+        total += message.size();
+        if message.via != Via::Topic || message.topic != first.topic || (len > 0 && total > MAX_MESSAGE_BYTES) {
+            break;
+        }
+        len += 1;
+    }
+    len
 }
 
 /// A message received from a queue, as an event source mapping would hand it over.
@@ -472,6 +509,15 @@ pub trait Broker: QueueSender {
     /// queue instead.
     async fn receive(&self, queue: &str, max: usize) -> Result<Vec<ReceivedMessage>, Error>;
     async fn delete(&self, queue: &str, receipt: &str) -> Result<(), Error>;
+    /// Deletes the received messages of `receipts` together (SQS's `DeleteMessageBatch`):
+    /// what an event source mapping does with a batch's successes. A store that commits
+    /// per call does it in one commit.
+    async fn delete_batch(&self, queue: &str, receipts: &[&str]) -> Result<(), Error> {
+        for receipt in receipts {
+            self.delete(queue, receipt).await?;
+        }
+        Ok(())
+    }
     /// Makes a received message visible again after `seconds`.
     async fn release(&self, queue: &str, receipt: &str, seconds: u32) -> Result<(), Error>;
     async fn stats(&self, queue: &str) -> Result<QueueStats, Error>;

@@ -94,3 +94,55 @@ async fn an_unreadable_record_goes_to_the_failure_queue_with_its_reason_and_the_
     assert_eq!(body["keys"], json!({"pk": "ORDER#o-1", "sk": "ORDER"}));
     assert_eq!(parked[0].attributes["type"], UNREADABLE);
 }
+
+#[tokio::test]
+async fn a_batch_of_records_sends_its_messages_to_one_topic_ten_at_a_time() {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use orderflow_shared::error::Error;
+    use orderflow_shared::ports::Publisher;
+
+    /// Counts publish requests, and fails the one that carries `fail_id`.
+    struct Requests {
+        batches: Mutex<Vec<Vec<String>>>,
+        fail_id: &'static str,
+    }
+
+    #[async_trait]
+    impl Publisher for Requests {
+        async fn publish(&self, message: &OutboundMessage) -> std::result::Result<(), Error> {
+            self.publish_batch(std::slice::from_ref(message)).await
+        }
+        async fn publish_batch(&self, messages: &[OutboundMessage]) -> std::result::Result<(), Error> {
+            if messages.iter().any(|m| m.id == self.fail_id) {
+                return Err(Error::Publish("the topic is down".into()));
+            }
+            self.batches.lock().unwrap().push(messages.iter().map(|m| m.id.clone()).collect());
+            Ok(())
+        }
+    }
+
+    let w = World::new();
+    // Twelve records of one message each, all to order-events.
+    for i in 0..12 {
+        put(&w, &format!("ITEM#{i:02}"), None, vec![message(&format!("m{i:02}"), "order-events")]).await;
+    }
+    let requests = std::sync::Arc::new(Requests { batches: Mutex::new(Vec::new()), fail_id: "none" });
+    let deps = Deps { publisher: requests.clone(), ..w.deps.clone() };
+    let response = handle(&deps, event(&w)).await;
+    assert!(response.batch_item_failures.is_empty());
+    let sizes: Vec<usize> = requests.batches.lock().unwrap().iter().map(Vec::len).collect();
+    assert_eq!(sizes, [10, 2], "two requests for twelve messages, in stream order");
+    assert_eq!(requests.batches.lock().unwrap().concat(), (0..12).map(|i| format!("m{i:02}")).collect::<Vec<_>>());
+
+    // A failing request: the records it carried are retried from its first record;
+    // the ones before it are done.
+    let requests = std::sync::Arc::new(Requests { batches: Mutex::new(Vec::new()), fail_id: "m11" });
+    let deps = Deps { publisher: requests.clone(), ..w.deps.clone() };
+    let response = handle(&deps, event(&w)).await;
+    let failed: Vec<_> = response.batch_item_failures.iter().filter_map(|f| f.item_identifier.clone()).collect();
+    let eleventh = w.store.changes_after(0, 100)[10].sequence;
+    assert_eq!(failed, [format!("{eleventh:021}")]);
+    assert_eq!(requests.batches.lock().unwrap().len(), 1, "the first ten went out");
+}

@@ -172,13 +172,20 @@ fn made_by_a_function(call: &Call) -> bool {
 /// attributes as [`message_size`] counts them; one for anything else.
 fn chunks(call: &Call) -> u64 {
     let size = match (call.service, call.operation.as_str()) {
-        (Service::Sns, "Publish") => {
-            let attributes = call.request.as_object().into_iter().flatten().filter(|(k, _)| {
-                k.starts_with("MessageAttributes.entry.")
-                    && (k.ends_with(".Name") || k.ends_with(".DataType") || k.ends_with(".StringValue"))
+        // A batch's payload is all its entries' together.
+        (Service::Sns, "Publish" | "PublishBatch") => {
+            let payload = call.request.as_object().into_iter().flatten().filter(|(k, _)| {
+                let field = match k.strip_prefix("PublishBatchRequestEntries.member.") {
+                    Some(entry) => entry.split_once('.').map_or("", |(_, field)| field),
+                    None => k.as_str(),
+                };
+                field == "Message"
+                    || (field.starts_with("MessageAttributes.entry.")
+                        && (field.ends_with(".Name")
+                            || field.ends_with(".DataType")
+                            || field.ends_with(".StringValue")))
             });
-            let attributes: usize = attributes.filter_map(|(_, v)| v.as_str()).map(str::len).sum();
-            call.field("Message").map_or(0, str::len) + attributes
+            payload.filter_map(|(_, v)| v.as_str()).map(str::len).sum()
         }
         (Service::Sqs, "SendMessage") => {
             let attributes = call.request["MessageAttributes"].as_object().into_iter().flatten();
@@ -228,5 +235,28 @@ mod tests {
                           "MessageAttributes.entry.1.Value.DataType": "String",
                           "MessageAttributes.entry.1.Value.StringValue": "order.dispatched"});
         assert_eq!(chunks(&call(Service::Sns, "Publish", over, Value::Null)), 2);
+    }
+
+    #[test]
+    fn a_batch_is_billed_by_its_entries_payload_together() {
+        let entry = |n: usize, body: &str| {
+            let at = format!("PublishBatchRequestEntries.member.{n}");
+            [
+                (format!("{at}.Id"), format!("m{n}")),
+                (format!("{at}.Message"), body.to_string()),
+                (format!("{at}.MessageAttributes.entry.1.Name"), "type".into()),
+                (format!("{at}.MessageAttributes.entry.1.Value.DataType"), "String".into()),
+                (format!("{at}.MessageAttributes.entry.1.Value.StringValue"), "order.dispatched".into()),
+            ]
+        };
+        let batch = |bodies: &[&str]| {
+            let fields = bodies.iter().enumerate().flat_map(|(i, b)| entry(i + 1, b)).map(|(k, v)| (k, json!(v)));
+            call(Service::Sns, "PublishBatch", Value::Object(fields.collect()), Value::Null)
+        };
+        // Ten small messages: one billed publish instead of ten.
+        assert_eq!(chunks(&batch(&["{}"; 10])), 1);
+        // Two of just over 32 KB with their attributes: past one chunk together.
+        let half = "x".repeat(32 * 1024);
+        assert_eq!(chunks(&batch(&[half.as_str(), half.as_str()])), 2);
     }
 }

@@ -24,8 +24,9 @@ pub const ASSUMPTIONS: [&str; 12] = [
      the item's outbox attribute and count in its size.",
     "RRU: 1 per 4 KB started of the item (GetItem) or of all items returned (Query), half when eventually \
      consistent (every index query), at least half a unit.",
-    "SNS publishes and SQS requests: 1 per 64 KB started of body and attributes; SNS deliveries to SQS \
-     are free. The middle office's publishes of audit results are counted.",
+    "SNS publishes and SQS requests: 1 per 64 KB started of body and attributes (a PublishBatch of up to 10 \
+     messages: of all its entries together); SNS deliveries to SQS are free. The middle office's publishes \
+     of audit results are counted.",
     "Event source mappings: one invocation, one ReceiveMessage and one delete per batch; every message is \
      its own batch here (one order at a time). The outbox relay: one invocation per committed write (its \
      stream record is a batch of its own here); Lambda's reads of the table's stream are free and left \

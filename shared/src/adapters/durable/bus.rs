@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use serde_json::json;
 
 use super::codec::{self, attributes_from, attributes_json};
@@ -127,23 +127,25 @@ impl DurableBus {
     }
 }
 
-#[async_trait]
-impl Publisher for DurableBus {
-    /// Refuses, with nothing recorded or queued, a message over the size limit or one
-    /// whose copy for a subscribed queue (an SNS envelope, without raw delivery) would be.
-    async fn publish(&self, message: &OutboundMessage) -> Result<(), Error> {
+impl DurableBus {
+    /// Why `message` cannot be published at all, if it cannot: over the size limit, or
+    /// to a topic there is not.
+    fn refused(&self, message: &OutboundMessage) -> Option<Error> {
         if let Some(reason) = oversized_message(&message.topic, &message.body, &message.attributes) {
-            return Err(Error::Publish(reason));
+            return Some(Error::Publish(reason));
         }
         if !self.topology.topics.iter().any(|t| t.name == message.topic) {
-            return Err(Error::Publish(format!("unknown topic {}", message.topic)));
+            return Some(Error::Publish(format!("unknown topic {}", message.topic)));
         }
-        self.faults.before_publish(&message.topic)?;
-        let now = self.clock.now();
+        None
+    }
+
+    /// Records `message` on its topic and queues its copies, in `tx`; refuses one whose
+    /// copy for a subscribed queue (an SNS envelope, without raw delivery) would be
+    /// over the size limit.
+    fn publish_in(&self, tx: &Transaction<'_>, message: &OutboundMessage, now: DateTime<Utc>) -> Result<(), Error> {
         let failed = |e: rusqlite::Error| Error::Publish(format!("{}: {}", message.topic, self.shared.failed(&e)));
-        let mut conn = self.shared.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed)?;
-        let message_id = Self::fresh_id(&tx, "pub").map_err(failed)?;
+        let message_id = Self::fresh_id(tx, "pub").map_err(failed)?;
         let mut deliveries = Vec::new();
         for sub in self.topology.subscriptions.iter().filter(|s| s.topic == message.topic) {
             if sub.filter_policy.is_some_and(|p| !filter::matches(p, &message.attributes)) {
@@ -169,11 +171,43 @@ impl Publisher for DurableBus {
         .and_then(|mut insert| insert.execute(params![message.topic, message_id, parsed.to_string(), attributes, at]))
         .map_err(failed)?;
         for (queue, body, attributes) in deliveries {
-            self.enqueue(&tx, queue, &body, &attributes)?;
+            self.enqueue(tx, queue, &body, &attributes)?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Publisher for DurableBus {
+    /// Refuses, with nothing recorded or queued, a message over the size limit or one
+    /// whose copy for a subscribed queue (an SNS envelope, without raw delivery) would be.
+    async fn publish(&self, message: &OutboundMessage) -> Result<(), Error> {
+        self.publish_batch(std::slice::from_ref(message)).await
+    }
+
+    /// The whole batch in one transaction: all of it is recorded and queued, or (a
+    /// refused message, a failure) none of it.
+    async fn publish_batch(&self, messages: &[OutboundMessage]) -> Result<(), Error> {
+        let Some(first) = messages.first() else { return Ok(()) };
+        if let Some(refused) = messages.iter().find_map(|m| self.refused(m)) {
+            return Err(refused);
+        }
+        for message in messages {
+            self.faults.before_publish(&message.topic)?;
+        }
+        let now = self.clock.now();
+        let failed = |e: rusqlite::Error| Error::Publish(format!("{}: {}", first.topic, self.shared.failed(&e)));
+        let mut conn = self.shared.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed)?;
+        for message in messages {
+            self.publish_in(&tx, message, now)?;
         }
         tx.commit().map_err(failed)?;
         drop(conn);
-        self.faults.after_publish(&message.topic)
+        for message in messages {
+            self.faults.after_publish(&message.topic)?;
+        }
+        Ok(())
     }
 }
 

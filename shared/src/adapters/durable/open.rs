@@ -79,13 +79,24 @@ pub(super) fn open(dir: &Path, sync: SyncMode) -> Result<(Connection, File), Str
     let failed = |e: rusqlite::Error| describe(&database, e);
     let mut conn = Connection::open(&database).map_err(failed)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(failed)?;
-    // The first statement reads the file's header: a file that is not a database
+    // One connection of one process uses the database (the directory's lock says so):
+    // with exclusive locking SQLite takes its file locks once instead of per transaction,
+    // and keeps the WAL index in memory rather than in a shared-memory file. Set before
+    // the database is first read, as the WAL index's place is chosen then.
+    let locking: String = conn.query_row("PRAGMA locking_mode = EXCLUSIVE", [], |r| r.get(0)).map_err(failed)?;
+    if !locking.eq_ignore_ascii_case("exclusive") {
+        return Err(format!("{}: SQLite would not lock the database exclusively", database.display()));
+    }
+    // The first statement that reads the file's header: a file that is not a database
     // fails here, before anything is written to it.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(failed)?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(format!("{}: SQLite would not switch to WAL mode (it is in {mode} mode)", database.display()));
     }
     conn.pragma_update(None, "synchronous", sync.pragma()).map_err(failed)?;
+    // 32 MiB of page cache (SQLite's default is 2 MB): the pump and the handlers read
+    // back what was just written, and a cache miss is a read from the file.
+    conn.pragma_update(None, "cache_size", -32 * 1024).map_err(failed)?;
     prepare(&mut conn, &database)?;
     Ok((conn, lock))
 }
