@@ -109,37 +109,39 @@ impl Pending {
         self.records.push((position, self.messages.len() - before));
     }
 
-    /// Sends every pending message, a batch at a time; the first failure stops, and
-    /// the record of the first message not sent is the one to retry from.
+    /// Sends every pending message, a batch at a time. A failed request does not say
+    /// which record's message failed, so from there on the records go one at a time
+    /// (each record's messages still batched), and the first record that fails is the
+    /// one to retry from: a record is never blamed for a later record's message.
     async fn send(&mut self, deps: &Deps) -> Flushed {
         let messages = std::mem::take(&mut self.messages);
         let records = std::mem::take(&mut self.records);
         let mut sent = 0;
-        let mut error = None;
+        let mut batches_failed = false;
         while let Some(rest) = messages.get(sent..).filter(|rest| !rest.is_empty()) {
             let (batch, _) = rest.split_at_checked(batch_len(rest).max(1)).unwrap_or((rest, &[]));
-            match deps.publish_all(batch).await {
-                Ok(()) => sent += batch.len(),
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
-            }
-        }
-        // The records wholly sent: those whose messages all lie before `sent`.
-        let mut through = 0;
-        let mut done = 0;
-        let mut failed = None;
-        for (position, len) in records {
-            through += len;
-            if let Some(e) = error.as_ref().filter(|_| through > sent) {
-                warn!(sequence_number = %position, error = %e, "relaying failed; the record is retried from here");
-                failed = Some(position);
+            if deps.publish_all(batch).await.is_err() {
+                batches_failed = true;
                 break;
             }
+            sent += batch.len();
+        }
+        let mut start = 0;
+        let mut done = 0;
+        for (position, len) in records {
+            let end = start + len;
+            if batches_failed && end > sent {
+                let own = messages.get(start.max(sent)..end).unwrap_or_default();
+                if let Err(e) = deps.publish_all(own).await {
+                    warn!(sequence_number = %position, error = %e, "relaying failed; the record is retried from here");
+                    return Flushed { sent, records: done, failed: Some(position) };
+                }
+                sent = end;
+            }
+            start = end;
             done += 1;
         }
-        Flushed { sent, records: done, failed }
+        Flushed { sent, records: done, failed: None }
     }
 }
 

@@ -136,13 +136,16 @@ async fn a_batch_of_records_sends_its_messages_to_one_topic_ten_at_a_time() {
     assert_eq!(sizes, [10, 2], "two requests for twelve messages, in stream order");
     assert_eq!(requests.batches.lock().unwrap().concat(), (0..12).map(|i| format!("m{i:02}")).collect::<Vec<_>>());
 
-    // A failing request: the records it carried are retried from its first record;
-    // the ones before it are done.
+    // A failing request (m10 and m11 together, m11 failing): its records are tried one
+    // at a time, and the record whose message failed is the one retried from; the one
+    // before it in the same request is done, not blamed.
     let requests = std::sync::Arc::new(Requests { batches: Mutex::new(Vec::new()), fail_id: "m11" });
     let deps = Deps { publisher: requests.clone(), ..w.deps.clone() };
     let response = handle(&deps, event(&w)).await;
     let failed: Vec<_> = response.batch_item_failures.iter().filter_map(|f| f.item_identifier.clone()).collect();
-    let eleventh = w.store.changes_after(0, 100)[10].sequence;
-    assert_eq!(failed, [format!("{eleventh:021}")]);
-    assert_eq!(requests.batches.lock().unwrap().len(), 1, "the first ten went out");
+    let twelfth = w.store.changes_after(0, 100)[11].sequence;
+    assert_eq!(failed, [format!("{twelfth:021}")]);
+    let batches = requests.batches.lock().unwrap().clone();
+    assert_eq!(batches.len(), 2, "the first ten, then m10 on its own: {batches:?}");
+    assert_eq!(batches[1], ["m10"]);
 }
