@@ -107,6 +107,9 @@ pub(super) fn open(dir: &Path, sync: SyncMode) -> Result<(Connection, File), Str
     Ok((conn, lock))
 }
 
+/// How many times (10 ms apart) a lock this process holds is tried again.
+const OWN_LOCK_WAITS: u32 = 50;
+
 /// Takes the directory's lock and records this process's pid in it.
 fn lock(dir: &Path) -> Result<File, String> {
     let path = dir.join(LOCK_FILE);
@@ -114,10 +117,24 @@ fn lock(dir: &Path) -> Result<File, String> {
     // Not truncated before the lock is ours: the file names the holder's pid.
     let mut file =
         OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(cannot)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => return Err(in_use(dir, holder(&mut file))),
-        Err(TryLockError::Error(e)) => return Err(cannot(e)),
+    // Held by this very process, the lock may be on its way out: a handle being closed,
+    // or a child process being started, which shares the open lock file until it runs
+    // its program. That is waited out for a moment before the directory counts as in use.
+    let mut waits = 0;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) => {
+                let pid = file.seek(SeekFrom::Start(0)).ok().and_then(|_| holder(&mut file));
+                if pid == Some(std::process::id()) && waits < OWN_LOCK_WAITS {
+                    waits += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+                return Err(in_use(dir, pid));
+            }
+            Err(TryLockError::Error(e)) => return Err(cannot(e)),
+        }
     }
     file.set_len(0).map_err(cannot)?;
     file.seek(SeekFrom::Start(0)).map_err(cannot)?;
