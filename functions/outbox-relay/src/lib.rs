@@ -42,7 +42,7 @@ pub const UNREADABLE: &str = "outbox.unreadable";
 pub async fn handle(deps: &Deps, event: Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     let mut pending = Pending::default();
-    let (mut sent, mut relayed) = (0, 0);
+    let mut parked = 0;
     let mut failed_at = None;
     for record in &event.records {
         let position = record.change.sequence_number.clone().unwrap_or_else(|| record.event_id.clone());
@@ -50,11 +50,8 @@ pub async fn handle(deps: &Deps, event: Event) -> DynamoDbEventResponse {
             Ok((old, new)) => pending.add(position, new_messages(&old, &new).into_iter().cloned()),
             Err(reason) => {
                 // What came before it leaves first.
-                let flushed = pending.send(deps).await;
-                sent += flushed.sent;
-                relayed += flushed.records;
-                if let Some(position) = flushed.failed {
-                    failed_at = Some(position);
+                failed_at = pending.send(deps).await;
+                if failed_at.is_some() {
                     break;
                 }
                 if let Err(e) = park(deps, record, &position, &reason).await {
@@ -62,21 +59,19 @@ pub async fn handle(deps: &Deps, event: Event) -> DynamoDbEventResponse {
                     failed_at = Some(position);
                     break;
                 }
-                relayed += 1;
+                parked += 1;
             }
         }
     }
     if failed_at.is_none() {
-        let flushed = pending.send(deps).await;
-        sent += flushed.sent;
-        relayed += flushed.records;
-        failed_at = flushed.failed;
+        failed_at = pending.send(deps).await;
     }
     if let Some(position) = failed_at {
         let mut failure = DynamoDbBatchItemFailure::default();
         failure.item_identifier = Some(position);
         response.batch_item_failures.push(failure);
     }
+    let (sent, relayed) = (pending.sent, pending.relayed + parked);
     info!(records = event.records.len(), sent, failed = response.batch_item_failures.len(), "batch relayed");
     let failed = response.batch_item_failures.len();
     metrics::published(OUTBOX_RELAY, u64::try_from(sent).unwrap_or(u64::MAX));
@@ -85,21 +80,15 @@ pub async fn handle(deps: &Deps, event: Event) -> DynamoDbEventResponse {
 }
 
 /// Readable records' messages not yet sent, in stream order, with the record each
-/// came from.
+/// came from; and how many messages and records have been sent.
 #[derive(Default)]
 struct Pending {
     messages: Vec<OutboundMessage>,
     /// Per record: its position and how many of `messages` are its.
     records: Vec<(String, usize)>,
-}
-
-/// What sending the pending messages did.
-struct Flushed {
     sent: usize,
     /// Records whose messages all left.
-    records: usize,
-    /// The first record not wholly sent (the batch is retried from it).
-    failed: Option<String>,
+    relayed: usize,
 }
 
 impl Pending {
@@ -109,11 +98,12 @@ impl Pending {
         self.records.push((position, self.messages.len() - before));
     }
 
-    /// Sends every pending message, a batch at a time. A failed request does not say
-    /// which record's message failed, so from there on the records go one at a time
-    /// (each record's messages still batched), and the first record that fails is the
-    /// one to retry from: a record is never blamed for a later record's message.
-    async fn send(&mut self, deps: &Deps) -> Flushed {
+    /// Sends every pending message, a batch at a time; returns the first record not
+    /// wholly sent (the batch is retried from it). A failed request does not say which
+    /// record's message failed, so from there on the records go one at a time (each
+    /// record's messages still batched), and the first record that fails is the one
+    /// returned: a record is never blamed for a later record's message.
+    async fn send(&mut self, deps: &Deps) -> Option<String> {
         let messages = std::mem::take(&mut self.messages);
         let records = std::mem::take(&mut self.records);
         let mut sent = 0;
@@ -127,21 +117,23 @@ impl Pending {
             sent += batch.len();
         }
         let mut start = 0;
-        let mut done = 0;
+        let mut failed = None;
         for (position, len) in records {
             let end = start + len;
             if batches_failed && end > sent {
                 let own = messages.get(start.max(sent)..end).unwrap_or_default();
                 if let Err(e) = deps.publish_all(own).await {
                     warn!(sequence_number = %position, error = %e, "relaying failed; the record is retried from here");
-                    return Flushed { sent, records: done, failed: Some(position) };
+                    failed = Some(position);
+                    break;
                 }
                 sent = end;
             }
             start = end;
-            done += 1;
+            self.relayed += 1;
         }
-        Flushed { sent, records: done, failed: None }
+        self.sent += sent;
+        failed
     }
 }
 
