@@ -110,7 +110,7 @@ pub async fn chain(n: usize, runs: usize, backends: &[Option<SyncMode>]) {
         for run in 0..runs {
             let dir = sync.map(|_| std::env::temp_dir().join(format!("orderflow-bench-{}-{run}", std::process::id())));
             let options = Options { data_dir: dir.clone(), sync: sync.unwrap_or_default(), ..Options::embedded() };
-            let rt = Runtime::start(&options).await.expect("the runtime starts");
+            let rt = std::sync::Arc::new(Runtime::start(&options).await.expect("the runtime starts"));
             functions::hops::record(true);
             let started = Instant::now();
             drive_chain(&rt, n).await;
@@ -138,31 +138,59 @@ pub async fn chain(n: usize, runs: usize, backends: &[Option<SyncMode>]) {
     }
 }
 
-async fn drive_chain(rt: &Runtime, n: usize) {
-    let call = |method: &'static str, path: String, body: Value| async move {
-        let reply = router::handle(rt, method, &path, body.to_string().as_bytes()).await;
-        assert!(reply.status < 300, "{method} {path}: {} {}", reply.status, reply.body);
+/// How many callers send the chain's requests at once, as clients of `serve` would.
+const CLIENTS: usize = 4;
+
+/// POSTs every `(path, body)` through the router, from [`CLIENTS`] callers at once.
+async fn post_all(rt: &std::sync::Arc<Runtime>, requests: Vec<(String, Value)>) {
+    let mut shares: Vec<Vec<(String, Value)>> = (0..CLIENTS).map(|_| Vec::new()).collect();
+    for (i, request) in requests.into_iter().enumerate() {
+        if let Some(share) = shares.get_mut(i % CLIENTS) {
+            share.push(request);
+        }
+    }
+    let mut clients = tokio::task::JoinSet::new();
+    for share in shares {
+        let rt = rt.clone();
+        clients.spawn(async move {
+            for (path, body) in share {
+                let reply = router::handle(&rt, "POST", &path, body.to_string().as_bytes()).await;
+                assert!(reply.status < 300, "POST {path}: {} {}", reply.status, reply.body);
+            }
+        });
+    }
+    while let Some(client) = clients.join_next().await {
+        client.expect("a client ran to its end");
+    }
+}
+
+async fn drive_chain(rt: &std::sync::Arc<Runtime>, n: usize) {
+    // The event sources polled side by side while requests come in, as `serve` does.
+    let pollers = pump::Pollers::start(rt, Duration::from_millis(1));
+    let settle = || async {
+        pollers.idle(rt, Duration::from_millis(1), Duration::from_secs(3600)).await.expect("the chain settles")
     };
-    let settle = || async { pump::settle(rt, Duration::from_secs(3600)).await.expect("the chain settles") };
-    for i in 0..n {
+    let orders = (0..n).map(|i| {
         let mut body = order_body(i);
         body["customer_id"] = json!(format!("c-{i}"));
-        call("POST", "/orders".into(), body).await;
-    }
+        ("/orders".to_string(), body)
+    });
+    post_all(rt, orders.collect()).await;
     settle().await;
     let at = rt.now().to_rfc3339();
-    for i in 0..n {
+    let audits = (0..n).map(|i| {
         let passed = json!({"audit_id": format!("a-{i}"), "order_id": format!("bench-{i}"), "occurred_at": at});
-        let message = json!({"message": passed, "attributes": {"type": "audit.passed"}});
-        call("POST", "/_local/topics/audit-results".into(), message).await;
-    }
+        ("/_local/topics/audit-results".to_string(), json!({"message": passed, "attributes": {"type": "audit.passed"}}))
+    });
+    post_all(rt, audits.collect()).await;
     settle().await;
     for (system, status) in RETAIL_STATUSES {
-        for i in 0..n {
+        let reports = (0..n).map(|i| {
             let report = json!({"order_id": format!("bench-{i}"), "system": system, "node": system,
                                 "status": status, "occurred_at": at});
-            call("POST", "/fulfilment/status".into(), report).await;
-        }
+            ("/fulfilment/status".to_string(), report)
+        });
+        post_all(rt, reports.collect()).await;
         settle().await;
     }
     let events = rt.published("order-events").await.ok().flatten().unwrap_or_default();

@@ -3,6 +3,7 @@
 //! again at once (rather than after the visibility timeout, so a poison message reaches
 //! its dead-letter queue in moments instead of minutes).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
@@ -112,17 +113,9 @@ fn sqs_event(queue: &Queue, batch: &[&ReceivedMessage]) -> SqsEvent {
 pub async fn settle(rt: &Runtime, timeout: Duration) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let handled = pump_once(rt).await?;
-        if handled == 0 {
-            // The relay's failure queue has no consumer: what waits there is for a person.
-            let failures = rt.topology.stream.failure_queue.name;
-            let busy: Vec<String> = rt
-                .queue_stats()
-                .await?
-                .into_iter()
-                .filter(|s| s.name != failures && s.visible + s.in_flight > 0)
-                .map(|s| format!("{} ({} visible, {} in flight)", s.name, s.visible, s.in_flight))
-                .collect();
+        // Nothing handled: the stream had no record and no queue a visible message.
+        if pump_once(rt).await? == 0 {
+            let busy = busy_queues(rt).await?;
             if busy.is_empty() {
                 return Ok(());
             }
@@ -132,6 +125,96 @@ pub async fn settle(rt: &Runtime, timeout: Duration) -> Result<(), String> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// The event sources polled side by side, each by a task of its own, as Lambda's
+/// pollers run: the change stream (the outbox relay) and every queue. A runtime with
+/// several worker threads relays and consumes on all of them. A source that had
+/// nothing waits `idle` before it looks again. Stopped when dropped.
+pub struct Pollers {
+    _tasks: tokio::task::JoinSet<()>,
+}
+
+impl Pollers {
+    pub fn start(rt: &Arc<Runtime>, idle: Duration) -> Pollers {
+        let mut tasks = tokio::task::JoinSet::new();
+        let relay = rt.clone();
+        tasks.spawn(poll_forever("the change stream", rt.topology.stream.batch_size, idle, move || {
+            let rt = relay.clone();
+            async move { crate::stream::pump_stream(&rt).await }
+        }));
+        for queue in rt.topology.queues {
+            let rt = rt.clone();
+            tasks.spawn(poll_forever(queue.name, queue.batch_size, idle, move || {
+                let rt = rt.clone();
+                async move { pump_queue(&rt, queue, &NoFaults).await }
+            }));
+        }
+        Pollers { _tasks: tasks }
+    }
+
+    /// Waits until the change stream is relayed and no queue has a visible or in-flight
+    /// message, looking every `every` while the pollers work; gives up after `timeout`,
+    /// naming the queues that are still busy.
+    pub async fn idle(&self, rt: &Runtime, every: Duration, timeout: Duration) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let busy = busy(rt).await?;
+            if busy.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!("not settled after {timeout:?}: {}", busy.join(", ")));
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+}
+
+/// Polls `source` until stopped. A batch that was not full (`batch` records) means the
+/// source has run dry for now, so the poller waits `idle` before it looks again, and
+/// the next batch has had time to fill (what Lambda's batching window is for).
+async fn poll_forever<F, P>(source: &'static str, batch: u32, idle: Duration, poll: P)
+where
+    P: Fn() -> F,
+    F: std::future::Future<Output = Result<usize, String>>,
+{
+    let full = batch as usize;
+    loop {
+        match poll().await {
+            Ok(n) if n < full => tokio::time::sleep(idle).await,
+            Ok(_) => {}
+            Err(e) => {
+                warn!(source, error = %e, "polling failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// What is still to be done: the queues with a visible or in-flight message, then the
+/// change stream's unrelayed records. Queues first: a consumer writes (to the stream)
+/// before it deletes its message, and the relay publishes (to the queues) before it
+/// acknowledges its records, so work moving between the two is seen in one or the other.
+async fn busy(rt: &Runtime) -> Result<Vec<String>, String> {
+    let mut busy = busy_queues(rt).await?;
+    if !rt.stream().next_batch(1).await?.is_empty() {
+        busy.push("the change stream".into());
+    }
+    Ok(busy)
+}
+
+/// The queues with a visible or in-flight message, the relay's failure queue excepted:
+/// it has no consumer, and what waits there is for a person.
+async fn busy_queues(rt: &Runtime) -> Result<Vec<String>, String> {
+    let failures = rt.topology.stream.failure_queue.name;
+    Ok(rt
+        .queue_stats()
+        .await?
+        .into_iter()
+        .filter(|s| s.name != failures && s.visible + s.in_flight > 0)
+        .map(|s| format!("{} ({} visible, {} in flight)", s.name, s.visible, s.in_flight))
+        .collect())
 }
 
 /// Rounds up to a multiple of `period` seconds since the epoch, as rate schedules tick.

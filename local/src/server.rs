@@ -30,7 +30,8 @@ pub async fn bind(rt: Arc<Runtime>, port: u16) -> std::io::Result<(SocketAddr, i
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     let address = listener.local_addr()?;
     let serve = async move {
-        tokio::spawn(pump_forever(rt.clone()));
+        // Every event source polled by a task of its own, stopped with the server.
+        let _pollers = pump::Pollers::start(&rt, Duration::from_millis(50));
         // A manual clock fires the schedules when it is advanced; the system clock
         // fires them on time.
         if rt.manual_clock().is_none() {
@@ -56,19 +57,6 @@ pub async fn bind(rt: Arc<Runtime>, port: u16) -> std::io::Result<(SocketAddr, i
         }
     };
     Ok((address, serve))
-}
-
-async fn pump_forever(rt: Arc<Runtime>) {
-    loop {
-        match pump::pump_once(&rt).await {
-            Ok(0) => tokio::time::sleep(Duration::from_millis(50)).await,
-            Ok(_) => {}
-            Err(e) => {
-                warn!(error = %e, "polling the queues failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    }
 }
 
 async fn answer(rt: Arc<Runtime>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {

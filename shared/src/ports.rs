@@ -79,8 +79,10 @@ pub struct Item {
     /// The messages of the write's transition, in the order they are to leave. A write
     /// without messages stores none (the previous transition's were relayed from its
     /// own change record). Set only through [`Item::with_outbox`], so that its encoding
-    /// ([`Item::outbox_bytes`]) is computed once and stays true to it.
-    outbox: Vec<OutboundMessage>,
+    /// ([`Item::outbox_bytes`]) is computed once and stays true to it. Shared by the
+    /// item's clones (the table's row and the change feed's images hold the same
+    /// messages).
+    outbox: std::sync::Arc<Vec<OutboundMessage>>,
     encoded: EncodedOutbox,
 }
 
@@ -113,14 +115,14 @@ impl Item {
             body,
             index_keys: BTreeMap::new(),
             expires_at: None,
-            outbox: Vec::new(),
+            outbox: std::sync::Arc::default(),
             encoded: EncodedOutbox::default(),
         }
     }
 
     /// The item with `messages` in its outbox.
     pub fn with_outbox(mut self, messages: Vec<OutboundMessage>) -> Self {
-        self.outbox = messages;
+        self.outbox = std::sync::Arc::new(messages);
         self.encoded = EncodedOutbox::default();
         self
     }
@@ -128,7 +130,7 @@ impl Item {
     /// The item with the outbox read back from its stored bytes (which are kept, not
     /// encoded again); the error says what is wrong with them.
     pub fn with_stored_outbox(mut self, bytes: Vec<u8>) -> Result<Self, String> {
-        self.outbox = decode_outbox(&bytes)?;
+        self.outbox = std::sync::Arc::new(decode_outbox(&bytes)?);
         self.encoded = EncodedOutbox(std::sync::Arc::new(std::sync::OnceLock::from(bytes)));
         Ok(self)
     }
@@ -140,7 +142,7 @@ impl Item {
 
     /// The messages, taken out of the item.
     pub fn into_outbox(self) -> Vec<OutboundMessage> {
-        self.outbox
+        std::sync::Arc::try_unwrap(self.outbox).unwrap_or_else(|shared| shared.as_ref().clone())
     }
 
     /// The outbox as the table stores it: the messages as a JSON array, deflated, in
@@ -363,6 +365,18 @@ pub enum Write {
         key: Key,
         condition: Condition,
     },
+}
+
+impl Write {
+    /// Deflates a put's outbox now ([`Item::outbox_bytes`]; once, its clones share the
+    /// bytes). A store calls it before it takes its lock, so that the size check under
+    /// the lock finds the work done and writes on several threads compress side by side
+    /// rather than one after another.
+    pub fn encode_outbox(&self) {
+        if let Write::Put { item, .. } = self {
+            let _ = item.outbox_bytes();
+        }
+    }
 }
 
 /// A page of an index query, in ascending sort-key order.

@@ -64,6 +64,7 @@ impl StateStore for DurableStore {
 
     async fn write(&self, write: Write) -> Result<u64, StoreError> {
         self.faults.before_write(&write)?;
+        write.encode_outbox();
         let version = {
             let mut conn = self.shared.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| self.backend(&e))?;
@@ -80,6 +81,7 @@ impl StateStore for DurableStore {
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         for write in &writes {
             self.faults.before_write(write)?;
+            write.encode_outbox();
         }
         {
             let mut conn = self.shared.conn();

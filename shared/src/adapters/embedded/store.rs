@@ -171,6 +171,7 @@ impl StateStore for EmbeddedStore {
 
     async fn write(&self, write: Write) -> Result<u64, StoreError> {
         self.faults.before_write(&write)?;
+        write.encode_outbox();
         let version = {
             let mut table = self.lock();
             let (key, condition) = target(&write);
@@ -185,6 +186,7 @@ impl StateStore for EmbeddedStore {
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         for write in &writes {
             self.faults.before_write(write)?;
+            write.encode_outbox();
         }
         let mut table = self.lock();
         let mut seen = BTreeSet::new();
