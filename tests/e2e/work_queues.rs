@@ -1,6 +1,6 @@
 //! People's work queues, end to end on both backends with real tokens: a docking team's
-//! audit exceptions and a re-audit on request (DOMAIN §1 step 7), and the reviewers'
-//! queue of refunds.
+//! audit exceptions and a re-audit on request (DOMAIN §1 step 7), held to the team a
+//! token names, and the reviewers' queue of refunds.
 
 use serde_json::{json, Value};
 
@@ -86,6 +86,21 @@ scenario!(a_docking_person_reaudits_an_open_exception_until_it_closes, |mut h: H
     // Without the scope: 403.
     let (status, _) = call(&h, Some(&admin), "GET", "/exceptions?team=inventory", &json!({})).await;
     assert_eq!(status, 403);
+
+    // A docking person's token names its team (claim `team`): that team's exceptions
+    // only, to read and to re-audit.
+    let platform = t.token(&h, "dock-2", DOCK, json!({"team": "platform"}));
+    assert_eq!(order_ids(&exceptions(&h, &platform, "team=platform").await), ["wq-2"]);
+    let (status, err) = call(&h, Some(&platform), "GET", "/exceptions?team=inventory", &json!({})).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (403, Some("forbidden")), "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains("team platform's token may not"), "{err}");
+    h.audit_result("audit.failed", audit_failed("a-4", "wq-3", "STOCK_SHORTAGE", h.now())).await;
+    let ask = json!({"request_id": "rq-3", "note": "not ours"});
+    let (status, err) = call(&h, Some(&platform), "POST", "/orders/wq-3/reaudit", &ask).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (403, Some("forbidden")), "inventory's exception: {err}");
+    assert_eq!(h.about("audit-requests", "audit.requested", "wq-3").await.len(), 1, "only the dispatch's request");
+    let (status, answer) = call(&h, Some(&platform), "POST", "/orders/wq-2/reaudit", &ask).await;
+    assert_eq!((status, answer["attempt"].as_u64()), (202, Some(2)), "its own team's: {answer}");
 });
 
 scenario!(exception_pages_follow_their_cursor_and_refuse_foreign_ones, |h: Harness| async move {

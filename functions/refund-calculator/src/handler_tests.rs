@@ -127,3 +127,35 @@ async fn refund_of_an_unknown_order_or_with_a_bad_body_changes_nothing() {
     assert_eq!(status, 404);
     assert!(w.kinds("order-events").await.is_empty());
 }
+
+#[tokio::test]
+async fn a_seller_reviewer_reads_its_own_sellers_refunds_only() {
+    let w = World::new();
+    invoke(&w, &recent_album(&w)).await;
+    let request = json!({"request_id": "r-1", "order_id": "d-2001", "scenario": "ALBUM"});
+    let (_, refund) = invoke(&w, &with_body(fixture("api-post-refund.json"), request)).await;
+    let get = about(fixture("api-get-refund.json"), &refund);
+    let (status, read) = invoke(&w, &by_reviewer(get.clone(), "seller", "s-9")).await;
+    assert_eq!((status, &read["refund_id"]), (200, &refund["refund_id"]), "{read}");
+    let mut another = by_reviewer(get.clone(), "seller", "s-7");
+    another["requestContext"]["authorizer"]["jwt"]["claims"]["seller_id"] = json!("seller-7");
+    let (status, err) = invoke(&w, &another).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (403, Some("forbidden")), "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains("may not read seller seller-9's refund"), "{err}");
+    let (status, _) = invoke(&w, &by_reviewer(get, "platform", "p-1")).await;
+    assert_eq!(status, 200, "a platform reviewer reads any refund");
+
+    // An album no seller sells: its refund is the platform's, and no seller's reviewer reads it.
+    let mut order: Value = serde_json::from_str(recent_album(&w)["body"].as_str().unwrap()).unwrap();
+    order["order_id"] = json!("d-2002");
+    order["product"].as_object_mut().unwrap().remove("seller_id");
+    invoke(&w, &with_body(fixture("api-post-order-digital.json"), order)).await;
+    let request = json!({"request_id": "r-2", "order_id": "d-2002", "scenario": "ALBUM"});
+    let (status, platform) = invoke(&w, &with_body(fixture("api-post-refund.json"), request)).await;
+    assert_eq!(status, 201, "{platform}");
+    let get = about(fixture("api-get-refund.json"), &platform);
+    let (status, err) = invoke(&w, &by_reviewer(get.clone(), "seller", "s-9")).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (403, Some("forbidden")), "{err}");
+    let (status, _) = invoke(&w, &by_reviewer(get, "platform", "p-1")).await;
+    assert_eq!(status, 200);
+}

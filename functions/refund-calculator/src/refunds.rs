@@ -230,5 +230,6 @@ pub async fn show(deps: &Deps, caller: &Caller, refund_id: &str) -> Result<Value
     let found = store::get_refund(deps.store.as_ref(), refund_id).await?;
     let refund = found.ok_or_else(|| Error::NotFound { what: "refund", id: refund_id.to_string() })?.value;
     caller.may_act_for(&refund.customer_id)?;
+    caller.may_read_for_seller(refund.seller_id.as_deref())?;
     Ok(view(&refund))
 }

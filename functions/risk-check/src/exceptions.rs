@@ -23,6 +23,7 @@ const SOURCE: &str = "orderflow/risk-check";
 /// `GET /exceptions?team=…&state=open|closed[&limit=…][&cursor=…]`: newest first.
 pub async fn list(deps: &Deps, r: &Routed<'_>) -> Result<Value> {
     let team = TeamId::parse("team", r.required_query("team")?)?;
+    r.caller.may_handle_for_team(team.as_str())?;
     let state = match r.query("state")? {
         None => ExceptionState::Open,
         Some(text) => {
@@ -81,6 +82,10 @@ pub async fn reaudit(deps: &Deps, caller: &Caller, order_id: &str, body: &Value)
     let mut answer: Option<ReauditRequest> = None;
     let decide = |order: &mut Order| {
         let rules = &deps.rules.audit;
+        // Another team's exception is not this token's to act on.
+        if let Some(exception) = &order.audit.exception {
+            caller.may_handle_for_team(&exception.team)?;
+        }
         Ok(match order.reaudit_on_request(rules, &ask, deps.clock.now())? {
             Reaudit::AlreadyRequested(request) => {
                 answer = Some(request);

@@ -12,6 +12,8 @@
 //!   speaks for.
 //! - `reviewer_role`: `platform` or `seller`, the refunds a reviewer may decide;
 //!   `seller_id`: a seller reviewer's seller, whose products' refunds it decides.
+//! - `team`: a docking person's team, whose audit exceptions the token handles; a
+//!   token without it (an operator's, a service's) handles any team's.
 //!
 //! The local runtime verifies its own tokens and hands the handlers the same request
 //! context; with `serve --auth off` it marks requests [`AuthOff`] instead, and the
@@ -50,6 +52,8 @@ pub struct Identity {
     pub reviewer_role: Option<String>,
     /// A seller reviewer's seller (claim `seller_id`).
     pub seller_id: Option<String>,
+    /// A docking person's team (claim `team`).
+    pub team: Option<String>,
 }
 
 impl Caller {
@@ -86,6 +90,7 @@ impl Caller {
             system: claim("system"),
             reviewer_role: claim("reviewer_role"),
             seller_id: claim("seller_id"),
+            team: claim("team"),
         }))
     }
 
@@ -127,6 +132,17 @@ impl Caller {
         }
     }
 
+    /// `Forbidden` if the token names a team (claim `team`) other than `team`: a docking
+    /// person handles its own team's exceptions; a token without a team, any team's.
+    pub fn may_handle_for_team(&self, team: &str) -> Result<(), Error> {
+        match self {
+            Caller::Token(Identity { team: Some(own), .. }) if own != team => {
+                Err(Error::Forbidden(format!("team {own}'s token may not handle team {team}'s exceptions")))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// `Forbidden` unless the caller speaks for the fulfilment system `system`.
     pub fn may_report_as(&self, system: &str) -> Result<(), Error> {
         match self {
@@ -142,17 +158,31 @@ impl Caller {
     /// `Forbidden` unless a seller reviewer's token names `seller` (the seller of the
     /// refunded product); platform reviewers and `--auth off` pass.
     pub fn may_review_for_seller(&self, seller: Option<&str>) -> Result<(), Error> {
+        self.seller_reviewer_may("decide", seller)
+    }
+
+    /// `Forbidden` unless a seller reviewer's token names `seller`, the seller of the
+    /// refunded product: a seller's reviewer reads its own seller's refunds only, not
+    /// another seller's nor those of products no seller sells. Other callers pass (a
+    /// customer is held to its own refunds by [`Caller::may_act_for`]).
+    pub fn may_read_for_seller(&self, seller: Option<&str>) -> Result<(), Error> {
+        self.seller_reviewer_may("read", seller)
+    }
+
+    fn seller_reviewer_may(&self, verb: &str, seller: Option<&str>) -> Result<(), Error> {
         match self {
             Caller::Token(Identity { reviewer_role: Some(role), seller_id, .. }) if role == "seller" => {
                 match (seller_id.as_deref(), seller) {
                     (Some(own), Some(seller)) if own == seller => Ok(()),
                     (Some(own), Some(seller)) => Err(Error::Forbidden(format!(
-                        "seller {own}'s reviewer may not decide seller {seller}'s refund"
+                        "seller {own}'s reviewer may not {verb} seller {seller}'s refund"
                     ))),
                     (None, _) => {
                         Err(Error::Forbidden("the seller reviewer's token names no seller (claim `seller_id`)".into()))
                     }
-                    (Some(_), None) => Err(Error::Forbidden("the refunded order names no seller".into())),
+                    (Some(_), None) => Err(Error::Forbidden(format!(
+                        "the refunded order names no seller: a seller's reviewer may not {verb} its refund"
+                    ))),
                 }
             }
             _ => Ok(()),
