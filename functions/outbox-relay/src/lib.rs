@@ -14,12 +14,14 @@
 //!   failure queue at once with its reason and keys, and the records after it are
 //!   relayed as usual.
 
+use std::collections::{BTreeSet, HashMap};
+
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use orderflow_shared::app::Deps;
 use orderflow_shared::edge::metrics;
 use orderflow_shared::error::Result;
-use orderflow_shared::messages::relay::{new_messages, read_outbox};
+use orderflow_shared::messages::relay::read_outbox;
 use orderflow_shared::ports::layout::{OUTBOX, PK, SK};
 use orderflow_shared::ports::{batch_len, OutboundMessage};
 use orderflow_shared::topology::{OUTBOX_RELAY, TOPOLOGY};
@@ -46,8 +48,8 @@ pub async fn handle(deps: &Deps, event: Event) -> DynamoDbEventResponse {
     let mut failed_at = None;
     for record in &event.records {
         let position = record.change.sequence_number.clone().unwrap_or_else(|| record.event_id.clone());
-        match read(record) {
-            Ok((old, new)) => pending.add(position, new_messages(&old, &new).into_iter().cloned()),
+        match fresh(record) {
+            Ok(messages) => pending.add(position, messages.into_iter()),
             Err(reason) => {
                 // What came before it leaves first.
                 failed_at = pending.send(deps).await;
@@ -137,17 +139,68 @@ impl Pending {
     }
 }
 
-/// The old and new outboxes of a record; why it cannot be read, if it cannot.
-fn read(record: &EventRecord) -> std::result::Result<(Vec<OutboundMessage>, Vec<OutboundMessage>), String> {
-    let old = outbox(&record.change.old_image).map_err(|e| format!("old image: {e}"))?;
-    let new = outbox(&record.change.new_image).map_err(|e| format!("new image: {e}"))?;
-    Ok((old, new))
+/// What a record's new image's outbox carries and its old image's did not (by id, in
+/// the new image's order); why the record cannot be read, if it cannot.
+///
+/// Most records' old image holds the outbox an earlier record's new image held: the
+/// ids of recent new images are kept ([`SeenOutboxes`]), so such an old image is not
+/// inflated and parsed again. An old image with the new image's bytes added nothing
+/// (the encoding is deterministic).
+fn fresh(record: &EventRecord) -> std::result::Result<Vec<OutboundMessage>, String> {
+    let new_bytes = outbox_bytes(&record.change.new_image).map_err(|e| format!("new image: {e}"))?;
+    let old_bytes = outbox_bytes(&record.change.old_image).map_err(|e| format!("old image: {e}"))?;
+    if new_bytes.is_none() || new_bytes == old_bytes {
+        return Ok(Vec::new());
+    }
+    let new = read_outbox(new_bytes).map_err(|e| format!("new image: {e}"))?;
+    let ids: Vec<String> = new.iter().map(|m| m.id.clone()).collect();
+    let old_ids = match old_bytes {
+        None => Vec::new(),
+        Some(bytes) => match SeenOutboxes::ids(bytes) {
+            Some(ids) => ids,
+            None => {
+                read_outbox(Some(bytes)).map_err(|e| format!("old image: {e}"))?.into_iter().map(|m| m.id).collect()
+            }
+        },
+    };
+    if let Some(bytes) = new_bytes {
+        SeenOutboxes::remember(bytes, ids);
+    }
+    let before: BTreeSet<&str> = old_ids.iter().map(String::as_str).collect();
+    let mut seen = BTreeSet::new();
+    Ok(new.into_iter().filter(|m| !before.contains(m.id.as_str()) && seen.insert(m.id.clone())).collect())
 }
 
-fn outbox(image: &serde_dynamo::Item) -> std::result::Result<Vec<OutboundMessage>, String> {
+/// The message ids of the last new images relayed, by their outbox bytes: kept across
+/// invocations while the function stays warm, at most [`SeenOutboxes::CAPACITY`]
+/// outboxes (a few KB each), forgotten all at once when full.
+struct SeenOutboxes;
+
+static SEEN: std::sync::Mutex<Option<HashMap<Vec<u8>, Vec<String>>>> = std::sync::Mutex::new(None);
+
+impl SeenOutboxes {
+    const CAPACITY: usize = 4096;
+
+    fn ids(bytes: &[u8]) -> Option<Vec<String>> {
+        let seen = SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.as_ref()?.get(bytes).cloned()
+    }
+
+    fn remember(bytes: &[u8], ids: Vec<String>) {
+        let mut seen = SEEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seen = seen.get_or_insert_with(HashMap::new);
+        if seen.len() >= Self::CAPACITY {
+            seen.clear();
+        }
+        seen.insert(bytes.to_vec(), ids);
+    }
+}
+
+/// An image's `outbox` bytes (absent: no messages).
+fn outbox_bytes(image: &serde_dynamo::Item) -> std::result::Result<Option<&[u8]>, String> {
     match image.get(OUTBOX) {
-        None => Ok(Vec::new()),
-        Some(AttributeValue::B(bytes)) => read_outbox(Some(bytes)),
+        None => Ok(None),
+        Some(AttributeValue::B(bytes)) => Ok(Some(bytes)),
         Some(_) => Err(format!("the {OUTBOX} attribute is not binary")),
     }
 }

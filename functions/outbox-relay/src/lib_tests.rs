@@ -43,6 +43,25 @@ async fn each_record_sends_what_its_new_image_added_in_order() {
 }
 
 #[tokio::test]
+async fn a_write_that_keeps_some_messages_sends_only_the_ones_it_added_within_and_across_batches() {
+    let w = World::new();
+    put(&w, "ORDER", None, vec![message("a", "order-events"), message("b", "order-events")]).await;
+    put(&w, "ORDER", Some(1), vec![message("b", "order-events"), message("c", "order-events")]).await;
+    handle(&w.deps, event(&w)).await;
+    assert_eq!(published_ids(&w), ["a", "b", "c"]);
+    // The next batch's old image is the outbox the last batch's new image held.
+    put(&w, "ORDER", Some(2), vec![message("c", "order-events"), message("d", "order-events")]).await;
+    // The same messages again add nothing.
+    put(&w, "ORDER", Some(3), vec![message("c", "order-events"), message("d", "order-events")]).await;
+    let changes = w.store.changes_after(0, 100);
+    let later: Vec<_> = changes.into_iter().skip(2).collect();
+    let event: Event = serde_json::from_value(lambda_event(&later)).unwrap();
+    let response = handle(&w.deps, event).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(published_ids(&w), ["a", "b", "c", "d"]);
+}
+
+#[tokio::test]
 async fn a_redelivered_batch_sends_the_same_ids_again_and_nothing_else() {
     let w = World::new();
     put(&w, "ORDER", None, vec![message("a", "order-events")]).await;

@@ -15,7 +15,7 @@ use super::table::{target, Db};
 use super::Shared;
 use crate::adapters::embedded::{Change, ChangeFeed, Faults};
 use crate::error::StoreError;
-use crate::ports::{Index, IndexQuery, Item, Key, Page, StateStore, Write};
+use crate::ports::{Index, IndexQuery, Item, Key, OutboxEncoding, Page, StateStore, Write};
 
 pub struct DurableStore {
     shared: Arc<Shared>,
@@ -64,7 +64,7 @@ impl StateStore for DurableStore {
 
     async fn write(&self, write: Write) -> Result<u64, StoreError> {
         self.faults.before_write(&write)?;
-        write.encode_outbox();
+        write.encode_outbox(OutboxEncoding::Fast);
         let version = {
             let mut conn = self.shared.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| self.backend(&e))?;
@@ -81,7 +81,7 @@ impl StateStore for DurableStore {
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         for write in &writes {
             self.faults.before_write(write)?;
-            write.encode_outbox();
+            write.encode_outbox(OutboxEncoding::Fast);
         }
         {
             let mut conn = self.shared.conn();

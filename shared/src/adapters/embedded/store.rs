@@ -16,7 +16,7 @@ use async_trait::async_trait;
 
 use super::faults::{Faults, NoFaults};
 use crate::error::StoreError;
-use crate::ports::{Condition, Index, IndexQuery, Item, Key, Page, StateStore, Write};
+use crate::ports::{Condition, Index, IndexQuery, Item, Key, OutboxEncoding, Page, StateStore, Write};
 
 #[derive(Default)]
 struct Table {
@@ -171,7 +171,7 @@ impl StateStore for EmbeddedStore {
 
     async fn write(&self, write: Write) -> Result<u64, StoreError> {
         self.faults.before_write(&write)?;
-        write.encode_outbox();
+        write.encode_outbox(OutboxEncoding::Fast);
         let version = {
             let mut table = self.lock();
             let (key, condition) = target(&write);
@@ -186,7 +186,7 @@ impl StateStore for EmbeddedStore {
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         for write in &writes {
             self.faults.before_write(write)?;
-            write.encode_outbox();
+            write.encode_outbox(OutboxEncoding::Fast);
         }
         let mut table = self.lock();
         let mut seen = BTreeSet::new();
