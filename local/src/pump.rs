@@ -129,8 +129,9 @@ pub async fn settle(rt: &Runtime, timeout: Duration) -> Result<(), String> {
 
 /// The event sources polled side by side, each by a task of its own, as Lambda's
 /// pollers run: the change stream (the outbox relay) and every queue. A runtime with
-/// several worker threads relays and consumes on all of them (on the durable backend,
-/// one poller takes them in turn). A source that had less than a full batch waits
+/// several worker threads relays and consumes on all of them (where the backend cannot
+/// serve them side by side, [`Runtime::polls_side_by_side`], one poller takes them in
+/// turn). A source that had less than a full batch waits
 /// `idle` before it looks again. Stopped when dropped.
 pub struct Pollers {
     _tasks: tokio::task::JoinSet<()>,
@@ -139,10 +140,8 @@ pub struct Pollers {
 impl Pollers {
     pub fn start(rt: &Arc<Runtime>, idle: Duration) -> Pollers {
         let mut tasks = tokio::task::JoinSet::new();
-        if rt.data_dir().is_some() {
-            // The durable backend works through one SQLite connection, one call at a
-            // time: pollers on several threads would only hand its lock to each other
-            // (measured: a sixth slower). One poller takes every source in turn.
+        if !rt.polls_side_by_side() {
+            // One poller takes every source in turn.
             let all = rt.clone();
             tasks.spawn(poll_forever("the event sources", 1, idle, move || {
                 let rt = all.clone();

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, Message, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
+};
 use aws_sdk_sqs::Client;
 
 use crate::error::Error;
@@ -102,6 +104,31 @@ impl Broker for SqsQueues {
     async fn delete(&self, queue: &str, receipt: &str) -> Result<(), Error> {
         let request = self.client.delete_message().queue_url(self.url(queue)?).receipt_handle(receipt);
         request.send().await.map_err(|e| queue_error(queue, &e))?;
+        Ok(())
+    }
+
+    /// `DeleteMessageBatch`, ten receipts per request, as Lambda's event source mapping
+    /// deletes a batch it was handed. A receipt SQS refuses fails the call, naming it
+    /// (its message comes back after its visibility timeout, and its consumer drops
+    /// the repeat).
+    async fn delete_batch(&self, queue: &str, receipts: &[&str]) -> Result<(), Error> {
+        for chunk in receipts.chunks(10) {
+            let mut request = self.client.delete_message_batch().queue_url(self.url(queue)?);
+            for (i, receipt) in chunk.iter().enumerate() {
+                let entry = DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(*receipt).build();
+                request = request.entries(entry.map_err(|e| queue_error(queue, &e))?);
+            }
+            let response = request.send().await.map_err(|e| queue_error(queue, &e))?;
+            if let Some(failed) = response.failed().first() {
+                let receipt = failed.id().parse::<usize>().ok().and_then(|i| chunk.get(i)).copied().unwrap_or_default();
+                let why = failed.message().unwrap_or(failed.code());
+                return Err(Error::Queue(format!(
+                    "{queue}: deleting {} of {} messages failed; the first, receipt {receipt}: {why}",
+                    response.failed().len(),
+                    chunk.len()
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -241,6 +268,27 @@ mod tests {
 
         queues.delete("work", &second[0].receipt).await.expect("delete");
         assert_eq!(stats(&queues).await, (0, 0, 0));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_batch_of_more_than_ten_is_deleted_and_a_refused_receipt_is_named() {
+        let queues = queues().await;
+        for i in 0..12 {
+            queues.send("work", &format!("m-{i}"), &attrs("n")).await.expect("send");
+        }
+        let mut receipts = Vec::new();
+        while receipts.len() < 12 {
+            let batch = queues.receive("work", 10).await.expect("receive");
+            assert!(!batch.is_empty(), "all twelve come back");
+            receipts.extend(batch.into_iter().map(|m| m.receipt));
+        }
+        let all: Vec<&str> = receipts.iter().map(String::as_str).collect();
+        queues.delete_batch("work", &all).await.expect("deleted in two requests");
+        assert_eq!(stats(&queues).await, (0, 0, 0));
+
+        let error = queues.delete_batch("work", &["not-a-receipt"]).await.expect_err("refused");
+        assert!(matches!(&error, Error::Queue(m) if m.contains("receipt not-a-receipt")), "{error}");
+        queues.delete_batch("work", &[]).await.expect("nothing to delete");
     }
 
     #[tokio::test(flavor = "multi_thread")]
