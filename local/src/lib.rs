@@ -24,7 +24,16 @@
 //! - [`demo`]: the scripted scenario of `orderflow-local demo`.
 //! - [`soak`]: `orderflow-local soak`, many orders under injected faults, then a check.
 
+// No unwrap, expect or panic outside tests (clippy.toml allows them there): with
+// `panic = "abort"`, a reachable panic ends every request in flight. Test support and
+// start-up checks that may stop the process say so where they allow it.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 pub mod auth;
+#[allow(
+    clippy::expect_used,
+    reason = "the benchmark driver: a failed set-up step stops the measurement, naming the step"
+)]
 pub mod bench;
 pub mod console;
 pub mod dead_letters;

@@ -1,5 +1,10 @@
 //! `orderflow-local`: run orderflow on this machine. See `orderflow-local --help`.
 
+// No unwrap, expect or panic outside tests (clippy.toml allows them there): with
+// `panic = "abort"`, a reachable panic ends every request in flight. Test support and
+// start-up checks that may stop the process say so where they allow it.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod cost;
 mod cost_prices;
 

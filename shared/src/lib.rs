@@ -18,6 +18,11 @@
 //! - [`adapters`]: the ports on the `aws-sdk-*` crates and in process, clocks and ids; the
 //!   test harnesses behind features no Lambda function enables (`embedded`, `moto`).
 
+// No unwrap, expect or panic outside tests (clippy.toml allows them there): with
+// `panic = "abort"`, a reachable panic ends every request in flight. Test support and
+// start-up checks that may stop the process say so where they allow it.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 pub mod error;
 pub mod input;
 pub mod trace;

@@ -5,6 +5,11 @@
 //! - [`handler`]: the SQS batch entry point.
 //! - [`flow`]: applies one audit result to its order, exactly once.
 
+// No unwrap, expect or panic outside tests (clippy.toml allows them there): with
+// `panic = "abort"`, a reachable panic ends every request in flight. Test support and
+// start-up checks that may stop the process say so where they allow it.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 pub mod flow;
 pub mod handler;
 

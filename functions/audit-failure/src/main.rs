@@ -1,5 +1,8 @@
 //! Lambda entry point: wiring only. The decisions are in `flow.rs`.
 
+// As in the library: no unwrap, expect or panic outside tests.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use metrics_cloudwatch_embedded::lambda::service::run;

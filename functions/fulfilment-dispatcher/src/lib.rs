@@ -9,5 +9,10 @@
 //!
 //! The commands and events a transition sends are `orderflow_shared::messages::fulfilment`.
 
+// No unwrap, expect or panic outside tests (clippy.toml allows them there): with
+// `panic = "abort"`, a reachable panic ends every request in flight. Test support and
+// start-up checks that may stop the process say so where they allow it.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 pub mod dispatch;
 pub mod status_api;

@@ -4,6 +4,11 @@
 //! - [`handler`]: the SQS batch entry point.
 //! - [`render`]: template values from a notification request; publishing once.
 
+// No unwrap, expect or panic outside tests (clippy.toml allows them there): with
+// `panic = "abort"`, a reachable panic ends every request in flight. Test support and
+// start-up checks that may stop the process say so where they allow it.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 pub mod handler;
 pub mod render;
 

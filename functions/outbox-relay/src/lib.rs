@@ -14,6 +14,11 @@
 //!   failure queue at once with its reason and keys, and the records after it are
 //!   relayed as usual.
 
+// No unwrap, expect or panic outside tests (clippy.toml allows them there): with
+// `panic = "abort"`, a reachable panic ends every request in flight. Test support and
+// start-up checks that may stop the process say so where they allow it.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::{BTreeSet, HashMap};
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};

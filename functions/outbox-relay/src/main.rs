@@ -1,5 +1,8 @@
 //! Lambda entry point: wiring only. The work is in `lib.rs`.
 
+// As in the library: no unwrap, expect or panic outside tests.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use metrics_cloudwatch_embedded::lambda::service::run;

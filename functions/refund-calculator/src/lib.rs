@@ -9,6 +9,11 @@
 //! - [`outbox`]: the messages each refund transition publishes.
 //! - [`view`]: the refund as answers show it (no secrets; no amount on a rejection).
 
+// No unwrap, expect or panic outside tests (clippy.toml allows them there): with
+// `panic = "abort"`, a reachable panic ends every request in flight. Test support and
+// start-up checks that may stop the process say so where they allow it.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 pub mod handler;
 pub mod outbox;
 pub mod queue;

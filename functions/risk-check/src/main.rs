@@ -1,5 +1,8 @@
 //! Lambda entry point: wiring only. The decisions are in `handler.rs`.
 
+// As in the library: no unwrap, expect or panic outside tests.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use lambda_http::{service_fn, Error, Request};
 use metrics_cloudwatch_embedded::lambda::service::run_http;
 use orderflow_shared::topology;

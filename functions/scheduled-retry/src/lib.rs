@@ -8,6 +8,11 @@
 //! - [`handler`]: the tick: shards, pages, budget.
 //! - [`due`]: one due order: one conditional write: request the re-audit, close the window, or cancel an unpaid order.
 
+// No unwrap, expect or panic outside tests (clippy.toml allows them there): with
+// `panic = "abort"`, a reachable panic ends every request in flight. Test support and
+// start-up checks that may stop the process say so where they allow it.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 pub mod due;
 pub mod handler;
 

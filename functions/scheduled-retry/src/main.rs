@@ -1,5 +1,8 @@
 //! Lambda entry point: wiring only. The work is in `handler.rs`.
 
+// As in the library: no unwrap, expect or panic outside tests.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};

@@ -21,6 +21,7 @@ impl LambdaEnv {
         LambdaEnv::read(&TOPOLOGY, |name| std::env::var(name).ok())
     }
 
+    #[allow(clippy::panic, reason = "a start-up check: the function stops at cold start, saying what to set")]
     pub fn read(topology: &Topology, var: impl Fn(&str) -> Option<String>) -> LambdaEnv {
         let table = var(topology.table_env).unwrap_or_else(|| {
             panic!(

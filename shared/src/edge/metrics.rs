@@ -85,6 +85,7 @@ pub fn created_at(body: &str) -> Option<DateTime<Utc>> {
 /// `metrics_cloudwatch_embedded::lambda::service::run` (or `run_http`), which flushes it
 /// to stdout after every invocation.
 #[cfg(feature = "emf")]
+#[allow(clippy::panic, reason = "called once at cold start; a second recorder is a bug that stops the function there")]
 pub fn emf(function: &'static str) -> &'static metrics_cloudwatch_embedded::Collector {
     let collector = metrics_cloudwatch_embedded::Builder::new()
         .cloudwatch_namespace(NAMESPACE)

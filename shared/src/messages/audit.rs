@@ -233,6 +233,7 @@ pub fn notification(
         },
         rule: rule.cloned(),
     };
+    #[allow(clippy::expect_used, reason = "strings and string-keyed maps only: serialising cannot fail")]
     let body = serde_json::to_string(&request).expect("notification requests serialise");
     let mut message = OutboundMessage {
         id: request.notification_id.clone(),

@@ -58,6 +58,7 @@ impl std::error::Error for RulesError {}
 
 impl Rules {
     /// The shipped defaults.
+    #[allow(clippy::expect_used, reason = "the shipped file is compiled in and parsed by a test")]
     pub fn defaults() -> Rules {
         Rules::parse("config/rules.toml (built in)", DEFAULT_RULES).expect("the shipped rules file is valid")
     }

@@ -70,7 +70,8 @@ pub async fn reason(store: &dyn StateStore, queue: &str, message_id: &str) -> Re
     }
 }
 
-#[cfg(all(test, feature = "embedded"))]
+#[cfg(test)]
+#[cfg(feature = "embedded")]
 mod tests {
     use super::*;
     use crate::adapters::embedded::{EmbeddedStore, NoFaults};

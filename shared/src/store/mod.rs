@@ -49,6 +49,10 @@ pub fn decode<T: DeserializeOwned>(item: &Item) -> Result<T> {
         .map_err(|e| Error::Store(StoreError::Corrupt(format!("{}/{}: {e}", item.key.pk, item.key.sk))))
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "the entities are structs of strings, numbers and string-keyed maps: serialising cannot fail"
+)]
 pub fn encode<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("entities serialise to JSON")
 }

@@ -440,6 +440,7 @@ impl Expr {
     }
 }
 
-#[cfg(all(test, feature = "moto"))]
+#[cfg(test)]
+#[cfg(feature = "moto")]
 #[path = "dynamodb_tests.rs"]
 mod tests;

@@ -9,6 +9,12 @@ use aws_config::{BehaviorVersion, SdkConfig};
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(feature = "moto")]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support: starts moto_server for the tests"
+)]
 pub mod moto;
 #[cfg(feature = "moto")]
 pub mod provision;
@@ -50,6 +56,10 @@ pub struct ColdStart {
 /// stops the function with a message saying what to fix), and builds the store and
 /// publisher clients once.
 #[cfg(all(feature = "dynamodb", feature = "sns"))]
+#[allow(
+    clippy::panic,
+    reason = "a start-up check: a bad rules file stops the function at cold start, naming the field"
+)]
 pub async fn cold_start() -> ColdStart {
     use std::sync::Arc;
 

@@ -135,7 +135,8 @@ fn find_binary(env: Option<OsString>, start: &Path, path: Option<OsString>) -> i
     on_path.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, NOT_FOUND))
 }
 
-#[cfg(all(test, feature = "moto"))]
+#[cfg(test)]
+#[cfg(feature = "moto")]
 mod tests {
     use super::*;
 

@@ -195,7 +195,8 @@ fn queue_error(what: &str, e: &impl std::error::Error) -> Error {
     Error::Queue(format!("{what}: {}", DisplayErrorContext(e)))
 }
 
-#[cfg(all(test, feature = "moto"))]
+#[cfg(test)]
+#[cfg(feature = "moto")]
 pub(crate) mod tests {
     use super::*;
     use crate::adapters::aws::moto::{unique_name, MotoServer};

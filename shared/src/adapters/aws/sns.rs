@@ -96,7 +96,8 @@ impl Publisher for SnsPublisher {
     }
 }
 
-#[cfg(all(test, feature = "moto"))]
+#[cfg(test)]
+#[cfg(feature = "moto")]
 mod tests {
     use super::*;
     use crate::adapters::aws::moto::{unique_name, MotoServer};

@@ -115,7 +115,8 @@ impl Broker for SqsQueues {
         for chunk in receipts.chunks(10) {
             let mut request = self.client.delete_message_batch().queue_url(self.url(queue)?);
             for (i, receipt) in chunk.iter().enumerate() {
-                let entry = DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(*receipt).build();
+                let entry =
+                    DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(*receipt).build();
                 request = request.entries(entry.map_err(|e| queue_error(queue, &e))?);
             }
             let response = request.send().await.map_err(|e| queue_error(queue, &e))?;
@@ -226,7 +227,8 @@ fn received(queue: &str, message: &Message) -> Result<ReceivedMessage, Error> {
     })
 }
 
-#[cfg(all(test, feature = "moto"))]
+#[cfg(test)]
+#[cfg(feature = "moto")]
 mod tests {
     use super::*;
     use crate::adapters::aws::moto::{unique_name, MotoServer};

@@ -103,6 +103,9 @@ pub(super) fn open(dir: &Path, sync: SyncMode) -> Result<(Connection, File), Str
     // to that size after one.
     conn.pragma_update(None, "wal_autocheckpoint", 16 * 1024).map_err(failed)?;
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024).map_err(failed)?;
+    // Every statement the stores and queues run stays prepared: they use about 30, and
+    // rusqlite keeps 16 by default, so the least recent were parsed and planned again.
+    conn.set_prepared_statement_cache_capacity(64);
     prepare(&mut conn, &database)?;
     Ok((conn, lock))
 }

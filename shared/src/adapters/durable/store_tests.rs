@@ -124,6 +124,28 @@ async fn moving_an_item_in_an_index_drops_its_old_entry() {
     assert!(s.query(q).await.unwrap().items.is_empty());
 }
 
+#[tokio::test]
+async fn a_write_keeps_the_index_entries_it_keeps_and_drops_the_ones_it_drops() {
+    let (_dir, s) = store();
+    let query =
+        |index, pk: &str| IndexQuery { index, pk: pk.into(), sk_from: None, sk_to: None, limit: 10, after: None };
+    let both = item("r", "1").with_index(Index::Gsi1, "c-1", "2026").with_index(Index::Gsi2, "due", "01");
+    s.write(put(both, Condition::NotExists)).await.unwrap();
+    // gsi1 kept as it was, gsi2 moved.
+    let moved = item("r", "2").with_index(Index::Gsi1, "c-1", "2026").with_index(Index::Gsi2, "due", "02");
+    s.write(put(moved, Condition::VersionIs(1))).await.unwrap();
+    // gsi1 projects keys only: the entries are counted, the item read from the table.
+    let keys = |page: Page| page.items.into_iter().map(|i| i.key).collect::<Vec<_>>();
+    assert_eq!(keys(s.query(query(Index::Gsi1, "c-1")).await.unwrap()), [Key::new("r", "A")]);
+    assert_eq!(keys(s.query(query(Index::Gsi2, "due")).await.unwrap()).len(), 1);
+    // gsi2 dropped, gsi1 kept.
+    s.write(put(item("r", "3").with_index(Index::Gsi1, "c-1", "2026"), Condition::VersionIs(2))).await.unwrap();
+    assert!(s.query(query(Index::Gsi2, "due")).await.unwrap().items.is_empty());
+    assert_eq!(keys(s.query(query(Index::Gsi1, "c-1")).await.unwrap()).len(), 1);
+    let stored = s.get(&Key::new("r", "A")).await.unwrap().unwrap();
+    assert_eq!(stored.index_keys.keys().collect::<Vec<_>>(), [&Index::Gsi1]);
+}
+
 struct CrashOnSecondWrite(std::sync::atomic::AtomicU32);
 
 impl Faults for CrashOnSecondWrite {

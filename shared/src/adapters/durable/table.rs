@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::codec::{self, index_named, Row};
 use super::Shared;
 use crate::error::StoreError;
-use crate::ports::{Condition, IndexQuery, Key, Write};
+use crate::ports::{Condition, Index, IndexQuery, Key, Write};
 
 /// The connection (or a transaction on it) and how to name its failures.
 pub(super) struct Db<'a> {
@@ -97,8 +97,16 @@ impl Db<'_> {
             Write::Put { item, .. } => {
                 let row = Row::stored(item, next_version(old.as_ref().map(|r| r.version)));
                 let what = format!("writing item {}/{}", row.key.pk, row.key.sk);
-                if old.is_some() {
-                    self.unindex(&row.key, &what)?;
+                // Only the index entries that change are written: most writes keep them.
+                let kept = |index: &Index, ik: &Key, other: &Row| other.index_keys.get(index) == Some(ik);
+                if let Some(old) = &old {
+                    for (index, ik) in old.index_keys.iter().filter(|(index, ik)| !kept(index, ik, &row)) {
+                        self.execute(
+                            "DELETE FROM index_entries WHERE idx = ?1 AND ipk = ?2 AND isk = ?3 AND pk = ?4 AND sk = ?5",
+                            params![index.name(), ik.pk, ik.sk, row.key.pk, row.key.sk],
+                            &what,
+                        )?;
+                    }
                 }
                 self.execute(
                     "INSERT INTO items (pk, sk, version, body, expires_at, outbox) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -107,7 +115,9 @@ impl Db<'_> {
                     params![row.key.pk, row.key.sk, self.int(row.version)?, row.body, row.expires_at, row.outbox],
                     &what,
                 )?;
-                for (index, ik) in &row.index_keys {
+                let added =
+                    row.index_keys.iter().filter(|(index, ik)| old.as_ref().is_none_or(|o| !kept(index, ik, o)));
+                for (index, ik) in added {
                     self.execute(
                         "INSERT INTO index_entries (idx, ipk, isk, pk, sk) VALUES (?1, ?2, ?3, ?4, ?5)",
                         params![index.name(), ik.pk, ik.sk, row.key.pk, row.key.sk],

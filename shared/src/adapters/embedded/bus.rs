@@ -241,8 +241,10 @@ impl Broker for EmbeddedBus {
                 continue;
             }
             if q.spec.is_some_and(|s| q.messages[i].receive_count >= s.max_receive_count) {
-                let dead = q.messages.remove(i).expect("index is in bounds");
-                q.dead.push(dead);
+                match q.messages.remove(i) {
+                    Some(dead) => q.dead.push(dead),
+                    None => break,
+                }
                 continue;
             }
             let m = &mut q.messages[i];

@@ -13,9 +13,16 @@
 
 pub mod bus;
 #[cfg(feature = "emf")]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support: reads the metrics the tests assert on"
+)]
 pub mod emf;
 pub mod faults;
 pub mod filter;
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test support: loads the event fixtures")]
 pub mod fixtures;
 pub mod store;
 pub mod stream;
