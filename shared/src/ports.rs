@@ -451,6 +451,14 @@ pub trait StateStore: Send + Sync {
     /// with [`StoreError::ConditionFailed`].
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
     async fn query(&self, query: IndexQuery) -> Result<Page, StoreError>;
+
+    /// How this store deflates an item's outbox: [`OutboxEncoding::Small`] where the
+    /// bytes are billed (DynamoDB), [`OutboxEncoding::Fast`] where they are not. A flow
+    /// that checks an item's size before it writes it encodes the outbox this way first
+    /// ([`Write::encode_outbox`]), so the check and the store see the same bytes.
+    fn outbox_encoding(&self) -> OutboxEncoding {
+        OutboxEncoding::Small
+    }
 }
 
 /// A message for a topic (or, with [`Via::Queue`], straight onto a queue): the body (a

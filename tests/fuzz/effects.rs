@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use orderflow_shared::error::{Error, StoreError};
 use orderflow_shared::ports::{
-    IndexQuery, Item, Key, OutboundMessage, Page, Publisher, QueueSender, StateStore, Write,
+    IndexQuery, Item, Key, OutboundMessage, OutboxEncoding, Page, Publisher, QueueSender, StateStore, Write,
 };
 
 #[derive(Default)]
@@ -43,6 +43,10 @@ pub struct Store(pub Arc<dyn StateStore>, pub Arc<Effects>);
 impl StateStore for Store {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         self.0.get(key).await
+    }
+
+    fn outbox_encoding(&self) -> OutboxEncoding {
+        self.0.outbox_encoding()
     }
 
     async fn write(&self, write: Write) -> Result<u64, StoreError> {

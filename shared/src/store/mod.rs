@@ -180,9 +180,12 @@ pub async fn require_order(store: &dyn StateStore, id: &OrderId) -> Result<Versi
 /// its id exists ([`StoreError::ConditionFailed`]). An order whose item or messages
 /// would not fit is refused first ([`check_fits`]), so nothing is stored or published.
 pub async fn create_order(store: &dyn StateStore, order: &Order, messages: Vec<OutboundMessage>) -> Result<()> {
-    let item = order_item(order).with_outbox(messages);
-    check_fits(&item, 1, item.outbox())?;
-    store.write(Write::Put { item, condition: Condition::NotExists }).await?;
+    let put = Write::Put { item: order_item(order).with_outbox(messages), condition: Condition::NotExists };
+    put.encode_outbox(store.outbox_encoding());
+    if let Write::Put { item, .. } = &put {
+        check_fits(item, 1, item.outbox())?;
+    }
+    store.write(put).await?;
     Ok(())
 }
 
@@ -383,6 +386,29 @@ pub async fn create_progress(
 #[cfg(test)]
 mod size_tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_order_is_created_with_its_outbox_deflated_as_its_store_deflates() {
+        let store = crate::adapters::embedded::EmbeddedStore::default();
+        let order = crate::domain::test_orders::order(serde_json::json!({}));
+        let message = OutboundMessage {
+            id: "o-1:order.dispatched:1".into(),
+            topic: "order-events".into(),
+            body: "{\"id\":\"o-1:order.dispatched:1\",\"type\":\"order.dispatched\"}".repeat(20),
+            attributes: [("type".to_string(), "order.dispatched".to_string())].into(),
+            via: Default::default(),
+        };
+        create_order(&store, &order, vec![message.clone()]).await.unwrap();
+        let stored = store.get(&order_item(&order).key).await.unwrap().unwrap();
+        let fresh = Item::new(stored.key.clone(), String::new()).with_outbox(vec![message.clone()]);
+        let fast = Write::Put { item: fresh, condition: Condition::Always };
+        fast.encode_outbox(crate::ports::OutboxEncoding::Fast);
+        let Write::Put { item: fast, .. } = fast else { unreachable!() };
+        assert_eq!(stored.outbox_bytes(), fast.outbox_bytes());
+        // Not the bytes DynamoDB is sent.
+        let small = Item::new(stored.key.clone(), String::new()).with_outbox(vec![message]);
+        assert_ne!(stored.outbox_bytes(), small.outbox_bytes());
+    }
 
     #[test]
     fn an_item_or_a_message_over_its_limit_is_refused_naming_the_body() {

@@ -56,6 +56,11 @@ impl DurableStore {
 
 #[async_trait]
 impl StateStore for DurableStore {
+    /// Nothing bills the bytes here: the fastest deflate.
+    fn outbox_encoding(&self) -> OutboxEncoding {
+        OutboxEncoding::Fast
+    }
+
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let conn = self.shared.conn();
         let row = Db { conn: &conn, shared: &self.shared }.load(key)?;
@@ -64,7 +69,7 @@ impl StateStore for DurableStore {
 
     async fn write(&self, write: Write) -> Result<u64, StoreError> {
         self.faults.before_write(&write)?;
-        write.encode_outbox(OutboxEncoding::Fast);
+        write.encode_outbox(self.outbox_encoding());
         let version = {
             let mut conn = self.shared.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| self.backend(&e))?;
@@ -81,7 +86,7 @@ impl StateStore for DurableStore {
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         for write in &writes {
             self.faults.before_write(write)?;
-            write.encode_outbox(OutboxEncoding::Fast);
+            write.encode_outbox(self.outbox_encoding());
         }
         {
             let mut conn = self.shared.conn();

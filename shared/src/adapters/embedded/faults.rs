@@ -3,7 +3,7 @@
 //! around its writes and publishes, and to fail records of a batch.
 
 use crate::error::{Error, StoreError};
-use crate::ports::{IndexQuery, Item, Key, Page, StateStore, Write};
+use crate::ports::{IndexQuery, Item, Key, OutboxEncoding, Page, StateStore, Write};
 
 pub trait Faults: Send + Sync {
     /// Extra copies of a message to enqueue on `queue`, as SQS may deliver one message
@@ -74,6 +74,10 @@ impl FaultyStore {
 impl StateStore for FaultyStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         self.inner.get(key).await
+    }
+
+    fn outbox_encoding(&self) -> OutboxEncoding {
+        self.inner.outbox_encoding()
     }
 
     async fn write(&self, write: Write) -> Result<u64, StoreError> {
