@@ -111,9 +111,12 @@ pub async fn chain(n: usize, runs: usize, backends: &[Option<SyncMode>]) {
             let dir = sync.map(|_| std::env::temp_dir().join(format!("orderflow-bench-{}-{run}", std::process::id())));
             let options = Options { data_dir: dir.clone(), sync: sync.unwrap_or_default(), ..Options::embedded() };
             let rt = std::sync::Arc::new(Runtime::start(&options).await.expect("the runtime starts"));
+            // The clients' requests, serialised before the clock starts, as a load
+            // generator sends bodies it built beforehand.
+            let phases = chain_requests(&rt, n);
             functions::hops::record(true);
             let started = Instant::now();
-            drive_chain(&rt, n).await;
+            drive_chain(&rt, phases).await;
             times.push(started.elapsed());
             check_chain(&rt, n).await;
             for (hop, mut took) in functions::hops::take() {
@@ -142,9 +145,12 @@ pub async fn chain(n: usize, runs: usize, backends: &[Option<SyncMode>]) {
 /// How many callers send the chain's requests at once, as clients of `serve` would.
 const CLIENTS: usize = 4;
 
-/// POSTs every `(path, body)` through the router, from [`CLIENTS`] callers at once.
-async fn post_all(rt: &std::sync::Arc<Runtime>, requests: Vec<(String, Value)>) {
-    let mut shares: Vec<Vec<(String, Value)>> = (0..CLIENTS).map(|_| Vec::new()).collect();
+/// A request of the chain: a path and its JSON body.
+type Request = (String, Vec<u8>);
+
+/// POSTs every request through the router, from [`CLIENTS`] callers at once.
+async fn post_all(rt: &std::sync::Arc<Runtime>, requests: Vec<Request>) {
+    let mut shares: Vec<Vec<Request>> = (0..CLIENTS).map(|_| Vec::new()).collect();
     for (i, request) in requests.into_iter().enumerate() {
         if let Some(share) = shares.get_mut(i % CLIENTS) {
             share.push(request);
@@ -155,7 +161,7 @@ async fn post_all(rt: &std::sync::Arc<Runtime>, requests: Vec<(String, Value)>) 
         let rt = rt.clone();
         clients.spawn(async move {
             for (path, body) in share {
-                let reply = router::handle(&rt, "POST", &path, body.to_string().as_bytes()).await;
+                let reply = router::handle(&rt, "POST", &path, &body).await;
                 assert!(reply.status < 300, "POST {path}: {} {}", reply.status, reply.body);
             }
         });
@@ -165,34 +171,39 @@ async fn post_all(rt: &std::sync::Arc<Runtime>, requests: Vec<(String, Value)>) 
     }
 }
 
-async fn drive_chain(rt: &std::sync::Arc<Runtime>, n: usize) {
-    // The event sources polled side by side while requests come in, as `serve` does.
-    let pollers = pump::Pollers::start(rt, Duration::from_millis(1));
-    let settle = || async {
-        pollers.idle(rt, Duration::from_millis(1), Duration::from_secs(3600)).await.expect("the chain settles")
-    };
+/// The chain's requests for `n` orders, phase by phase: the placements, the audits'
+/// results, then each fulfilment status in turn.
+fn chain_requests(rt: &Runtime, n: usize) -> Vec<Vec<Request>> {
+    let request = |path: &str, body: Value| (path.to_string(), body.to_string().into_bytes());
     let orders = (0..n).map(|i| {
         let mut body = order_body(i);
         body["customer_id"] = json!(format!("c-{i}"));
-        ("/orders".to_string(), body)
+        request("/orders", body)
     });
-    post_all(rt, orders.collect()).await;
-    settle().await;
     let at = rt.now().to_rfc3339();
     let audits = (0..n).map(|i| {
         let passed = json!({"audit_id": format!("a-{i}"), "order_id": format!("bench-{i}"), "occurred_at": at});
-        ("/_local/topics/audit-results".to_string(), json!({"message": passed, "attributes": {"type": "audit.passed"}}))
+        request("/_local/topics/audit-results", json!({"message": passed, "attributes": {"type": "audit.passed"}}))
     });
-    post_all(rt, audits.collect()).await;
-    settle().await;
+    let mut phases = vec![orders.collect(), audits.collect()];
     for (system, status) in RETAIL_STATUSES {
         let reports = (0..n).map(|i| {
             let report = json!({"order_id": format!("bench-{i}"), "system": system, "node": system,
                                 "status": status, "occurred_at": at});
-            ("/fulfilment/status".to_string(), report)
+            request("/fulfilment/status", report)
         });
-        post_all(rt, reports.collect()).await;
-        settle().await;
+        phases.push(reports.collect());
+    }
+    phases
+}
+
+/// Sends each phase's requests, then waits for the chain to settle before the next, as
+/// `serve` runs it: the event sources polled side by side while requests come in.
+async fn drive_chain(rt: &std::sync::Arc<Runtime>, phases: Vec<Vec<Request>>) {
+    let pollers = pump::Pollers::start(rt, Duration::from_millis(1));
+    for phase in phases {
+        post_all(rt, phase).await;
+        pollers.idle(rt, Duration::from_millis(1), Duration::from_secs(3600)).await.expect("the chain settles");
     }
 }
 

@@ -55,7 +55,7 @@ impl EmbeddedChanges {
 impl ChangeStream for EmbeddedChanges {
     async fn next_batch(&self, max: usize) -> Result<Vec<EventRecord>, String> {
         let changes = self.store.read_changes(self.acked(), max).map_err(|e| e.to_string())?;
-        Ok(changes.iter().map(event_record).collect())
+        Ok(changes.iter().map(|change| event_record(change)).collect())
     }
 
     async fn ack(&self, sequence_number: &str) -> Result<(), String> {

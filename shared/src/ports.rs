@@ -153,7 +153,9 @@ impl Item {
         self.outbox_bytes_as(OutboxEncoding::Small)
     }
 
-    fn outbox_bytes_as(&self, encoding: OutboxEncoding) -> Option<&[u8]> {
+    /// As [`Item::outbox_bytes`], deflated as `encoding` says unless the item's outbox
+    /// was encoded before (the bytes are made once and shared by the item's clones).
+    pub fn outbox_bytes_as(&self, encoding: OutboxEncoding) -> Option<&[u8]> {
         if self.outbox.is_empty() {
             return None;
         }

@@ -19,14 +19,14 @@
 // start-up checks that may stop the process say so where they allow it.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use orderflow_shared::app::Deps;
 use orderflow_shared::edge::metrics;
 use orderflow_shared::error::Result;
-use orderflow_shared::messages::relay::read_outbox;
+use orderflow_shared::messages::relay::{new_messages, read_outbox};
 use orderflow_shared::ports::layout::{OUTBOX, PK, SK};
 use orderflow_shared::ports::{batch_len, OutboundMessage};
 use orderflow_shared::topology::{OUTBOX_RELAY, TOPOLOGY};
@@ -154,11 +154,9 @@ impl Pending {
 fn fresh(record: &EventRecord) -> std::result::Result<Vec<OutboundMessage>, String> {
     let new_bytes = outbox_bytes(&record.change.new_image).map_err(|e| format!("new image: {e}"))?;
     let old_bytes = outbox_bytes(&record.change.old_image).map_err(|e| format!("old image: {e}"))?;
-    if new_bytes.is_none() || new_bytes == old_bytes {
-        return Ok(Vec::new());
-    }
-    let new = read_outbox(new_bytes).map_err(|e| format!("new image: {e}"))?;
-    let ids: Vec<String> = new.iter().map(|m| m.id.clone()).collect();
+    // No outbox in the new image, or the old image's very bytes: nothing was added.
+    let Some(new_bytes) = new_bytes.filter(|&new| Some(new) != old_bytes) else { return Ok(Vec::new()) };
+    let new = read_outbox(Some(new_bytes)).map_err(|e| format!("new image: {e}"))?;
     let old_ids = match old_bytes {
         None => Vec::new(),
         Some(bytes) => match SeenOutboxes::ids(bytes) {
@@ -168,12 +166,8 @@ fn fresh(record: &EventRecord) -> std::result::Result<Vec<OutboundMessage>, Stri
             }
         },
     };
-    if let Some(bytes) = new_bytes {
-        SeenOutboxes::remember(bytes, ids);
-    }
-    let before: BTreeSet<&str> = old_ids.iter().map(String::as_str).collect();
-    let mut seen = BTreeSet::new();
-    Ok(new.into_iter().filter(|m| !before.contains(m.id.as_str()) && seen.insert(m.id.clone())).collect())
+    SeenOutboxes::remember(new_bytes, new.iter().map(|m| m.id.clone()).collect());
+    Ok(new_messages(old_ids.iter().map(String::as_str), new))
 }
 
 /// The message ids of the last new images relayed, by their outbox bytes: kept across

@@ -22,7 +22,7 @@ pub mod relay;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::ports::{OutboundMessage, Via};
 use crate::trace::TRACEPARENT;
@@ -45,24 +45,46 @@ impl EventBuilder<'_> {
     /// CloudEvents distributed-tracing extension and as a `traceparent` attribute.
     pub fn event(&self, id: String, kind: &str, subject: &str, data: Value) -> OutboundMessage {
         let trace = self.trace.map(str::to_string).or_else(|| crate::trace::current().map(|t| t.to_string()));
-        let mut body = json!({
-            "specversion": "1.0",
-            "id": &id,
-            "source": self.source,
-            "type": kind,
-            "time": self.time.to_rfc3339_opts(SecondsFormat::Millis, true),
-            "subject": subject,
-            "datacontenttype": "application/json",
-            "data": data,
-        });
+        let time = self.time.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let body = CloudEvent {
+            data: &data,
+            datacontenttype: "application/json",
+            id: &id,
+            source: self.source,
+            specversion: "1.0",
+            subject,
+            time: &time,
+            traceparent: trace.as_deref(),
+            kind,
+        };
+        // Strings and a JSON value only: serialising cannot fail.
+        let body = serde_json::to_string(&body).unwrap_or_default();
         let mut attributes = BTreeMap::new();
         attributes.insert("type".to_string(), kind.to_string());
-        if let (Some(trace), Value::Object(fields)) = (trace, &mut body) {
-            fields.insert(TRACEPARENT.to_string(), Value::String(trace.clone()));
+        if let Some(trace) = trace {
             attributes.insert(TRACEPARENT.to_string(), trace);
         }
-        OutboundMessage { id, topic: self.topic.to_string(), body: body.to_string(), attributes, via: Via::Topic }
+        OutboundMessage { id, topic: self.topic.to_string(), body, attributes, via: Via::Topic }
     }
+}
+
+/// A message's body: a CloudEvents 1.0 event in structured JSON mode, with the
+/// distributed-tracing extension. Its fields are in name order, as they have always
+/// been written (from a JSON object, whose keys serialise sorted), so that a message
+/// re-built for a redelivered cause has the same bytes as the one first sent.
+#[derive(serde::Serialize)]
+struct CloudEvent<'a> {
+    data: &'a Value,
+    datacontenttype: &'a str,
+    id: &'a str,
+    source: &'a str,
+    specversion: &'a str,
+    subject: &'a str,
+    time: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    traceparent: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'a str,
 }
 
 impl OutboundMessage {
@@ -109,6 +131,7 @@ pub fn unwrap_sns(body: &str, attributes: &BTreeMap<String, String>) -> (String,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn envelope_carries_type_attribute_and_cloudevents_fields() {
@@ -120,6 +143,29 @@ mod tests {
         assert_eq!(body["specversion"], "1.0");
         assert_eq!(body["subject"], "o-1");
         assert_eq!(body["data"]["x"], 1);
+    }
+
+    #[test]
+    fn a_body_keeps_the_bytes_it_was_always_written_with() {
+        // Bodies were written from a JSON object (keys sorted); a message re-built for
+        // a redelivered cause must carry the very bytes first sent.
+        let time = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        for trace in [None, Some(trace)] {
+            let b = EventBuilder { topic: "order-events", source: "orderflow/test", time, trace };
+            let data = json!({"order_id": "o-1", "amount": "12.50", "lines": [{"sku": "a\"b"}]});
+            let m = b.event("o-1:order.dispatched:1".into(), "order.dispatched", "o-1", data.clone());
+            let mut expected = json!({
+                "specversion": "1.0", "id": "o-1:order.dispatched:1", "source": "orderflow/test",
+                "type": "order.dispatched", "time": "2023-11-14T22:13:20.000Z", "subject": "o-1",
+                "datacontenttype": "application/json", "data": data,
+            });
+            if let Some(trace) = trace {
+                expected["traceparent"] = json!(trace);
+                assert_eq!(m.attributes["traceparent"], trace);
+            }
+            assert_eq!(m.body, expected.to_string());
+        }
     }
 
     #[test]

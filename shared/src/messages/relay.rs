@@ -20,11 +20,15 @@ use crate::app::Deps;
 use crate::error::Result;
 use crate::ports::{decode_outbox, OutboundMessage};
 
-/// The messages of `new` that `old` did not carry (by id), in `new`'s order.
-pub fn new_messages<'a>(old: &[OutboundMessage], new: &'a [OutboundMessage]) -> Vec<&'a OutboundMessage> {
-    let before: BTreeSet<&str> = old.iter().map(|m| m.id.as_str()).collect();
+/// The messages of `new` whose ids are not among `old_ids` (the ids the item's old
+/// image carried), each id once, in `new`'s order.
+pub fn new_messages<'a, I>(old_ids: I, new: Vec<OutboundMessage>) -> Vec<OutboundMessage>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let before: BTreeSet<&str> = old_ids.into_iter().collect();
     let mut seen = BTreeSet::new();
-    new.iter().filter(|m| !before.contains(m.id.as_str()) && seen.insert(m.id.as_str())).collect()
+    new.into_iter().filter(|m| !before.contains(m.id.as_str()) && seen.insert(m.id.clone())).collect()
 }
 
 /// Reads an image's `outbox` attribute (absent: no messages). A message without an id,
@@ -42,8 +46,8 @@ pub fn read_outbox(bytes: Option<&[u8]>) -> std::result::Result<Vec<OutboundMess
 
 /// Publishes what one change added to an item's outbox; returns how many messages went
 /// out. The first failure stops (the change is retried, and sends the same ids again).
-pub async fn relay_change(deps: &Deps, old: &[OutboundMessage], new: &[OutboundMessage]) -> Result<usize> {
-    let fresh: Vec<OutboundMessage> = new_messages(old, new).into_iter().cloned().collect();
+pub async fn relay_change(deps: &Deps, old: &[OutboundMessage], new: Vec<OutboundMessage>) -> Result<usize> {
+    let fresh = new_messages(old.iter().map(|m| m.id.as_str()), new);
     deps.publish_all(&fresh).await?;
     Ok(fresh.len())
 }
@@ -63,8 +67,12 @@ mod tests {
         }
     }
 
-    fn ids(messages: Vec<&OutboundMessage>) -> Vec<&str> {
-        messages.into_iter().map(|m| m.id.as_str()).collect()
+    fn ids(messages: Vec<OutboundMessage>) -> Vec<String> {
+        messages.into_iter().map(|m| m.id).collect()
+    }
+
+    fn new_messages(old: &[OutboundMessage], new: &[OutboundMessage]) -> Vec<OutboundMessage> {
+        super::new_messages(old.iter().map(|m| m.id.as_str()), new.to_vec())
     }
 
     #[test]

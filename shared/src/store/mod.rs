@@ -180,12 +180,11 @@ pub async fn require_order(store: &dyn StateStore, id: &OrderId) -> Result<Versi
 /// its id exists ([`StoreError::ConditionFailed`]). An order whose item or messages
 /// would not fit is refused first ([`check_fits`]), so nothing is stored or published.
 pub async fn create_order(store: &dyn StateStore, order: &Order, messages: Vec<OutboundMessage>) -> Result<()> {
-    let put = Write::Put { item: order_item(order).with_outbox(messages), condition: Condition::NotExists };
-    put.encode_outbox(store.outbox_encoding());
-    if let Write::Put { item, .. } = &put {
-        check_fits(item, 1, item.outbox())?;
-    }
-    store.write(put).await?;
+    let item = order_item(order).with_outbox(messages);
+    // Encoded as the store will keep it, so that the size checked is the size stored.
+    let _ = item.outbox_bytes_as(store.outbox_encoding());
+    check_fits(&item, 1, item.outbox())?;
+    store.write(Write::Put { item, condition: Condition::NotExists }).await?;
     Ok(())
 }
 

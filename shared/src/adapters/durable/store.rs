@@ -161,7 +161,7 @@ fn projected(db: &Db<'_>, index: Index, ipk: &str, isk: String, key: Key) -> Res
 }
 
 impl ChangeFeed for DurableStore {
-    fn read_changes(&self, after: u64, max: usize) -> Result<Vec<Change>, StoreError> {
+    fn read_changes(&self, after: u64, max: usize) -> Result<Vec<std::sync::Arc<Change>>, StoreError> {
         let conn = self.shared.conn();
         let db = Db { conn: &conn, shared: &self.shared };
         let what = "reading the change feed";
@@ -191,7 +191,7 @@ impl ChangeFeed for DurableStore {
             };
             let (old, new) = (image(old)?, image(new)?);
             let sequence = u64::try_from(sequence).map_err(|_| corrupt("a negative sequence number".into()))?;
-            changes.push(Change { sequence, key, old, new });
+            changes.push(std::sync::Arc::new(Change { sequence, key, old, new }));
         }
         Ok(changes)
     }

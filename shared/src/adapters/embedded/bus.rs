@@ -92,6 +92,28 @@ pub struct EmbeddedBus {
     state: Mutex<State>,
 }
 
+/// What SNS delivers to a queue subscribed without raw message delivery (the fields in
+/// name order, as they were first written from a JSON object).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SnsEnvelope<'a> {
+    message: &'a str,
+    message_attributes: BTreeMap<&'a str, SnsAttribute<'a>>,
+    message_id: &'a str,
+    timestamp: String,
+    topic_arn: String,
+    #[serde(rename = "Type")]
+    kind: &'a str,
+}
+
+#[derive(Serialize)]
+struct SnsAttribute<'a> {
+    #[serde(rename = "Type")]
+    kind: &'a str,
+    #[serde(rename = "Value")]
+    value: &'a str,
+}
+
 impl EmbeddedBus {
     pub fn new(topology: Topology, clock: Arc<dyn Clock>) -> EmbeddedBus {
         EmbeddedBus::with_faults(topology, clock, Arc::new(NoFaults))
@@ -150,17 +172,20 @@ impl EmbeddedBus {
     /// The SQS body of an SNS delivery without raw message delivery (the durable bus
     /// builds the same).
     pub(crate) fn sns_envelope(topic: &str, id: &str, message: &OutboundMessage, at: DateTime<Utc>) -> String {
-        let attributes: serde_json::Map<_, _> =
-            message.attributes.iter().map(|(k, v)| (k.clone(), json!({"Type": "String", "Value": v}))).collect();
-        json!({
-            "Type": "Notification",
-            "MessageId": id,
-            "TopicArn": format!("arn:aws:sns:local:000000000000:{topic}"),
-            "Message": message.body,
-            "Timestamp": at.to_rfc3339_opts(SecondsFormat::Millis, true),
-            "MessageAttributes": attributes,
-        })
-        .to_string()
+        let envelope = SnsEnvelope {
+            message: &message.body,
+            message_attributes: message
+                .attributes
+                .iter()
+                .map(|(name, value)| (name.as_str(), SnsAttribute { kind: "String", value }))
+                .collect(),
+            message_id: id,
+            timestamp: at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            topic_arn: format!("arn:aws:sns:local:000000000000:{topic}"),
+            kind: "Notification",
+        };
+        // Strings only: serialising cannot fail.
+        serde_json::to_string(&envelope).unwrap_or_default()
     }
 }
 

@@ -74,6 +74,15 @@ async fn without_raw_delivery_the_body_is_an_sns_envelope() {
     let (body, attrs) = crate::messages::unwrap_sns(&got[0].body, &got[0].attributes);
     assert_eq!(body, "{\"k\":\"wanted\"}");
     assert_eq!(attrs["type"], "wanted");
+    // SNS's notification JSON, field for field.
+    let envelope: serde_json::Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(envelope["Type"], "Notification");
+    assert_eq!(envelope["TopicArn"], "arn:aws:sns:local:000000000000:order-events");
+    assert_eq!(envelope["Message"], "{\"k\":\"wanted\"}");
+    assert_eq!(envelope["MessageAttributes"]["type"], serde_json::json!({"Type": "String", "Value": "wanted"}));
+    assert!(envelope["MessageId"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(envelope["Timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert_eq!(envelope.as_object().unwrap().len(), 6);
 }
 
 #[tokio::test]

@@ -39,14 +39,14 @@ pub use world::World;
 /// one both keep one.
 pub trait ChangeFeed: Send + Sync {
     /// Up to `max` changes after sequence number `after`, oldest first.
-    fn read_changes(&self, after: u64, max: usize) -> Result<Vec<Change>, crate::error::StoreError>;
+    fn read_changes(&self, after: u64, max: usize) -> Result<Vec<std::sync::Arc<Change>>, crate::error::StoreError>;
     /// Forgets the changes up to and including `through` (the relay has handled them).
     fn trim_changes(&self, through: u64) -> Result<(), crate::error::StoreError>;
 }
 
 impl ChangeFeed for EmbeddedStore {
-    fn read_changes(&self, after: u64, max: usize) -> Result<Vec<Change>, crate::error::StoreError> {
-        Ok(self.changes_after(after, max))
+    fn read_changes(&self, after: u64, max: usize) -> Result<Vec<std::sync::Arc<Change>>, crate::error::StoreError> {
+        Ok(self.read_after(after, max))
     }
 
     fn trim_changes(&self, through: u64) -> Result<(), crate::error::StoreError> {

@@ -23,8 +23,9 @@ struct Table {
     items: BTreeMap<Key, Item>,
     /// Per index: (index pk, index sk, table key).
     indexes: BTreeMap<Index, BTreeSet<(String, String, Key)>>,
-    /// Applied writes not yet trimmed, oldest first.
-    feed: VecDeque<Change>,
+    /// Applied writes not yet trimmed, oldest first. Shared with their readers, so that
+    /// reading a batch copies no item.
+    feed: VecDeque<Arc<Change>>,
     /// The sequence number of the last change recorded.
     last_sequence: u64,
 }
@@ -73,8 +74,15 @@ impl EmbeddedStore {
 
     /// Up to `max` changes after sequence number `after`, oldest first.
     pub fn changes_after(&self, after: u64, max: usize) -> Vec<Change> {
+        self.read_after(after, max).iter().map(|c| Change::clone(c)).collect()
+    }
+
+    /// As [`EmbeddedStore::changes_after`], sharing the changes instead of copying them.
+    pub fn read_after(&self, after: u64, max: usize) -> Vec<Arc<Change>> {
         let table = self.lock();
-        table.feed.iter().filter(|c| c.sequence > after).take(max).cloned().collect()
+        // Sequence numbers increase along the feed.
+        let start = table.feed.partition_point(|c| c.sequence <= after);
+        table.feed.range(start..).take(max).cloned().collect()
     }
 
     /// Forgets the changes up to and including `sequence` (the relay has handled them).
@@ -138,7 +146,7 @@ impl Table {
         // A delete of nothing changes nothing, and a stream records nothing for it.
         if old.is_some() || new.is_some() {
             self.last_sequence = self.last_sequence.saturating_add(1);
-            self.feed.push_back(Change { sequence: self.last_sequence, key, old, new });
+            self.feed.push_back(Arc::new(Change { sequence: self.last_sequence, key, old, new }));
         }
         version
     }

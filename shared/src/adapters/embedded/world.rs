@@ -80,7 +80,7 @@ pub async fn relay_feed(deps: &Deps, store: &EmbeddedStore) -> crate::Result<usi
         for change in changes {
             let old = change.old.map(Item::into_outbox).unwrap_or_default();
             let new = change.new.map(Item::into_outbox).unwrap_or_default();
-            sent += relay_change(deps, &old, &new).await?;
+            sent += relay_change(deps, &old, new).await?;
             store.trim_through(change.sequence);
         }
     }
