@@ -235,9 +235,14 @@ pub enum OutboxEncoding {
     /// in about 19 µs. DynamoDB bills a write by the item's size, so the DynamoDB
     /// adapter stores this.
     Small,
-    /// Fixed Huffman codes: about 49% of the JSON, in about 8 µs. The embedded stores
-    /// bill nothing and keep the time instead (deflating was a fifth of a whole
-    /// chain's CPU in memory, `orderflow-local bench chain`).
+    /// Up to [`STORED_OUTBOX_BYTES`] of JSON, deflate's stored blocks: the JSON as it
+    /// is behind a 5-byte header, written and read back as a copy; larger, fixed
+    /// Huffman codes (about 49% of the JSON). The embedded stores bill nothing and
+    /// keep the time instead: compressing a typical outbox of 1.3 KB took about 8 µs
+    /// with fixed codes and inflating it about 3 µs, together about a tenth of a whole
+    /// chain's CPU in memory (`orderflow-local bench chain`). Where an item is within
+    /// a few KB of [`MAX_ITEM_BYTES`], an embedded store may refuse it sooner than
+    /// DynamoDB would.
     Fast,
 }
 
@@ -246,6 +251,9 @@ fn encode_outbox_as(messages: &[OutboundMessage], encoding: OutboxEncoding) -> V
     let json = serde_json::to_vec(messages).unwrap_or_default();
     codec::deflate(&json, encoding)
 }
+
+/// The largest outbox JSON that [`OutboxEncoding::Fast`] keeps uncompressed.
+pub const STORED_OUTBOX_BYTES: usize = 16 * 1024;
 
 /// The most an outbox may inflate to: an item is at most 400 KB, and its messages at
 /// most 256 KiB each; anything larger is not an outbox this code wrote.
@@ -285,6 +293,9 @@ mod codec {
     }
 
     pub(super) fn deflate(input: &[u8], encoding: OutboxEncoding) -> Vec<u8> {
+        if encoding == OutboxEncoding::Fast && input.len() <= super::STORED_OUTBOX_BYTES {
+            return stored(input);
+        }
         let compressor = match encoding {
             OutboxEncoding::Small => &SMALL,
             OutboxEncoding::Fast => &FAST,
@@ -309,6 +320,21 @@ mod codec {
             }
             out
         })
+    }
+
+    /// `input` as one final stored block (RFC 1951, 3.2.4): the header bits BFINAL = 1
+    /// and BTYPE = 00 padded to a byte, LEN and its one's complement NLEN, little-endian,
+    /// then the bytes. Written here rather than by flate2 at level 0, which writes the
+    /// same block but first clears 128 KB of match tables that a stored block never
+    /// uses. `input` is at most [`super::STORED_OUTBOX_BYTES`], under a block's 65,535.
+    fn stored(input: &[u8]) -> Vec<u8> {
+        let len = u16::try_from(input.len()).unwrap_or(u16::MAX);
+        let mut out = Vec::with_capacity(input.len() + 5);
+        out.push(0x01);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(input.get(..usize::from(len)).unwrap_or(input));
+        out
     }
 
     /// Inflates `input`; refuses what is not deflated data or would inflate past `max`.
@@ -701,10 +727,38 @@ mod tests {
     }
 
     #[test]
+    fn an_embedded_store_keeps_a_small_outbox_uncompressed_and_deflates_a_larger_one() {
+        let message = |body: String| OutboundMessage {
+            id: "m-1".into(),
+            topic: "order-events".into(),
+            body,
+            attributes: BTreeMap::new(),
+            via: Default::default(),
+        };
+        let json_len = |messages: &[OutboundMessage]| serde_json::to_vec(messages).unwrap().len();
+        let overhead = json_len(&[message(String::new())]);
+        let at_most = vec![message("x".repeat(STORED_OUTBOX_BYTES - overhead))];
+        assert_eq!(json_len(&at_most), STORED_OUTBOX_BYTES);
+        let bytes = encode_outbox_as(&at_most, OutboxEncoding::Fast);
+        // One final stored block: its header, then the JSON as it is.
+        assert_eq!(bytes.len(), STORED_OUTBOX_BYTES + 5);
+        assert_eq!(bytes.get(5..), Some(serde_json::to_vec(&at_most).unwrap().as_slice()));
+        assert_eq!(decode_outbox(&bytes).unwrap(), at_most);
+        let over = vec![message("x".repeat(STORED_OUTBOX_BYTES - overhead + 1))];
+        let bytes = encode_outbox_as(&over, OutboxEncoding::Fast);
+        assert!(bytes.len() < STORED_OUTBOX_BYTES / 10, "{}", bytes.len());
+        assert_eq!(decode_outbox(&bytes).unwrap(), over);
+        // DynamoDB's bytes are compressed at any size.
+        assert!(encode_outbox_as(&at_most, OutboxEncoding::Small).len() < STORED_OUTBOX_BYTES / 10);
+    }
+
+    #[test]
     fn truncated_and_oversized_outboxes_are_refused() {
         let messages: Vec<OutboundMessage> = Vec::new();
         let bytes = encode_outbox(&messages);
         assert!(decode_outbox(bytes.get(..bytes.len() - 1).unwrap()).unwrap_err().contains("not deflated data"));
+        let stored = encode_outbox_as(&messages, OutboxEncoding::Fast);
+        assert!(decode_outbox(stored.get(..stored.len() - 1).unwrap()).unwrap_err().contains("not deflated data"));
         let zeros = super::codec::deflate(&vec![b' '; 9 * 1024 * 1024], OutboxEncoding::Small);
         let e = decode_outbox(&zeros).unwrap_err();
         assert!(e.contains("inflates past"), "{e}");
