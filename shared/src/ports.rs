@@ -612,6 +612,13 @@ pub trait Broker: QueueSender {
     /// Makes a received message visible again after `seconds`.
     async fn release(&self, queue: &str, receipt: &str, seconds: u32) -> Result<(), Error>;
     async fn stats(&self, queue: &str) -> Result<QueueStats, Error>;
+    /// Whether the queue holds a message, visible or in flight (its dead letters aside):
+    /// what a caller waiting for the queues to settle asks, often. A store that counts
+    /// by scanning answers it without counting.
+    async fn pending(&self, queue: &str) -> Result<bool, Error> {
+        let stats = self.stats(queue).await?;
+        Ok(stats.visible + stats.in_flight > 0)
+    }
     /// The bodies of the messages in the queue's dead-letter queue, oldest first.
     async fn dead_letters(&self, queue: &str) -> Result<Vec<ReceivedMessage>, Error>;
     /// Moves up to `max` of the queue's dead letters, oldest first, back onto the queue

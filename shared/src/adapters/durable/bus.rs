@@ -54,14 +54,6 @@ impl DurableBus {
         Error::Queue(format!("{queue}: {}", self.shared.failed(e)))
     }
 
-    /// A fresh id, unique in this directory across restarts: `prefix-00000042`.
-    pub(super) fn fresh_id(conn: &Connection, prefix: &str) -> rusqlite::Result<String> {
-        let n: i64 = conn
-            .prepare_cached("UPDATE meta SET value = value + 1 WHERE key = 'next_id' RETURNING value")?
-            .query_row([], |r| r.get(0))?;
-        Ok(format!("{prefix}-{n:08}"))
-    }
-
     /// Queues `body` on `queue` (with the copies and delay the faults inject), in the
     /// caller's transaction.
     fn enqueue(
@@ -77,7 +69,7 @@ impl DurableBus {
         let visible_at = self.at(self.clock.now(), delay).map_err(Error::Queue)?;
         let attributes = attributes_json(attributes).map_err(Error::Queue)?;
         let failed = |e| self.queue_error(queue, &e);
-        let id = Self::fresh_id(conn, "msg").map_err(failed)?;
+        let id = self.shared.fresh_id("msg");
         let mut insert = conn
             .prepare_cached(
                 "INSERT INTO messages (queue, message_id, body, attributes, receive_count, visible_at, receipt)
@@ -145,7 +137,7 @@ impl DurableBus {
     /// over the size limit.
     fn publish_in(&self, tx: &Transaction<'_>, message: &OutboundMessage, now: DateTime<Utc>) -> Result<(), Error> {
         let failed = |e: rusqlite::Error| Error::Publish(format!("{}: {}", message.topic, self.shared.failed(&e)));
-        let message_id = Self::fresh_id(tx, "pub").map_err(failed)?;
+        let message_id = self.shared.fresh_id("pub");
         let mut deliveries = Vec::new();
         for sub in self.topology.subscriptions.iter().filter(|s| s.topic == message.topic) {
             if sub.filter_policy.is_some_and(|p| !filter::matches(p, &message.attributes)) {

@@ -335,3 +335,20 @@ async fn dead_letters_moved_back_are_delivered_again_with_a_fresh_count() {
     assert_eq!((got[0].message_id.as_str(), got[0].body.as_str(), got[0].receive_count), (id.as_str(), "poison", 1));
     assert_eq!(bus.redrive("work", 10).await.unwrap(), Vec::<String>::new(), "nothing left to move");
 }
+
+#[tokio::test]
+async fn both_buses_say_a_queue_is_pending_while_it_holds_a_message_visible_or_in_flight() {
+    let (_dir, _, durable) = setup(true);
+    let memory = EmbeddedBus::new(topology(true), start());
+    let buses: [&dyn Broker; 2] = [durable.as_ref(), &memory];
+    for bus in buses {
+        assert!(!bus.pending("work").await.unwrap(), "empty");
+        bus.send("work", "m", &BTreeMap::new()).await.unwrap();
+        assert!(bus.pending("work").await.unwrap(), "visible");
+        let got = bus.receive("work", 10).await.unwrap();
+        assert!(bus.pending("work").await.unwrap(), "in flight");
+        bus.delete("work", &got[0].receipt).await.unwrap();
+        assert!(!bus.pending("work").await.unwrap(), "deleted");
+        assert!(matches!(bus.pending("nope").await, Err(Error::Queue(_))));
+    }
+}

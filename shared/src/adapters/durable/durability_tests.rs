@@ -76,7 +76,7 @@ async fn queues_topics_dead_letters_and_the_clock_survive_a_reopen() {
         bus.send(queue, "queued", &BTreeMap::new()).await.unwrap();
         let got = bus.receive(queue, 1).await.unwrap();
         assert_eq!(got[0].body, "in flight");
-        before_ids = vec![got[0].message_id.clone()];
+        before_ids = vec![got[0].message_id.clone(), got[0].receipt.clone()];
         let published = OutboundMessage {
             id: "m-1".into(),
             topic: ORDER_EVENTS.into(),
@@ -102,8 +102,15 @@ async fn queues_topics_dead_letters_and_the_clock_survive_a_reopen() {
     let received = bus.receive(queue, 10).await.unwrap();
     let got: Vec<_> = received.iter().map(|m| (m.body.as_str(), m.receive_count)).collect();
     assert_eq!(got, [("in flight", 2), ("queued", 1)], "delivered again, its receive count kept");
-    let queued = &received[1];
-    assert!(!before_ids.contains(&queued.message_id), "ids stay unique across restarts");
+    assert_eq!(received[0].message_id, before_ids[0], "a message keeps its id");
+    // Ids handed out after the restart are new: the message's, its publish's, the receipts.
+    bus.send(queue, "after", &BTreeMap::new()).await.unwrap();
+    let after = bus.receive(queue, 10).await.unwrap();
+    let new_ids = [&after[0].message_id, &after[0].receipt, &received[0].receipt, &received[1].receipt];
+    for id in new_ids {
+        assert!(!before_ids.contains(id), "ids stay unique across restarts: {id} in {before_ids:?}");
+    }
+    assert!(!new_ids.contains(&&received[1].message_id), "{:?}", received[1].message_id);
 }
 
 #[test]

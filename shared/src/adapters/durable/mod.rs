@@ -23,6 +23,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
@@ -78,12 +79,23 @@ struct Shared {
     // Declared before `_lock`, so the database closes before the lock is let go.
     conn: Mutex<Connection>,
     database: PathBuf,
+    /// The number of this open of the directory, and the ids handed out in it.
+    opened: i64,
+    ids: AtomicU64,
     _lock: File,
 }
 
 impl Shared {
     fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A fresh id, unique in this directory across restarts: `prefix-<open>-<n>` (the
+    /// open is counted in the database before anything runs; `n` in memory, since a
+    /// counter row updated per id was a write in every transaction).
+    fn fresh_id(&self, prefix: &str) -> String {
+        let n = self.ids.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("{prefix}-{}-{n:08}", self.opened)
     }
 
     /// An SQLite failure, naming the database it happened on.
@@ -109,8 +121,14 @@ impl DataDir {
 
     /// [`DataDir::open`], its commits synced to the disk as `sync` says.
     pub fn open_with(path: &Path, sync: SyncMode) -> Result<DataDir, String> {
-        let (conn, lock) = open::open(path, sync)?;
-        let shared = Shared { conn: Mutex::new(conn), database: path.join(DATABASE_FILE), _lock: lock };
+        let (conn, lock, opened) = open::open(path, sync)?;
+        let shared = Shared {
+            conn: Mutex::new(conn),
+            database: path.join(DATABASE_FILE),
+            opened,
+            ids: AtomicU64::new(0),
+            _lock: lock,
+        };
         Ok(DataDir { shared: Arc::new(shared), path: path.to_path_buf() })
     }
 

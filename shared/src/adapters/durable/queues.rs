@@ -35,7 +35,7 @@ impl Broker for DurableBus {
                     redrive(&tx, seq).map_err(failed)?;
                     continue;
                 }
-                let receipt = DurableBus::fresh_id(&tx, "rcpt").map_err(failed)?;
+                let receipt = self.shared.fresh_id("rcpt");
                 let row =
                     hide(&tx, seq, hide_until, &receipt).map_err(|e| self.row_error(queue, "messages", seq, e))?;
                 out.push(DurableBus::received(queue, "messages", seq, row, receipt)?);
@@ -104,6 +104,14 @@ impl Broker for DurableBus {
             in_flight: count(all.saturating_sub(visible)),
             dead_letters: count(dead),
         })
+    }
+
+    async fn pending(&self, queue: &str) -> Result<bool, Error> {
+        self.spec(queue)?;
+        let conn = self.shared.conn();
+        conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE queue = ?1)")
+            .and_then(|mut s| s.query_row(params![queue], |r| r.get(0)))
+            .map_err(|e| self.queue_error(queue, &e))
     }
 
     async fn redrive(&self, queue: &str, max: usize) -> Result<Vec<String>, Error> {

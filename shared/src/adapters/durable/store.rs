@@ -62,8 +62,11 @@ impl StateStore for DurableStore {
     }
 
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let conn = self.shared.conn();
-        let row = Db { conn: &conn, shared: &self.shared }.load(key)?;
+        let row = {
+            let conn = self.shared.conn();
+            Db { conn: &conn, shared: &self.shared }.load(key)?
+        };
+        // Decoded with the connection let go, for the other threads to use meanwhile.
         row.map(Row::into_item).transpose().map_err(|e| StoreError::Corrupt(format!("item {}/{}: {e}", key.pk, key.sk)))
     }
 
@@ -172,17 +175,19 @@ impl ChangeFeed for DurableStore {
             )
             .map_err(|e| db.error(e, what))?;
         let after = i64::try_from(after).unwrap_or(i64::MAX);
-        let rows = stmt
+        type Image = (Option<String>, Option<Vec<u8>>);
+        let rows: Vec<(i64, Key, Image, Image)> = stmt
             .query_map(params![after, codec::limit(max)], |r| {
                 let key = Key::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?);
-                let old: (Option<String>, Option<Vec<u8>>) = (r.get(3)?, r.get(4)?);
-                let new: (Option<String>, Option<Vec<u8>>) = (r.get(5)?, r.get(6)?);
-                Ok((r.get::<_, i64>(0)?, key, old, new))
+                Ok((r.get::<_, i64>(0)?, key, (r.get(3)?, r.get(4)?), (r.get(5)?, r.get(6)?)))
             })
+            .and_then(|rows| rows.collect())
             .map_err(|e| db.error(e, what))?;
-        let mut changes = Vec::new();
-        for row in rows {
-            let (sequence, key, old, new) = row.map_err(|e| db.error(e, what))?;
+        // Decoded with the connection let go, for the other threads to use meanwhile.
+        drop(stmt);
+        drop(conn);
+        let mut changes = Vec::with_capacity(rows.len());
+        for (sequence, key, old, new) in rows {
             let corrupt = |e: String| StoreError::Corrupt(format!("change {sequence}: {e}"));
             let image = |(json, outbox): (Option<String>, Option<Vec<u8>>)| -> Result<Option<Item>, StoreError> {
                 let Some(json) = json else { return Ok(None) };

@@ -79,9 +79,11 @@ struct State {
 }
 
 impl State {
+    /// `prefix-1-<n>`: the ids of a data directory's first open
+    /// ([`crate::adapters::durable`] counts its opens), which an in-memory bus always is.
     fn fresh_id(&mut self, prefix: &str) -> String {
         self.next_id += 1;
-        format!("{prefix}-{:08}", self.next_id)
+        format!("{prefix}-1-{:08}", self.next_id)
     }
 }
 
@@ -314,6 +316,12 @@ impl Broker for EmbeddedBus {
             m.visible_at = visible_at;
         }
         Ok(())
+    }
+
+    async fn pending(&self, queue: &str) -> Result<bool, Error> {
+        let state = self.lock();
+        let q = state.queues.get(queue).ok_or_else(|| Error::Queue(format!("unknown queue {queue}")))?;
+        Ok(!q.messages.is_empty())
     }
 
     async fn stats(&self, queue: &str) -> Result<QueueStats, Error> {
