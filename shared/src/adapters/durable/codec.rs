@@ -23,18 +23,6 @@ pub(super) struct Row {
 }
 
 impl Row {
-    /// `item` as it is stored at `version`.
-    pub fn stored(item: &Item, version: u64) -> Row {
-        Row {
-            key: item.key.clone(),
-            version,
-            body: item.body.clone(),
-            index_keys: item.index_keys.clone(),
-            expires_at: item.expires_at,
-            outbox: item.outbox_bytes().map(<[u8]>::to_vec),
-        }
-    }
-
     /// The item, its outbox decoded; the error says what is wrong with it.
     pub fn into_item(self) -> Result<Item, String> {
         let mut item = Item::new(self.key, self.body);
@@ -49,17 +37,7 @@ impl Row {
 
     /// The image of the change feed's `old`/`new` column (the outbox goes beside it).
     pub fn image(&self) -> Result<String, String> {
-        let image = Image {
-            version: self.version,
-            body: self.body.clone(),
-            index_keys: self
-                .index_keys
-                .iter()
-                .map(|(i, k)| (i.name().to_string(), (k.pk.clone(), k.sk.clone())))
-                .collect(),
-            expires_at: self.expires_at,
-        };
-        serde_json::to_string(&image).map_err(|e| format!("the image of {}/{}: {e}", self.key.pk, self.key.sk))
+        image(&self.key, self.version, &self.body, &self.index_keys, self.expires_at)
     }
 
     /// The row an image (and its outbox bytes) describes.
@@ -71,6 +49,31 @@ impl Row {
         }
         Ok(Row { key, version: image.version, body: image.body, index_keys, expires_at: image.expires_at, outbox })
     }
+}
+
+/// The image of `item` stored at `version`, as [`Row::image`] writes it.
+pub fn item_image(item: &Item, version: u64) -> Result<String, String> {
+    image(&item.key, version, &item.body, &item.index_keys, item.expires_at)
+}
+
+/// An [`Image`] serialised from borrowed parts (the body is the largest part of a row).
+fn image(
+    key: &Key,
+    version: u64,
+    body: &str,
+    index_keys: &BTreeMap<Index, Key>,
+    expires_at: Option<i64>,
+) -> Result<String, String> {
+    #[derive(Serialize)]
+    struct ImageOf<'a> {
+        version: u64,
+        body: &'a str,
+        index_keys: BTreeMap<&'static str, (&'a str, &'a str)>,
+        expires_at: Option<i64>,
+    }
+    let index_keys = index_keys.iter().map(|(i, k)| (i.name(), (k.pk.as_str(), k.sk.as_str()))).collect();
+    serde_json::to_string(&ImageOf { version, body, index_keys, expires_at })
+        .map_err(|e| format!("the image of {}/{}: {e}", key.pk, key.sk))
 }
 
 /// An item image of the change feed, without its key (in the row) and outbox (in a

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use rusqlite::{params, TransactionBehavior};
 
 use super::codec::{self, Row};
-use super::table::{target, Db};
+use super::table::{expected_image, target, Db};
 use super::Shared;
 use crate::adapters::embedded::{Change, ChangeFeed, Faults};
 use crate::error::StoreError;
@@ -73,12 +73,13 @@ impl StateStore for DurableStore {
     async fn write(&self, write: Write) -> Result<u64, StoreError> {
         self.faults.before_write(&write)?;
         write.encode_outbox(self.outbox_encoding());
+        let image = expected_image(&write);
         let version = {
             let mut conn = self.shared.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| self.backend(&e))?;
             let db = Db { conn: &tx, shared: &self.shared };
             let old = db.checked(&write)?;
-            let version = db.apply(&write, old)?;
+            let version = db.apply(&write, old, image)?;
             tx.commit().map_err(|e| self.backend(&e))?;
             version
         };
@@ -87,9 +88,11 @@ impl StateStore for DurableStore {
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let mut images = Vec::with_capacity(writes.len());
         for write in &writes {
             self.faults.before_write(write)?;
             write.encode_outbox(self.outbox_encoding());
+            images.push(expected_image(write));
         }
         {
             let mut conn = self.shared.conn();
@@ -104,8 +107,8 @@ impl StateStore for DurableStore {
                 }
                 olds.push(db.checked(write)?);
             }
-            for (write, old) in writes.iter().zip(olds) {
-                db.apply(write, old)?;
+            for ((write, old), image) in writes.iter().zip(olds).zip(images) {
+                db.apply(write, old, image)?;
             }
             tx.commit().map_err(|e| self.backend(&e))?;
         }

@@ -289,3 +289,30 @@ async fn trimmed_changes_are_gone_and_their_numbers_never_come_back() {
     let changes = s.read_changes(0, 10).unwrap();
     assert_eq!(changes.iter().map(|c| (c.sequence, c.key.pk.as_str())).collect::<Vec<_>>(), [(3, "c"), (4, "d")]);
 }
+
+#[tokio::test]
+async fn a_change_s_new_image_is_the_item_as_stored_whatever_the_condition() {
+    let (_dir, s) = store();
+    let mut body =
+        item("p", "{\"n\":\"\\\"1\\\"\"}").with_index(Index::Gsi1, "C", "1").with_outbox(vec![message("m-1")]);
+    body.expires_at = Some(1_800_000_000);
+    let key = body.key.clone();
+    let writes = [
+        put(body.clone(), Condition::NotExists),
+        put(item("p", "2").with_index(Index::Gsi2, "due", "01"), Condition::VersionIs(1)),
+        // A version the condition does not name: known only once the item is read.
+        put(item("p", "3"), Condition::Always),
+    ];
+    for write in writes {
+        s.write(write).await.unwrap();
+        let changes = s.read_changes(0, 10).unwrap();
+        assert_eq!(changes.last().and_then(|c| c.new.clone()), s.get(&key).await.unwrap());
+    }
+    s.transact(vec![put(item("p", "4"), Condition::VersionIs(3)), put(item("q", "1"), Condition::NotExists)])
+        .await
+        .unwrap();
+    let changes = s.read_changes(0, 10).unwrap();
+    let versions: Vec<_> = changes.iter().map(|c| c.new.as_ref().map(|i| (i.key.pk.clone(), i.version))).collect();
+    assert_eq!(versions.get(3..), Some(&[Some(("p".into(), 4)), Some(("q".into(), 1))][..]));
+    assert_eq!(changes.get(3).and_then(|c| c.new.clone()), s.get(&key).await.unwrap());
+}

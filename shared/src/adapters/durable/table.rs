@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::codec::{self, index_named, Row};
 use super::Shared;
 use crate::error::StoreError;
-use crate::ports::{Condition, Index, IndexQuery, Key, Write};
+use crate::ports::{Condition, IndexQuery, Key, Write};
 
 /// The connection (or a transaction on it) and how to name its failures.
 pub(super) struct Db<'a> {
@@ -91,41 +91,54 @@ impl Db<'_> {
     }
 
     /// Applies a checked write over `old` and records its change; returns the new
-    /// version (0 for a delete).
-    pub fn apply(&self, write: &Write, old: Option<Row>) -> Result<u64, StoreError> {
+    /// version (0 for a delete). `image` is the put's change image if it was made
+    /// before the connection was taken ([`expected_image`]), for the version it
+    /// expected.
+    pub fn apply(&self, write: &Write, old: Option<Row>, image: Option<(u64, String)>) -> Result<u64, StoreError> {
         match write {
             Write::Put { item, .. } => {
-                let row = Row::stored(item, next_version(old.as_ref().map(|r| r.version)));
-                let what = format!("writing item {}/{}", row.key.pk, row.key.sk);
+                let version = next_version(old.as_ref().map(|r| r.version));
+                let key = &item.key;
+                let what = format!("writing item {}/{}", key.pk, key.sk);
                 // Only the index entries that change are written: most writes keep them.
-                let kept = |index: &Index, ik: &Key, other: &Row| other.index_keys.get(index) == Some(ik);
                 if let Some(old) = &old {
-                    for (index, ik) in old.index_keys.iter().filter(|(index, ik)| !kept(index, ik, &row)) {
+                    for (index, ik) in
+                        old.index_keys.iter().filter(|(index, ik)| item.index_keys.get(index) != Some(ik))
+                    {
                         self.execute(
                             "DELETE FROM index_entries WHERE idx = ?1 AND ipk = ?2 AND isk = ?3 AND pk = ?4 AND sk = ?5",
-                            params![index.name(), ik.pk, ik.sk, row.key.pk, row.key.sk],
+                            params![index.name(), ik.pk, ik.sk, key.pk, key.sk],
                             &what,
                         )?;
                     }
                 }
+                let outbox = item.outbox_bytes();
                 self.execute(
                     "INSERT INTO items (pk, sk, version, body, expires_at, outbox) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (pk, sk) DO UPDATE SET version = excluded.version, body = excluded.body,
                      expires_at = excluded.expires_at, outbox = excluded.outbox",
-                    params![row.key.pk, row.key.sk, self.int(row.version)?, row.body, row.expires_at, row.outbox],
+                    params![key.pk, key.sk, self.int(version)?, item.body, item.expires_at, outbox],
                     &what,
                 )?;
-                let added =
-                    row.index_keys.iter().filter(|(index, ik)| old.as_ref().is_none_or(|o| !kept(index, ik, o)));
+                let added = item
+                    .index_keys
+                    .iter()
+                    .filter(|(index, ik)| old.as_ref().is_none_or(|o| o.index_keys.get(index) != Some(*ik)));
                 for (index, ik) in added {
                     self.execute(
                         "INSERT INTO index_entries (idx, ipk, isk, pk, sk) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![index.name(), ik.pk, ik.sk, row.key.pk, row.key.sk],
+                        params![index.name(), ik.pk, ik.sk, key.pk, key.sk],
                         &what,
                     )?;
                 }
-                self.record(&row.key, old.as_ref(), Some(&row))?;
-                Ok(row.version)
+                let image = match image {
+                    Some((expected, image)) if expected == version => image,
+                    _ => codec::item_image(item, version).map_err(StoreError::Backend)?,
+                };
+                let old_image = old.as_ref().map(Row::image).transpose().map_err(StoreError::Backend)?;
+                let old_outbox = old.as_ref().and_then(|r| r.outbox.as_deref());
+                self.record(key, (old_image, old_outbox), (Some(image), outbox))?;
+                Ok(version)
             }
             Write::Delete { key, .. } => {
                 // A delete of nothing changes nothing, and a stream records nothing for it.
@@ -133,7 +146,8 @@ impl Db<'_> {
                     let what = format!("deleting item {}/{}", key.pk, key.sk);
                     self.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk], &what)?;
                     self.unindex(key, &what)?;
-                    self.record(key, Some(&old), None)?;
+                    let old_image = old.image().map_err(StoreError::Backend)?;
+                    self.record(key, (Some(old_image), old.outbox.as_deref()), (None, None))?;
                 }
                 Ok(0)
             }
@@ -145,12 +159,12 @@ impl Db<'_> {
         Ok(())
     }
 
-    fn record(&self, key: &Key, old: Option<&Row>, new: Option<&Row>) -> Result<(), StoreError> {
-        let image = |row: Option<&Row>| row.map(Row::image).transpose().map_err(StoreError::Backend);
-        let (old_outbox, new_outbox) = (old.and_then(|r| r.outbox.as_deref()), new.and_then(|r| r.outbox.as_deref()));
+    /// Appends the change of the item at `key`: its old and new images, each with its
+    /// outbox bytes.
+    fn record(&self, key: &Key, old: Image<'_>, new: Image<'_>) -> Result<(), StoreError> {
         self.execute(
             "INSERT INTO changes (pk, sk, old, old_outbox, new, new_outbox) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![key.pk, key.sk, image(old)?, old_outbox, image(new)?, new_outbox],
+            params![key.pk, key.sk, old.0, old.1, new.0, new.1],
             &format!("recording the change of item {}/{}", key.pk, key.sk),
         )?;
         Ok(())
@@ -191,6 +205,22 @@ impl Db<'_> {
     fn int(&self, n: u64) -> Result<i64, StoreError> {
         codec::int(n).map_err(StoreError::Backend)
     }
+}
+
+/// A change image as its two columns: the image's JSON and the outbox bytes beside it.
+type Image<'a> = (Option<String>, Option<&'a [u8]>);
+
+/// The change image of a put, made before the connection is taken, for the version the
+/// put expects to store: one more than the version its condition names, or 1 for a
+/// creation. `None` where the version is known only once the item is read.
+pub(super) fn expected_image(write: &Write) -> Option<(u64, String)> {
+    let Write::Put { item, condition } = write else { return None };
+    let version = match condition {
+        Condition::NotExists => 1,
+        Condition::VersionIs(v) => v.checked_add(1)?,
+        Condition::Always => return None,
+    };
+    codec::item_image(item, version).ok().map(|image| (version, image))
 }
 
 fn next_version(current: Option<u64>) -> u64 {
