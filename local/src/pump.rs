@@ -173,11 +173,7 @@ impl Pollers {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                let mut busy = busy_queues(rt).await?;
-                if !rt.stream().next_batch(1).await?.is_empty() {
-                    busy.push("the change stream".into());
-                }
-                return Err(format!("not settled after {timeout:?}: {}", busy.join(", ")));
+                return Err(format!("not settled after {timeout:?}: {}", what_is_busy(rt).await?.join(", ")));
             }
             tokio::time::sleep(every).await;
         }
@@ -209,9 +205,24 @@ where
 /// change stream's unrelayed records. Queues first: a consumer writes (to the stream)
 /// before it deletes its message, and the relay publishes (to the queues) before it
 /// acknowledges its records, so work moving between the two is seen in one or the other.
+///
 /// Asked often while waiting: stops at the first busy source, without counting.
 async fn busy(rt: &Runtime) -> Result<bool, String> {
-    Ok(first_busy_queue(rt).await?.is_some() || !rt.stream().next_batch(1).await?.is_empty())
+    Ok(first_busy_queue(rt).await?.is_some() || stream_busy(rt).await?)
+}
+
+/// What [`busy`] looks for, every source named with its counts: for saying what did
+/// not settle.
+async fn what_is_busy(rt: &Runtime) -> Result<Vec<String>, String> {
+    let mut busy = busy_queues(rt).await?;
+    if stream_busy(rt).await? {
+        busy.push("the change stream".into());
+    }
+    Ok(busy)
+}
+
+async fn stream_busy(rt: &Runtime) -> Result<bool, String> {
+    Ok(!rt.stream().next_batch(1).await?.is_empty())
 }
 
 /// The first queue with a visible or in-flight message, the relay's failure queue
