@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::domain::policy::Rules;
 use crate::error::{Error, Result};
-use crate::ports::{batch_len, Clock, IdGenerator, OutboundMessage, Publisher, QueueSender, StateStore, Via};
+use crate::ports::{Clock, IdGenerator, OutboundMessage, Publisher, QueueSender, StateStore, Via};
 
 #[derive(Clone)]
 pub struct Deps {
@@ -22,13 +22,15 @@ impl Deps {
     /// fails, its retry re-sends the whole outbox with the same ids).
     ///
     /// Consecutive messages to one topic go in one request where they fit
-    /// ([`batch_len`]): an order's transition often publishes several events at once.
+    /// ([`Publisher::batch_len`]): an order's transition often publishes several events
+    /// at once.
     pub async fn publish_all(&self, messages: &[OutboundMessage]) -> Result<()> {
         let mut rest = messages;
         while let Some((message, after)) = rest.split_first() {
             match message.via {
                 Via::Topic => {
-                    let (batch, after) = rest.split_at_checked(batch_len(rest).max(1)).unwrap_or((rest, &[]));
+                    let (batch, after) =
+                        rest.split_at_checked(self.publisher.batch_len(rest).max(1)).unwrap_or((rest, &[]));
                     self.publisher.publish_batch(batch).await?;
                     rest = after;
                 }

@@ -68,7 +68,7 @@ impl Index {
 /// index keys, an optional expiry (DynamoDB TTL, epoch seconds) and the outbox: the
 /// messages of the transition that wrote it, which the outbox relay publishes from the
 /// table's change stream ([`crate::messages::relay`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Item {
     pub key: Key,
     /// Set by the store: 1 on creation, +1 on every versioned update.
@@ -79,12 +79,28 @@ pub struct Item {
     /// The messages of the write's transition, in the order they are to leave. A write
     /// without messages stores none (the previous transition's were relayed from its
     /// own change record). Set only through [`Item::with_outbox`], so that its encoding
-    /// ([`Item::outbox_bytes`]) is computed once and stays true to it. Shared by the
-    /// item's clones (the table's row and the change feed's images hold the same
-    /// messages).
-    outbox: std::sync::Arc<Vec<OutboundMessage>>,
+    /// ([`Item::outbox_bytes`]) is computed once and stays true to it; an item read
+    /// back from a store ([`Item::with_stored_outbox`]) decodes them from its stored
+    /// bytes only when asked ([`Item::outbox`]). Shared by the item's clones (the
+    /// table's row and the change feed's images hold the same messages).
+    outbox: std::sync::Arc<std::sync::OnceLock<Result<Vec<OutboundMessage>, String>>>,
     encoded: EncodedOutbox,
 }
+
+/// Two items are equal when their attributes and their outbox's messages are (an
+/// outbox that cannot be read equals one that fails the same way).
+impl PartialEq for Item {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+            && self.version == other.version
+            && self.body == other.body
+            && self.index_keys == other.index_keys
+            && self.expires_at == other.expires_at
+            && self.outbox() == other.outbox()
+    }
+}
+
+impl Eq for Item {}
 
 /// An outbox's stored bytes, deflated once on first use and shared by the item's
 /// clones: a write's size check, its stream images (old and new) and the durable
@@ -122,27 +138,43 @@ impl Item {
 
     /// The item with `messages` in its outbox.
     pub fn with_outbox(mut self, messages: Vec<OutboundMessage>) -> Self {
-        self.outbox = std::sync::Arc::new(messages);
+        self.outbox = std::sync::Arc::new(std::sync::OnceLock::from(Ok(messages)));
         self.encoded = EncodedOutbox::default();
         self
     }
 
-    /// The item with the outbox read back from its stored bytes (which are kept, not
-    /// encoded again); the error says what is wrong with them.
-    pub fn with_stored_outbox(mut self, bytes: Vec<u8>) -> Result<Self, String> {
-        self.outbox = std::sync::Arc::new(decode_outbox(&bytes)?);
+    /// The item with the outbox it was stored with: its bytes, kept as they are (not
+    /// encoded again) and decoded only if the messages are asked for ([`Item::outbox`]).
+    /// A handler reads an item for its state, never for the messages of the transition
+    /// that wrote it (the outbox relay reads those from the change stream's images),
+    /// so a read does not inflate and parse them.
+    pub fn with_stored_outbox(mut self, bytes: Vec<u8>) -> Self {
+        self.outbox = std::sync::Arc::default();
         self.encoded = EncodedOutbox(std::sync::Arc::new(std::sync::OnceLock::from(bytes)));
-        Ok(self)
+        self
     }
 
-    /// The messages of the write's transition, in the order they are to leave.
-    pub fn outbox(&self) -> &[OutboundMessage] {
-        &self.outbox
+    /// The messages of the write's transition, in the order they are to leave; for an
+    /// item read back from a store, the error says what is wrong with its stored bytes.
+    pub fn outbox(&self) -> Result<&[OutboundMessage], String> {
+        let decoded = self.outbox.get_or_init(|| match self.encoded.0.get() {
+            Some(bytes) => decode_outbox(bytes),
+            None => Ok(Vec::new()),
+        });
+        match decoded {
+            Ok(messages) => Ok(messages),
+            Err(e) => Err(e.clone()),
+        }
     }
 
-    /// The messages, taken out of the item.
-    pub fn into_outbox(self) -> Vec<OutboundMessage> {
-        std::sync::Arc::try_unwrap(self.outbox).unwrap_or_else(|shared| shared.as_ref().clone())
+    /// The messages, taken out of the item (see [`Item::outbox`]).
+    pub fn into_outbox(self) -> Result<Vec<OutboundMessage>, String> {
+        self.outbox()?;
+        match std::sync::Arc::try_unwrap(self.outbox).map(std::sync::OnceLock::into_inner) {
+            Ok(Some(decoded)) => decoded,
+            Ok(None) => Ok(Vec::new()),
+            Err(shared) => shared.get().cloned().unwrap_or_else(|| Ok(Vec::new())),
+        }
     }
 
     /// The outbox as the table stores it: the messages as a JSON array, deflated, in
@@ -156,10 +188,15 @@ impl Item {
     /// As [`Item::outbox_bytes`], deflated as `encoding` says unless the item's outbox
     /// was encoded before (the bytes are made once and shared by the item's clones).
     pub fn outbox_bytes_as(&self, encoding: OutboxEncoding) -> Option<&[u8]> {
-        if self.outbox.is_empty() {
-            return None;
+        // Stored bytes, or encoded before.
+        if let Some(bytes) = self.encoded.0.get() {
+            return Some(bytes);
         }
-        Some(self.encoded.0.get_or_init(|| encode_outbox_as(&self.outbox, encoding)).as_slice())
+        let messages = match self.outbox.get() {
+            Some(Ok(messages)) if !messages.is_empty() => messages,
+            _ => return None,
+        };
+        Some(self.encoded.0.get_or_init(|| encode_outbox_as(messages, encoding)).as_slice())
     }
 
     pub fn with_index(mut self, index: Index, pk: impl Into<String>, sk: impl Into<String>) -> Self {
@@ -539,6 +576,13 @@ pub trait Publisher: Send + Sync {
         }
         Ok(())
     }
+
+    /// How many of `messages`, from the first, go together in one
+    /// [`Publisher::publish_batch`]: SNS's limits ([`batch_len`]) unless this publisher
+    /// takes more at once.
+    fn batch_len(&self, messages: &[OutboundMessage]) -> usize {
+        batch_len(messages)
+    }
 }
 
 /// The most messages one SNS `PublishBatch` request carries.
@@ -724,12 +768,12 @@ mod tests {
         let put = Write::Put { item: item.clone(), condition: Condition::Always };
         put.encode_outbox(OutboxEncoding::Fast);
         let Write::Put { item: encoded, .. } = &put else { unreachable!() };
-        let fast = encode_outbox_as(item.outbox(), OutboxEncoding::Fast);
+        let fast = encode_outbox_as(item.outbox().unwrap(), OutboxEncoding::Fast);
         assert_eq!(encoded.outbox_bytes(), Some(fast.as_slice()));
         // Its clones share them; an item no store encoded is stored small.
         assert_eq!(item.outbox_bytes(), Some(fast.as_slice()));
         let fresh = Item::new(Key::new("a", "A"), "{}".into()).with_outbox(vec![message("{}".into())]);
-        assert_eq!(fresh.outbox_bytes(), Some(encode_outbox(item.outbox()).as_slice()));
+        assert_eq!(fresh.outbox_bytes(), Some(encode_outbox(item.outbox().unwrap()).as_slice()));
         assert_ne!(fresh.outbox_bytes(), Some(fast.as_slice()));
     }
 

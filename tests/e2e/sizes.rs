@@ -94,8 +94,8 @@ impl Faults for ItemSizes {
     fn before_write(&self, write: &Write) -> Result<(), StoreError> {
         if let Write::Put { item, .. } = write {
             let deflated = item.outbox_bytes().map_or(0, |b| b.len());
-            let raw =
-                serde_json::to_vec(item.outbox()).map_or(0, |j| if item.outbox().is_empty() { 0 } else { j.len() });
+            let messages = item.outbox().unwrap_or_default();
+            let raw = serde_json::to_vec(messages).map_or(0, |j| if messages.is_empty() { 0 } else { j.len() });
             self.0.lock().unwrap_or_else(|p| p.into_inner()).push(item.stored_size(1) - deflated + raw);
         }
         Ok(())

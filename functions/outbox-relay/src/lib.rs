@@ -28,7 +28,7 @@ use orderflow_shared::edge::metrics;
 use orderflow_shared::error::Result;
 use orderflow_shared::messages::relay::{new_messages, read_outbox};
 use orderflow_shared::ports::layout::{OUTBOX, PK, SK};
-use orderflow_shared::ports::{batch_len, OutboundMessage};
+use orderflow_shared::ports::OutboundMessage;
 use orderflow_shared::topology::{OUTBOX_RELAY, TOPOLOGY};
 use serde_dynamo::AttributeValue;
 use serde_json::json;
@@ -44,8 +44,9 @@ pub const UNREADABLE: &str = "outbox.unreadable";
 /// Relays a batch of stream records; reports the first one that could not be sent.
 ///
 /// The records' new messages are sent together, in stream order, consecutive messages
-/// to one topic in one request ([`batch_len`]): a busy table's batch of changes costs a
-/// publish request per ten events rather than one per event.
+/// to one topic in one request ([`Publisher::batch_len`]): a busy table's batch of
+/// changes costs a publish request per ten events rather than one per event (on the
+/// durable embedded backend, one transaction for the batch).
 pub async fn handle(deps: &Deps, event: Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     let mut pending = Pending::default();
@@ -116,7 +117,7 @@ impl Pending {
         let mut sent = 0;
         let mut batches_failed = false;
         while let Some(rest) = messages.get(sent..).filter(|rest| !rest.is_empty()) {
-            let (batch, _) = rest.split_at_checked(batch_len(rest).max(1)).unwrap_or((rest, &[]));
+            let (batch, _) = rest.split_at_checked(deps.publisher.batch_len(rest).max(1)).unwrap_or((rest, &[]));
             if deps.publish_all(batch).await.is_err() {
                 batches_failed = true;
                 break;

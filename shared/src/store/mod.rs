@@ -183,7 +183,7 @@ pub async fn create_order(store: &dyn StateStore, order: &Order, messages: Vec<O
     let item = order_item(order).with_outbox(messages);
     // Encoded as the store will keep it, so that the size checked is the size stored.
     let _ = item.outbox_bytes_as(store.outbox_encoding());
-    check_fits(&item, 1, item.outbox())?;
+    check_fits(&item, 1, item.outbox().unwrap_or_default())?;
     store.write(Write::Put { item, condition: Condition::NotExists }).await?;
     Ok(())
 }

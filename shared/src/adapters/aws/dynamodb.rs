@@ -402,7 +402,7 @@ fn decode(attrs: &Attrs) -> Result<Item, StoreError> {
         None => Ok(item),
         Some(value) => {
             let bytes = value.as_b().map_err(|_| StoreError::Corrupt(format!("attribute {OUTBOX} is not binary")))?;
-            item.with_stored_outbox(bytes.as_ref().to_vec()).map_err(StoreError::Corrupt)
+            Ok(item.with_stored_outbox(bytes.as_ref().to_vec()))
         }
     }
 }

@@ -100,10 +100,13 @@ async fn both_buses_record_and_deliver_a_publish_alike() {
     for raw in [false, true] {
         let (_dir, _, durable) = setup(raw);
         let memory = EmbeddedBus::new(topology(raw), start());
-        let mut m = message("wanted");
-        m.body = "not json".into();
-        durable.publish(&m).await.unwrap();
-        memory.publish(&m).await.unwrap();
+        // Text, JSON with spaces and keys out of order, a bare JSON string.
+        for body in ["not json", r#" {"b": 1, "a": [true, null]}"#, r#""a string""#] {
+            let mut m = message("wanted");
+            m.body = body.into();
+            durable.publish(&m).await.unwrap();
+            memory.publish(&m).await.unwrap();
+        }
         let (d, e) = (durable.receive("work", 10).await.unwrap(), memory.receive("work", 10).await.unwrap());
         let view = |got: &[ReceivedMessage]| -> Vec<_> {
             got.iter().map(|m| (m.message_id.clone(), m.body.clone(), m.attributes.clone(), m.receive_count)).collect()
@@ -351,4 +354,36 @@ async fn both_buses_say_a_queue_is_pending_while_it_holds_a_message_visible_or_i
         assert!(!bus.pending("work").await.unwrap(), "deleted");
         assert!(matches!(bus.pending("nope").await, Err(Error::Queue(_))));
     }
+}
+
+#[tokio::test]
+async fn messages_to_several_topics_go_in_one_transaction_all_or_none() {
+    let (_dir, _, bus) = setup(true);
+    let to = |topic: &str, kind: &str, via: Via| OutboundMessage { topic: topic.into(), via, ..message(kind) };
+    let messages = [
+        to("order-events", "wanted", Via::Topic),
+        to("audit-requests", "a", Via::Topic),
+        to("order-events", "other", Via::Topic),
+        to("work", "q", Via::Queue),
+        to("order-events", "later", Via::Topic),
+    ];
+    // However many, whatever their topics, up to the first for a queue (SNS would take
+    // the first alone: the next goes to another topic).
+    assert_eq!(bus.batch_len(&messages), 3);
+    assert_eq!(crate::ports::batch_len(&messages), 1);
+    // One message refused: nothing of the batch is recorded or queued.
+    let mut refused = messages.clone();
+    refused[2] = OutboundMessage { via: Via::Topic, ..message_of_size(MAX_MESSAGE_BYTES + 1) };
+    assert!(matches!(bus.publish_batch(&refused[..3]).await, Err(Error::Publish(_))));
+    assert_eq!(published(&bus, "order-events").unwrap().len(), 0);
+    assert_eq!(published(&bus, "audit-requests").unwrap().len(), 0);
+    assert_eq!(bus.stats("work").await.unwrap().visible, 0);
+    // All of it, in order, each to its topic.
+    bus.publish_batch(&messages[..3]).await.unwrap();
+    let ids =
+        |topic: &str| published(&bus, topic).unwrap().into_iter().map(|p| p.message["k"].clone()).collect::<Vec<_>>();
+    assert_eq!(ids("order-events"), ["wanted", "other"]);
+    assert_eq!(ids("audit-requests"), ["a"]);
+    let queued = bus.receive("work", 10).await.unwrap();
+    assert_eq!(queued.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["{\"k\":\"wanted\"}"]);
 }

@@ -23,15 +23,15 @@ pub(super) struct Row {
 }
 
 impl Row {
-    /// The item, its outbox decoded; the error says what is wrong with it.
-    pub fn into_item(self) -> Result<Item, String> {
+    /// The item (its outbox decoded only when asked for: [`Item::with_stored_outbox`]).
+    pub fn into_item(self) -> Item {
         let mut item = Item::new(self.key, self.body);
         item.version = self.version;
         item.index_keys = self.index_keys;
         item.expires_at = self.expires_at;
         match self.outbox {
             Some(bytes) => item.with_stored_outbox(bytes),
-            None => Ok(item),
+            None => item,
         }
     }
 

@@ -159,7 +159,11 @@ async fn a_corrupt_row_is_an_error_naming_it_not_a_panic() {
         Err(StoreError::Corrupt(why)) => why,
         other => panic!("{other:?}"),
     };
-    assert!(corrupt(store.get(&Key::new("a", "A")).await).starts_with("item a/A: the outbox is not deflated"));
+    // An item is read for its state; the outbox it was written with is decoded only
+    // when asked for (the relay reads it from the change feed, and parks a record whose
+    // outbox it cannot read).
+    let a = store.get(&Key::new("a", "A")).await.unwrap().unwrap();
+    assert!(a.outbox().unwrap_err().starts_with("the outbox is not deflated"), "{:?}", a.outbox());
     assert!(corrupt(store.get(&Key::new("b", "A")).await).starts_with("item b/A: "));
     assert!(corrupt(store.get(&Key::new("c", "A")).await).contains("unknown index \"gsi9\""));
     let Err(StoreError::Corrupt(why)) = store.read_changes(0, 10) else { panic!("a corrupt change") };

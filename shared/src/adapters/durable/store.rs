@@ -66,8 +66,7 @@ impl StateStore for DurableStore {
             let conn = self.shared.conn();
             Db { conn: &conn, shared: &self.shared }.load(key)?
         };
-        // Decoded with the connection let go, for the other threads to use meanwhile.
-        row.map(Row::into_item).transpose().map_err(|e| StoreError::Corrupt(format!("item {}/{}: {e}", key.pk, key.sk)))
+        Ok(row.map(Row::into_item))
     }
 
     async fn write(&self, write: Write) -> Result<u64, StoreError> {
@@ -163,7 +162,7 @@ fn projected(db: &Db<'_>, index: Index, ipk: &str, isk: String, key: Key) -> Res
     }
     let what = format!("item {}/{}", key.pk, key.sk);
     let row = db.load(&key)?.ok_or_else(|| StoreError::Corrupt(format!("{what}: indexed in {index:?} but absent")))?;
-    row.into_item().map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+    Ok(row.into_item())
 }
 
 impl ChangeFeed for DurableStore {
@@ -195,7 +194,7 @@ impl ChangeFeed for DurableStore {
             let image = |(json, outbox): (Option<String>, Option<Vec<u8>>)| -> Result<Option<Item>, StoreError> {
                 let Some(json) = json else { return Ok(None) };
                 let row = Row::from_image(key.clone(), &json, outbox).map_err(corrupt)?;
-                row.into_item().map(Some).map_err(corrupt)
+                Ok(Some(row.into_item()))
             };
             let (old, new) = (image(old)?, image(new)?);
             let sequence = u64::try_from(sequence).map_err(|_| corrupt("a negative sequence number".into()))?;

@@ -272,7 +272,7 @@ async fn every_applied_write_is_one_change_with_both_images() {
         "a delete of nothing records nothing"
     );
     let created = changes[0].new.as_ref().unwrap();
-    assert_eq!(created.outbox(), [message("m-1")]);
+    assert_eq!(created.outbox().unwrap(), [message("m-1")]);
     assert_eq!(changes[1].old.as_ref(), Some(created));
     assert_eq!(s.read_changes(1, 1).unwrap().iter().map(|c| c.sequence).collect::<Vec<_>>(), [2]);
 }

@@ -7,8 +7,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use super::{EmbeddedBus, EmbeddedStore};
 use crate::adapters::clock::{ManualClock, SequentialIds};
 use crate::app::Deps;
+use crate::error::StoreError;
 use crate::messages::relay::relay_change;
-use crate::ports::Item;
+use crate::ports::{Item, OutboundMessage};
 use crate::rules::Rules;
 use crate::topology::TOPOLOGY;
 
@@ -78,8 +79,11 @@ pub async fn relay_feed(deps: &Deps, store: &EmbeddedStore) -> crate::Result<usi
             return Ok(sent);
         }
         for change in changes {
-            let old = change.old.map(Item::into_outbox).unwrap_or_default();
-            let new = change.new.map(Item::into_outbox).unwrap_or_default();
+            let outbox = |item: Option<Item>| -> crate::Result<Vec<OutboundMessage>> {
+                let messages = item.map(Item::into_outbox).transpose().map_err(StoreError::Corrupt)?;
+                Ok(messages.unwrap_or_default())
+            };
+            let (old, new) = (outbox(change.old)?, outbox(change.new)?);
             sent += relay_change(deps, &old, new).await?;
             store.trim_through(change.sequence);
         }
