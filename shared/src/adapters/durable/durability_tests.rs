@@ -172,3 +172,34 @@ async fn a_corrupt_row_is_an_error_naming_it_not_a_panic() {
     let Err(Error::Queue(why)) = bus.receive(queue, 10).await else { panic!("a corrupt message") };
     assert!(why.starts_with(&format!("{queue}: messages row 1 is corrupt: unreadable attributes")), "{why}");
 }
+
+#[tokio::test]
+async fn a_change_with_a_corrupt_outbox_is_handed_to_the_relay_not_a_stalled_feed() {
+    let dir = TestDir::new("corrupt-outbox");
+    let message = OutboundMessage {
+        id: "m-1".into(),
+        topic: "order-events".into(),
+        body: "{}".into(),
+        attributes: BTreeMap::new(),
+        via: Default::default(),
+    };
+    {
+        let store = DataDir::open(dir.path()).unwrap().store(Arc::new(NoFaults));
+        store.write(put(Item::new(Key::new("a", "A"), "1".into()).with_outbox(vec![message.clone()]))).await.unwrap();
+        store.write(put(Item::new(Key::new("b", "A"), "2".into()).with_outbox(vec![message]))).await.unwrap();
+    }
+    let conn = rusqlite::Connection::open(dir.path().join(super::DATABASE_FILE)).unwrap();
+    conn.execute_batch("UPDATE changes SET new_outbox = x'00ff' WHERE sequence = 1").unwrap();
+    drop(conn);
+
+    let store = DataDir::open(dir.path()).unwrap().store(Arc::new(NoFaults));
+    // The feed reads on: the relay gets the record with the bytes as stored, cannot read
+    // them, and parks it in its failure queue with the reason (outbox-relay's tests).
+    let changes = store.read_changes(0, 10).unwrap();
+    assert_eq!(changes.len(), 2);
+    let corrupt = changes[0].new.as_ref().unwrap();
+    assert!(corrupt.outbox().unwrap_err().starts_with("the outbox is not deflated"), "{:?}", corrupt.outbox());
+    let record = crate::adapters::embedded::stream::event_record(&changes[0]);
+    assert_eq!(record.change.new_image.get("outbox"), Some(&serde_dynamo::AttributeValue::B(vec![0x00, 0xff])));
+    assert_eq!(changes[1].new.as_ref().unwrap().outbox().unwrap().len(), 1);
+}
