@@ -21,16 +21,21 @@ fn due(pk: &str) -> IndexQuery {
     IndexQuery { index: Index::Gsi2, pk: pk.into(), sk_from: None, sk_to: None, limit: 10, after: None }
 }
 
-#[tokio::test]
-async fn items_indexes_and_the_change_feed_survive_a_reopen() {
-    let dir = TestDir::new("reopen-store");
-    let message = OutboundMessage {
+/// A message for an item's outbox.
+fn message() -> OutboundMessage {
+    OutboundMessage {
         id: "m-1".into(),
         topic: "order-events".into(),
         body: "{}".into(),
         attributes: BTreeMap::new(),
         via: Default::default(),
-    };
+    }
+}
+
+#[tokio::test]
+async fn items_indexes_and_the_change_feed_survive_a_reopen() {
+    let dir = TestDir::new("reopen-store");
+    let message = message();
     let a = Item::new(Key::new("a", "A"), "1".into()).with_index(Index::Gsi2, "due", "01").with_outbox(vec![message]);
     {
         let store = DataDir::open(dir.path()).unwrap().store(Arc::new(NoFaults));
@@ -176,13 +181,7 @@ async fn a_corrupt_row_is_an_error_naming_it_not_a_panic() {
 #[tokio::test]
 async fn a_change_with_a_corrupt_outbox_is_handed_to_the_relay_not_a_stalled_feed() {
     let dir = TestDir::new("corrupt-outbox");
-    let message = OutboundMessage {
-        id: "m-1".into(),
-        topic: "order-events".into(),
-        body: "{}".into(),
-        attributes: BTreeMap::new(),
-        via: Default::default(),
-    };
+    let message = message();
     {
         let store = DataDir::open(dir.path()).unwrap().store(Arc::new(NoFaults));
         store.write(put(Item::new(Key::new("a", "A"), "1".into()).with_outbox(vec![message.clone()]))).await.unwrap();
