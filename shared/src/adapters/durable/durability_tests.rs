@@ -202,3 +202,61 @@ async fn a_change_with_a_corrupt_outbox_is_handed_to_the_relay_not_a_stalled_fee
     assert_eq!(record.change.new_image.get("outbox"), Some(&serde_dynamo::AttributeValue::B(vec![0x00, 0xff])));
     assert_eq!(changes[1].new.as_ref().unwrap().outbox().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_full_disk_fails_the_call_whole_says_so_and_keeps_what_was_committed() {
+    use crate::error::{Error, StoreError};
+    let dir = TestDir::new("full-disk");
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()));
+    let queue = NOTIFICATIONS_QUEUE;
+    let a = Item::new(Key::new("a", "A"), "1".into()).with_index(Index::Gsi2, "due", "a").with_outbox(vec![message()]);
+    let big = "x".repeat(200_000);
+    let b = Item::new(Key::new("b", "A"), format!("{big:?}")).with_index(Index::Gsi2, "due", "b");
+    {
+        let data = DataDir::open(dir.path()).unwrap();
+        let store = data.store(Arc::new(NoFaults));
+        let bus = data.bus(TOPOLOGY, clock.clone(), Arc::new(NoFaults));
+        store.write(put(a.clone())).await.unwrap();
+        bus.send(queue, "kept", &BTreeMap::new()).await.unwrap();
+        // The disk fills up: the database may not grow by another page (SQLite answers
+        // as it does to a write the disk refuses: SQLITE_FULL).
+        let grow_to = |pages: &str| {
+            let conn = data.shared.conn();
+            let pages = if pages == "now" {
+                conn.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0)).unwrap().to_string()
+            } else {
+                pages.to_string()
+            };
+            conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get::<_, i64>(0)).unwrap();
+        };
+        grow_to("now");
+
+        let Err(StoreError::Backend(why)) = store.write(put(b.clone())).await else { panic!("the write fails") };
+        assert!(why.contains("orderflow.db: the disk is full"), "{why}");
+        assert!(why.contains("free space on it; everything committed is kept"), "{why}");
+        let Err(Error::Queue(why)) = bus.send(queue, &big, &BTreeMap::new()).await else { panic!("the send fails") };
+        assert!(why.starts_with(&format!("{queue}: ")) && why.contains("the disk is full"), "{why}");
+
+        // Nothing of what failed was written, neither the item nor its index entry nor
+        // its change record; what was committed before is all there.
+        assert_eq!(store.get(&b.key).await.unwrap(), None);
+        let indexed = store.query(due("due")).await.unwrap().items;
+        assert_eq!(indexed.iter().map(|i| i.key.pk.as_str()).collect::<Vec<_>>(), ["a"]);
+        let changes = store.read_changes(0, 10).unwrap();
+        assert_eq!(changes.iter().map(|c| c.key.pk.as_str()).collect::<Vec<_>>(), ["a"]);
+        assert_eq!(store.get(&a.key).await.unwrap().unwrap().outbox(), a.outbox());
+        assert_eq!(bus.stats(queue).await.unwrap().visible, 1);
+
+        // Space is freed: the same calls succeed, with no restart.
+        grow_to("1073741823");
+        store.write(put(b.clone())).await.unwrap();
+        bus.send(queue, &big, &BTreeMap::new()).await.unwrap();
+    }
+    let data = DataDir::open(dir.path()).unwrap();
+    let store = data.store(Arc::new(NoFaults));
+    assert_eq!(store.get(&b.key).await.unwrap().map(|i| i.body), Some(b.body));
+    assert_eq!(store.read_changes(0, 10).unwrap().len(), 2);
+    let bus = data.bus(TOPOLOGY, clock, Arc::new(NoFaults));
+    let bodies: Vec<usize> = bus.receive(queue, 10).await.unwrap().iter().map(|m| m.body.len()).collect();
+    assert_eq!(bodies, ["kept".len(), big.len()]);
+}

@@ -100,7 +100,21 @@ impl Shared {
 
     /// An SQLite failure, naming the database it happened on.
     fn failed(&self, e: &rusqlite::Error) -> String {
-        format!("{}: {e}", self.database.display())
+        failure(&self.database, e)
+    }
+}
+
+/// An SQLite failure on `database`, naming it, and saying what to do about a full disk:
+/// SQLite rolls the failed transaction back whole, so what was committed is kept and
+/// nothing of the failed call is (a request answers `500` and may be sent again; a
+/// queue record is retried).
+fn failure(database: &Path, e: &rusqlite::Error) -> String {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => format!(
+            "{}: the disk is full ({e}): free space on it; everything committed is kept, and what failed was not written",
+            database.display()
+        ),
+        _ => format!("{}: {e}", database.display()),
     }
 }
 

@@ -177,7 +177,7 @@ fn describe(database: &Path, e: rusqlite::Error) -> String {
             "{} is not an SQLite database ({e}); move it away or start with --data-dir on a new directory",
             database.display()
         ),
-        _ => format!("{}: {e}", database.display()),
+        _ => super::failure(database, &e),
     }
 }
 
