@@ -25,6 +25,8 @@ pub mod filter;
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test support: loads the event fixtures")]
 pub mod fixtures;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod store_contract;
 pub mod stream;
 pub mod world;
 
