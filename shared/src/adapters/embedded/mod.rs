@@ -12,6 +12,8 @@
 //! - [`world`]: a whole embedded backend with a manual clock, for tests and benchmarks.
 
 pub mod bus;
+#[cfg(test)]
+pub(crate) mod bus_contract;
 #[cfg(feature = "emf")]
 #[allow(
     clippy::unwrap_used,
