@@ -25,10 +25,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use orderflow_shared::adapters::durable::SyncMode;
 
 /// Turns transparent huge pages off for this process. mimalloc asks the kernel for
-/// huge pages where it may, and a growing heap then has each 2 MiB zeroed whole at its
-/// first touch, and again after mimalloc hands it back: about a sixth of the in-memory
-/// chain's CPU time (`bench chain`), for no gain in a heap of this size. With small
-/// pages only what is touched is zeroed.
+/// huge pages where it may, and the growing heap then had each 2 MiB zeroed whole at
+/// its first touch: up to a sixth of the in-memory chain's CPU time (`bench chain`),
+/// varying with the kernel's supply of huge pages. With small pages only what is
+/// touched is zeroed.
 fn no_huge_pages() {
     // A kernel that refuses (older than 3.15) keeps them: slower, not wrong.
     #[cfg(target_os = "linux")]
