@@ -106,6 +106,7 @@ const RETAIL_STATUSES: [(&str, &str); 4] =
 pub async fn chain(n: usize, runs: usize, backends: &[Option<SyncMode>]) {
     for &sync in backends {
         let mut times = Vec::new();
+        let mut cpu = Vec::new();
         let mut hops: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
         for run in 0..runs {
             let dir = sync.map(|_| std::env::temp_dir().join(format!("orderflow-bench-{}-{run}", std::process::id())));
@@ -115,9 +116,10 @@ pub async fn chain(n: usize, runs: usize, backends: &[Option<SyncMode>]) {
             // generator sends bodies it built beforehand.
             let phases = chain_requests(&rt, n);
             functions::hops::record(true);
-            let started = Instant::now();
+            let (started, cpu_before) = (Instant::now(), cpu_time());
             drive_chain(&rt, phases).await;
             times.push(started.elapsed());
+            cpu.extend(cpu_time().zip(cpu_before).map(|(after, before)| after.saturating_sub(before)));
             check_chain(&rt, n).await;
             for (hop, mut took) in functions::hops::take() {
                 hops.entry(hop).or_default().append(&mut took);
@@ -134,12 +136,37 @@ pub async fn chain(n: usize, runs: usize, backends: &[Option<SyncMode>]) {
             Some(SyncMode::Full) => "durable (SQLite data directory, --sync full)",
         };
         summary(&format!("whole chain of {n} orders, {backend}"), &mut times, n, "orders");
+        cpu.sort();
+        if let Some(median) = cpu.get(cpu.len() / 2) {
+            let per_order = median.as_secs_f64() * 1e6 / n.max(1) as f64;
+            println!("  CPU time: median {median:?} a run, {per_order:.0} µs an order (user and system, every thread)");
+        }
         for (hop, mut took) in hops {
             took.sort();
             let at = |q: usize| took.get((took.len().saturating_sub(1)) * q / 100).copied().unwrap_or_default();
             println!("  {hop}: {} invocations, p50 {:?}, p99 {:?}", took.len(), at(50), at(99));
         }
     }
+}
+
+/// The CPU time this process has used so far, user and system, every thread (where the
+/// OS reports it): steadier than the rate on a machine whose speed drifts, and what
+/// bounds it when every core is busy.
+fn cpu_time() -> Option<Duration> {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sys::resource::{getrusage, UsageWho};
+        let usage = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+        let of = |t: nix::sys::time::TimeVal| {
+            Some(
+                Duration::from_secs(u64::try_from(t.tv_sec()).ok()?)
+                    + Duration::from_micros(u64::try_from(t.tv_usec()).ok()?),
+            )
+        };
+        Some(of(usage.user_time())? + of(usage.system_time())?)
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
 }
 
 /// How many callers send the chain's requests at once, as clients of `serve` would.
