@@ -141,7 +141,8 @@ impl Faults for Crash {
 }
 
 /// Runs every test of the contract on the bus `fresh` makes: one `#[tokio::test]`
-/// each, under the contract's names.
+/// each, under the contract's names. A test left out of this list is dead code in the
+/// test build, which the lints refuse.
 macro_rules! bus_contract_tests {
     ($fresh:expr) => {
         bus_contract_tests!($fresh;

@@ -42,7 +42,8 @@ fn message(id: &str) -> OutboundMessage {
 }
 
 /// Runs every test of the contract on the store `fresh` makes: one `#[tokio::test]`
-/// each, under the contract's names.
+/// each, under the contract's names. A test left out of this list is dead code in the
+/// test build, which the lints refuse.
 macro_rules! store_contract_tests {
     ($fresh:expr) => {
         store_contract_tests!($fresh;
