@@ -220,16 +220,9 @@ async fn a_full_disk_fails_the_call_whole_says_so_and_keeps_what_was_committed()
         bus.send(queue, "kept", &BTreeMap::new()).await.unwrap();
         // The disk fills up: the database may not grow by another page (SQLite answers
         // as it does to a write the disk refuses: SQLITE_FULL).
-        let grow_to = |pages: &str| {
-            let conn = data.shared.conn();
-            let pages = if pages == "now" {
-                conn.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0)).unwrap().to_string()
-            } else {
-                pages.to_string()
-            };
-            conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get::<_, i64>(0)).unwrap();
-        };
-        grow_to("now");
+        let pragma = |sql: &str| data.shared.conn().query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        let pages = pragma("PRAGMA page_count");
+        pragma(&format!("PRAGMA max_page_count = {pages}"));
 
         let Err(StoreError::Backend(why)) = store.write(put(b.clone())).await else { panic!("the write fails") };
         assert!(why.contains("orderflow.db: the disk is full"), "{why}");
@@ -248,7 +241,7 @@ async fn a_full_disk_fails_the_call_whole_says_so_and_keeps_what_was_committed()
         assert_eq!(bus.stats(queue).await.unwrap().visible, 1);
 
         // Space is freed: the same calls succeed, with no restart.
-        grow_to("1073741823");
+        pragma("PRAGMA max_page_count = 1073741823");
         store.write(put(b.clone())).await.unwrap();
         bus.send(queue, &big, &BTreeMap::new()).await.unwrap();
     }

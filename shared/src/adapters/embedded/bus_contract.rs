@@ -68,7 +68,7 @@ fn setup(fresh: Fresh, raw: bool) -> Setup {
     with_faults(fresh, raw, Arc::new(NoFaults))
 }
 
-fn published(bus: &dyn ContractBus, topic: &str) -> Option<Vec<Published>> {
+pub(crate) fn published(bus: &dyn ContractBus, topic: &str) -> Option<Vec<Published>> {
     bus.published_on(topic).unwrap()
 }
 
