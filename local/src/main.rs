@@ -242,9 +242,9 @@ fn main() -> ExitCode {
 /// core (or `TOKIO_WORKER_THREADS`, if set). Every call of the durable backend goes
 /// through its one SQLite connection, one at a time, so a second worker mostly waits
 /// for that connection's lock: on the development machine the whole chain
-/// (`bench chain`) took about a fifth less CPU time an order with one worker, at a
-/// slightly higher rate, and each function's invocations were quicker (p99 of
-/// `risk-check` 0.25 ms against 1.3 ms).
+/// (`bench chain`) took about a quarter less CPU time an order with one worker, at a
+/// sixth higher rate, and each function's invocations were quicker (p99 of
+/// `risk-check` 0.18 to 0.24 ms against 1.1 to 1.5 ms).
 fn runtime(durable: bool) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if durable && std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
