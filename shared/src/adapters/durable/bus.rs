@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::codec::{self, attributes_from, attributes_json};
 use super::Shared;
-use crate::adapters::embedded::{filter, EmbeddedBus, Faults, Published, PublishedLog};
+use crate::adapters::embedded::{EmbeddedBus, Faults, Published, PublishedLog};
 use crate::error::Error;
 use crate::ports::{oversized_message, Clock, OutboundMessage, Publisher, QueueSender, ReceivedMessage, Via};
 use crate::topology::{Queue, Topology};
@@ -138,21 +138,7 @@ impl DurableBus {
     fn publish_in(&self, tx: &Transaction<'_>, message: &OutboundMessage, now: DateTime<Utc>) -> Result<(), Error> {
         let failed = |e: rusqlite::Error| Error::Publish(format!("{}: {}", message.topic, self.shared.failed(&e)));
         let message_id = self.shared.fresh_id("pub");
-        let mut deliveries = Vec::new();
-        for sub in self.topology.subscriptions.iter().filter(|s| s.topic == message.topic) {
-            if sub.filter_policy.is_some_and(|p| !filter::matches(p, &message.attributes)) {
-                continue;
-            }
-            let (body, attributes) = if sub.raw_delivery {
-                (message.body.clone(), message.attributes.clone())
-            } else {
-                (EmbeddedBus::sns_envelope(&message.topic, &message_id, message, now), BTreeMap::new())
-            };
-            if let Some(reason) = oversized_message(sub.queue, &body, &attributes) {
-                return Err(Error::Publish(format!("{} → {reason}", message.topic)));
-            }
-            deliveries.push((sub.queue, body, attributes));
-        }
+        let deliveries = EmbeddedBus::deliveries(&self.topology, message, &message_id, now)?;
         // The body as it is where it is JSON (checked, not parsed into a value and
         // written out again), else the JSON string of it: read back as JSON either way.
         let is_json = serde_json::from_str::<serde::de::IgnoredAny>(&message.body).is_ok();

@@ -22,6 +22,10 @@ use crate::ports::{
 };
 use crate::topology::{Queue, Topology};
 
+/// A published message's copy for a subscribed queue: the queue, the body and the
+/// message attributes.
+pub(crate) type Delivery = (&'static str, String, BTreeMap<String, String>);
+
 /// A message as recorded on its topic, for `GET /_local/topics/{topic}/messages`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Published {
@@ -171,6 +175,35 @@ impl EmbeddedBus {
         Ok(())
     }
 
+    /// The copies of `message` (published as `message_id` at `now`) for the queues
+    /// subscribed to its topic whose filter policy passes, as SNS delivers them: the
+    /// message as sent with raw delivery, else its SNS envelope with no attributes.
+    /// Refuses the message, with no copy made, if a copy would be over the size limit.
+    /// The durable bus makes the same.
+    pub(crate) fn deliveries(
+        topology: &Topology,
+        message: &OutboundMessage,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Delivery>, Error> {
+        let mut deliveries = Vec::new();
+        for sub in topology.subscriptions.iter().filter(|s| s.topic == message.topic) {
+            if sub.filter_policy.is_some_and(|p| !filter::matches(p, &message.attributes)) {
+                continue;
+            }
+            let (body, attributes) = if sub.raw_delivery {
+                (message.body.clone(), message.attributes.clone())
+            } else {
+                (Self::sns_envelope(&message.topic, message_id, message, now), BTreeMap::new())
+            };
+            if let Some(reason) = oversized_message(sub.queue, &body, &attributes) {
+                return Err(Error::Publish(format!("{} → {reason}", message.topic)));
+            }
+            deliveries.push((sub.queue, body, attributes));
+        }
+        Ok(deliveries)
+    }
+
     /// The SQS body of an SNS delivery without raw message delivery (the durable bus
     /// builds the same).
     pub(crate) fn sns_envelope(topic: &str, id: &str, message: &OutboundMessage, at: DateTime<Utc>) -> String {
@@ -206,21 +239,7 @@ impl Publisher for EmbeddedBus {
         }
         self.faults.before_publish(&message.topic)?;
         let message_id = state.fresh_id("pub");
-        let mut deliveries = Vec::new();
-        for sub in self.topology.subscriptions.iter().filter(|s| s.topic == message.topic) {
-            if sub.filter_policy.is_some_and(|p| !filter::matches(p, &message.attributes)) {
-                continue;
-            }
-            let (body, attributes) = if sub.raw_delivery {
-                (message.body.clone(), message.attributes.clone())
-            } else {
-                (Self::sns_envelope(&message.topic, &message_id, message, now), BTreeMap::new())
-            };
-            if let Some(reason) = oversized_message(sub.queue, &body, &attributes) {
-                return Err(Error::Publish(format!("{} → {reason}", message.topic)));
-            }
-            deliveries.push((sub.queue, body, attributes));
-        }
+        let deliveries = Self::deliveries(&self.topology, message, &message_id, now)?;
         let record = Recorded {
             message_id: message_id.clone(),
             body: message.body.clone(),
