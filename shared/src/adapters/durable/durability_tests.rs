@@ -253,3 +253,30 @@ async fn a_full_disk_fails_the_call_whole_says_so_and_keeps_what_was_committed()
     let bodies: Vec<usize> = bus.receive(queue, 10).await.unwrap().iter().map(|m| m.body.len()).collect();
     assert_eq!(bodies, ["kept".len(), big.len()]);
 }
+
+fn page_size(dir: &TestDir) -> i64 {
+    let conn = rusqlite::Connection::open(dir.path().join(super::DATABASE_FILE)).unwrap();
+    conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap()
+}
+
+#[tokio::test]
+async fn a_directory_made_with_other_pages_keeps_them_and_its_items() {
+    let dir = TestDir::new("page-size");
+    let a = Item::new(Key::new("a", "A"), "1".into()).with_index(Index::Gsi2, "due", "01");
+    {
+        let store = DataDir::open(dir.path()).unwrap().store(Arc::new(NoFaults));
+        store.write(put(a.clone())).await.unwrap();
+    }
+    assert_eq!(page_size(&dir), 2048, "a new directory's pages");
+    // As an earlier build made it: SQLite's 4 KiB pages.
+    let conn = rusqlite::Connection::open(dir.path().join(super::DATABASE_FILE)).unwrap();
+    conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA page_size = 4096; VACUUM;").unwrap();
+    drop(conn);
+    assert_eq!(page_size(&dir), 4096);
+    let store = DataDir::open(dir.path()).unwrap().store(Arc::new(NoFaults));
+    assert_eq!(store.get(&a.key).await.unwrap().map(|i| i.body), Some(a.body.clone()));
+    store.write(put(Item::new(Key::new("b", "A"), "2".into()))).await.unwrap();
+    assert_eq!(store.query(due("due")).await.unwrap().items.len(), 1);
+    drop(store);
+    assert_eq!(page_size(&dir), 4096, "the directory keeps its pages");
+}
