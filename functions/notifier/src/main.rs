@@ -5,7 +5,7 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use metrics_cloudwatch_embedded::lambda::service::run;
+use orderflow_shared::edge::metrics::run;
 use orderflow_shared::topology;
 
 #[tokio::main(flavor = "current_thread")]

@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use metrics_cloudwatch_embedded::lambda::service::run;
+use orderflow_shared::edge::metrics::run;
 use orderflow_shared::topology;
 use scheduled_retry::{tick, Deadline, TickReport};
 use serde_json::Value;

@@ -4,7 +4,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use lambda_http::{service_fn, Error, Request};
-use metrics_cloudwatch_embedded::lambda::service::run_http;
+use orderflow_shared::edge::metrics::run_http;
 use orderflow_shared::topology;
 
 #[tokio::main(flavor = "current_thread")]
