@@ -219,18 +219,6 @@ fn main() -> ExitCode {
         "info"
     };
     orderflow_shared::edge::telemetry::init_with_default(level);
-    // The whole-chain benchmark runs each backend on the runtime `serve` gives it.
-    if let Command::Bench { what: BenchArg::Chain, count, runs, backend } = &cli.command {
-        for backend in bench_backends(backend) {
-            let durable = backend.is_some();
-            let one = [backend];
-            let chain = orderflow_local::bench::chain(*count, (*runs).max(1), &one);
-            if let Err(e) = runtime(durable).map(|rt| rt.block_on(chain)) {
-                return fail(&format!("cannot start the async runtime: {e}"));
-            }
-        }
-        return ExitCode::SUCCESS;
-    }
     let durable = matches!(cli.command, Command::Serve { backend: BackendArg::Embedded, in_memory: false, .. });
     match runtime(durable) {
         Ok(rt) => rt.block_on(run(cli.command)),
@@ -251,6 +239,19 @@ fn runtime(durable: bool) -> std::io::Result<tokio::runtime::Runtime> {
         builder.worker_threads(1);
     }
     builder.enable_all().build()
+}
+
+/// The whole chain on one backend, on the runtime `serve` gives that backend
+/// ([`runtime`]), which runs on a thread of its own: a runtime cannot be started from
+/// within this one.
+async fn chain_on_its_runtime(count: usize, runs: usize, backend: Option<SyncMode>) -> Result<(), String> {
+    let (done, ran) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let ran =
+            runtime(backend.is_some()).map(|rt| rt.block_on(orderflow_local::bench::chain(count, runs, &[backend])));
+        let _ = done.send(ran.map_err(|e| format!("cannot start the async runtime: {e}")));
+    });
+    ran.await.map_err(|_| "the benchmark stopped before it finished".to_string())?
 }
 
 /// The backends `bench chain --backend` names; all three when it names none.
@@ -312,7 +313,13 @@ async fn run(command: Command) -> ExitCode {
             match what {
                 BenchArg::Tick => orderflow_local::bench::tick(count, runs.max(1)).await,
                 BenchArg::Intake => orderflow_local::bench::intake(count, runs.max(1)).await,
-                BenchArg::Chain => orderflow_local::bench::chain(count, runs.max(1), &bench_backends(&backend)).await,
+                BenchArg::Chain => {
+                    for backend in bench_backends(&backend) {
+                        if let Err(e) = chain_on_its_runtime(count, runs.max(1), backend).await {
+                            return fail(&e);
+                        }
+                    }
+                }
             }
             ExitCode::SUCCESS
         }
