@@ -77,6 +77,7 @@ async fn measure_one(flow: Flow, proxy: &Proxy) -> Result<FlowReport, String> {
         data_dir: None,
         faults: Default::default(),
         sync: Default::default(),
+        keep_published: None,
     };
     let rt = Runtime::start(&options).await?;
     proxy.reset();

@@ -76,6 +76,11 @@ enum Command {
         /// `off`: anyone may do anything, for quick experiments only.
         #[arg(long, value_enum, default_value_t = AuthArg::On)]
         auth: AuthArg,
+        /// How many of each topic's latest messages are kept for `GET
+        /// /_local/topics/{topic}/messages` (older ones leave memory and the data
+        /// directory; the queues' copies are not touched); `all` keeps every one.
+        #[arg(long, default_value = "10000", value_parser = keep_published)]
+        keep_published: Keep,
     },
     /// Print a bearer token that `serve` on the same data directory accepts.
     Token {
@@ -282,6 +287,7 @@ async fn run(command: Command) -> ExitCode {
             in_memory,
             sync,
             auth,
+            keep_published: Keep(keep_published),
         } => {
             let backend = match (backend, endpoint_url) {
                 (BackendArg::Aws, Some(endpoint_url)) => Backend::Aws { endpoint_url },
@@ -303,8 +309,8 @@ async fn run(command: Command) -> ExitCode {
                 SyncArg::Normal => SyncMode::Normal,
                 SyncArg::Full => SyncMode::Full,
             };
-            let options =
-                Options { backend, rules, clock, resource_prefix, data_dir, faults: Default::default(), sync };
+            let faults = Default::default();
+            let options = Options { backend, rules, clock, resource_prefix, data_dir, faults, sync, keep_published };
             serve(options, port, auth).await
         }
         Command::Token { data_dir, sub, scopes, claims, minutes } => token(&data_dir, &sub, scopes, claims, minutes),
@@ -471,6 +477,20 @@ fn resource_prefix(text: &str) -> Result<String, String> {
         return Err("use 1 to 40 letters, digits, '-' or '_'".into());
     }
     Ok(text.to_string())
+}
+
+/// `serve --keep-published`: a number of messages, or every one.
+#[derive(Debug, Clone, Copy)]
+struct Keep(Option<usize>);
+
+fn keep_published(text: &str) -> Result<Keep, String> {
+    if text == "all" {
+        return Ok(Keep(None));
+    }
+    match text.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(Keep(Some(n))),
+        _ => Err("use a number of messages from 1 up, or `all`".into()),
+    }
 }
 
 fn fail(message: &str) -> ExitCode {

@@ -53,6 +53,9 @@ pub struct Options {
     pub faults: FaultPlan,
     /// When the data directory's commits reach the disk (`serve --sync`).
     pub sync: SyncMode,
+    /// How many of each topic's latest messages are kept for `GET
+    /// /_local/topics/{topic}/messages` (`serve --keep-published`); `None`: all of them.
+    pub keep_published: Option<usize>,
 }
 
 /// The faults an embedded runtime injects ([`NoFaults`] unless a test or soak run says
@@ -91,6 +94,7 @@ impl Options {
             data_dir: None,
             faults: FaultPlan::default(),
             sync: SyncMode::default(),
+            keep_published: None,
         }
     }
 }
@@ -130,8 +134,13 @@ struct EmbeddedParts {
 }
 
 impl EmbeddedParts {
-    fn in_memory(topology: Topology, clock: Arc<dyn Clock>, faults: Arc<dyn Faults>) -> EmbeddedParts {
-        let bus = Arc::new(EmbeddedBus::with_faults(topology, clock, faults.clone()));
+    fn in_memory(
+        topology: Topology,
+        clock: Arc<dyn Clock>,
+        faults: Arc<dyn Faults>,
+        keep: Option<usize>,
+    ) -> EmbeddedParts {
+        let bus = Arc::new(EmbeddedBus::with_faults(topology, clock, faults.clone()).keeping_published(keep));
         let store = Arc::new(EmbeddedStore::new(faults));
         EmbeddedParts {
             store: store.clone(),
@@ -143,8 +152,14 @@ impl EmbeddedParts {
         }
     }
 
-    fn durable(data: &DataDir, topology: Topology, clock: Arc<dyn Clock>, faults: Arc<dyn Faults>) -> EmbeddedParts {
-        let bus = data.bus(topology, clock, faults.clone());
+    fn durable(
+        data: &DataDir,
+        topology: Topology,
+        clock: Arc<dyn Clock>,
+        faults: Arc<dyn Faults>,
+        keep: Option<usize>,
+    ) -> EmbeddedParts {
+        let bus = data.bus_keeping(topology, clock, faults.clone(), keep);
         let store = data.store(faults);
         EmbeddedParts {
             store: store.clone(),
@@ -195,8 +210,8 @@ impl Runtime {
             Backend::Embedded => {
                 let faults = options.faults.0.clone();
                 let parts = match &data {
-                    Some(data) => EmbeddedParts::durable(data, topology, clock.clone(), faults),
-                    None => EmbeddedParts::in_memory(topology, clock.clone(), faults),
+                    Some(data) => EmbeddedParts::durable(data, topology, clock.clone(), faults, options.keep_published),
+                    None => EmbeddedParts::in_memory(topology, clock.clone(), faults, options.keep_published),
                 };
                 let stream: Box<dyn ChangeStream> = Box::new(EmbeddedChanges::new(parts.feed));
                 let deps = Deps {
@@ -214,7 +229,8 @@ impl Runtime {
                 let made = provision(&config, &topology, &options.resource_prefix)
                     .await
                     .map_err(|e| format!("cannot create the topology at {endpoint_url}: {e}"))?;
-                let taps = Taps::create(&config, &made.topic_arns, &options.resource_prefix).await?;
+                let taps =
+                    Taps::create(&config, &made.topic_arns, &options.resource_prefix, options.keep_published).await?;
                 let (store, publisher, sqs) = made.adapters(&config);
                 let broker: Arc<dyn Broker> = Arc::new(sqs);
                 let store: Arc<dyn StateStore> = Arc::new(store);

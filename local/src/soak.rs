@@ -181,6 +181,7 @@ pub async fn start(options: &Options, faults: Arc<SoakFaults>) -> Result<Runtime
         data_dir: options.data_dir.clone(),
         faults: FaultPlan(faults),
         sync: Default::default(),
+        keep_published: None,
     })
     .await
 }

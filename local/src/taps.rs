@@ -14,6 +14,8 @@ pub struct Taps {
     sqs: aws_sdk_sqs::Client,
     /// Topic name → (tap queue URL, what was drained so far).
     logs: BTreeMap<String, (String, Mutex<Vec<Published>>)>,
+    /// How many of each topic's latest messages the log keeps; `None`: all of them.
+    keep: Option<usize>,
 }
 
 impl Taps {
@@ -21,6 +23,7 @@ impl Taps {
         config: &SdkConfig,
         topic_arns: &BTreeMap<String, String>,
         prefix: &str,
+        keep: Option<usize>,
     ) -> Result<Taps, String> {
         let sqs = aws_sdk_sqs::Client::new(config);
         let sns = aws_sdk_sns::Client::new(config);
@@ -49,10 +52,10 @@ impl Taps {
                 .map_err(|e| fail(e.to_string()))?;
             logs.insert(topic.clone(), (url, Mutex::new(Vec::new())));
         }
-        Ok(Taps { sqs, logs })
+        Ok(Taps { sqs, logs, keep })
     }
 
-    /// Everything published to `topic` so far, oldest first.
+    /// Everything published to `topic` so far (the latest `keep`, if set), oldest first.
     pub async fn published(&self, topic: &str) -> Result<Vec<Published>, String> {
         let Some((url, log)) = self.logs.get(topic) else { return Ok(Vec::new()) };
         let mut log = log.lock().await;
@@ -79,6 +82,10 @@ impl Taps {
             }
         }
         log.sort_by_key(|p| p.published_at);
+        if let Some(keep) = self.keep {
+            let older = log.len().saturating_sub(keep);
+            log.drain(..older);
+        }
         Ok(log.clone())
     }
 }

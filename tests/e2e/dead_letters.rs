@@ -115,6 +115,7 @@ async fn a_deployed_stack_s_dead_letters_are_found_from_its_outputs_listed_and_r
         data_dir: None,
         faults: Default::default(),
         sync: Default::default(),
+        keep_published: None,
     };
     let rt = Runtime::start(&options).await.expect("aws runtime starts on moto");
     // The stack the template would make, with the outputs it declares.

@@ -134,6 +134,53 @@ scenario!(outside_systems_publish_through_the_local_topic_route, |h: Harness| as
     assert_eq!((status, err["error"]["field"].as_str()), (422, Some("message")));
 });
 
+/// `serve --keep-published 2`: a topic's route shows its latest two messages, oldest
+/// first.
+async fn shows_the_latest_published(h: Harness) {
+    for n in 1..=4 {
+        let message =
+            json!({"message": {"type": "audit.passed", "data": {"order_id": format!("o-{n}")}}, "attributes": {}});
+        assert_eq!(h.post("/_local/topics/audit-results", &message).await.0, 202);
+    }
+    h.settle().await;
+    let (status, shown) = h.send("GET", "/_local/topics/audit-results/messages", b"").await;
+    assert_eq!(status, 200, "{shown}");
+    let orders: Vec<_> = shown.as_array().unwrap().iter().map(|m| m["message"]["data"]["order_id"].clone()).collect();
+    assert_eq!(orders, [json!("o-3"), json!("o-4")], "{shown}");
+}
+
+mod keeping_the_latest_published {
+    use orderflow_local::Backend;
+    use orderflow_shared::adapters::aws::moto::{unique_name, MotoServer};
+
+    use super::*;
+
+    #[test]
+    fn in_memory() {
+        crate::support::run(async {
+            shows_the_latest_published(Harness::keeping_published(Backend::Embedded, None, 2).await).await
+        });
+    }
+
+    #[test]
+    fn on_a_data_directory() {
+        let dir = std::env::temp_dir().join(format!("orderflow-{}", unique_name("keep")));
+        let data_dir = Some(dir.clone());
+        crate::support::run(async move {
+            shows_the_latest_published(Harness::keeping_published(Backend::Embedded, data_dir, 2).await).await
+        });
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn aws() {
+        let endpoint_url = MotoServer::shared().endpoint.clone();
+        crate::support::run(async {
+            shows_the_latest_published(Harness::keeping_published(Backend::Aws { endpoint_url }, None, 2).await).await
+        });
+    }
+}
+
 #[tokio::test]
 async fn demo_shows_every_expected_hop() {
     let rt = Runtime::start(&Options::embedded()).await.unwrap();

@@ -21,6 +21,7 @@ async fn an_aws_runtime_restarted_on_its_prefix_and_data_directory_carries_on() 
         data_dir: Some(dir.clone()),
         faults: Default::default(),
         sync: Default::default(),
+        keep_published: None,
     };
     {
         let first = Harness { rt: Runtime::start(&options).await.expect("starts") };
@@ -53,6 +54,7 @@ fn embedded_on(dir: &std::path::Path) -> Options {
         data_dir: Some(dir.to_path_buf()),
         faults: Default::default(),
         sync: Default::default(),
+        keep_published: None,
     }
 }
 

@@ -66,6 +66,7 @@ fn options(backend: Backend) -> Options {
         data_dir: None,
         faults: Default::default(),
         sync: Default::default(),
+        keep_published: None,
     }
 }
 
@@ -78,6 +79,13 @@ impl Harness {
     pub async fn embedded_with(faults: std::sync::Arc<dyn orderflow_shared::adapters::embedded::Faults>) -> Harness {
         let options = Options { faults: orderflow_local::FaultPlan(faults), ..options(Backend::Embedded) };
         Harness { rt: Runtime::start(&options).await.expect("embedded runtime starts") }
+    }
+
+    /// A runtime keeping only each topic's latest `keep` messages (`serve
+    /// --keep-published`), on `backend` (with `data_dir`, the durable embedded one).
+    pub async fn keeping_published(backend: Backend, data_dir: Option<std::path::PathBuf>, keep: usize) -> Harness {
+        let options = Options { data_dir, keep_published: Some(keep), ..options(backend) };
+        Harness { rt: Runtime::start(&options).await.expect("runtime starts") }
     }
 
     pub async fn aws() -> Harness {

@@ -77,6 +77,7 @@ impl World {
             data_dir: None,
             faults: Default::default(),
             sync: Default::default(),
+            keep_published: None,
         };
         let mut rt = Runtime::start(&options).await.map_err(|e| Failure::new("runtime does not start", e))?;
         let effects = Arc::new(Effects::default());

@@ -7,12 +7,14 @@
 //! timeout, as it would on SQS.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use serde_json::json;
+use tracing::warn;
 
 use super::codec::{self, attributes_from, attributes_json};
 use super::Shared;
@@ -29,7 +31,16 @@ pub struct DurableBus {
     /// The queues of the topology by name; `None` for the outbox relay's failure queue,
     /// which no function consumes: it keeps what it is sent, with no redrive.
     queues: BTreeMap<&'static str, Option<Queue>>,
+    /// How many of each topic's latest messages are kept; `None`: all of them.
+    keep: Option<usize>,
+    /// Messages published since the topics were last trimmed to `keep`.
+    untrimmed: AtomicUsize,
 }
+
+/// How many publishes a bus that keeps only the latest messages of each topic lets pass
+/// between deleting the older ones: one delete per topic, in one transaction, every so
+/// often, instead of one in every publish's transaction.
+pub const TRIM_EVERY: usize = 1000;
 
 /// The columns of a queued message as read.
 pub(super) type MessageRow = (String, String, String, i64);
@@ -40,10 +51,37 @@ impl DurableBus {
         topology: Topology,
         clock: Arc<dyn Clock>,
         faults: Arc<dyn Faults>,
+        keep: Option<usize>,
     ) -> DurableBus {
         let mut queues: BTreeMap<_, _> = topology.queues.iter().map(|q| (q.name, Some(*q))).collect();
         queues.insert(topology.stream.failure_queue.name, None);
-        DurableBus { shared, topology, clock, faults, queues }
+        DurableBus { shared, topology, clock, faults, queues, keep, untrimmed: AtomicUsize::new(0) }
+    }
+
+    /// Once [`TRIM_EVERY`] messages have been published since the last time, deletes
+    /// every topic's messages older than the latest `keep`. A failure is logged and
+    /// left for the next time: the publishes it follows are committed.
+    fn trim_published(&self, published: usize) {
+        let Some(keep) = self.keep else { return };
+        if self.untrimmed.fetch_add(published, Ordering::Relaxed).saturating_add(published) < TRIM_EVERY {
+            return;
+        }
+        self.untrimmed.store(0, Ordering::Relaxed);
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let mut conn = self.shared.conn();
+        let trimmed = conn.transaction_with_behavior(TransactionBehavior::Immediate).and_then(|tx| {
+            for topic in self.topology.topics {
+                tx.prepare_cached(
+                    "DELETE FROM published WHERE topic = ?1 AND seq <= (
+                         SELECT seq FROM published WHERE topic = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+                )?
+                .execute(params![topic.name, keep])?;
+            }
+            tx.commit()
+        });
+        if let Err(e) = trimmed {
+            warn!(error = %self.shared.failed(&e), "trimming the topics' published messages failed; tried again later");
+        }
     }
 
     pub(super) fn spec(&self, queue: &str) -> Result<Option<Queue>, Error> {
@@ -189,6 +227,7 @@ impl Publisher for DurableBus {
         }
         tx.commit().map_err(failed)?;
         drop(conn);
+        self.trim_published(messages.len());
         for message in messages {
             self.faults.after_publish(&message.topic)?;
         }
@@ -243,9 +282,11 @@ impl PublishedLog for DurableBus {
                 Ok((r.get::<_, i64>(0)?, columns()))
             })
             .map_err(failed)?;
-        let mut published = Vec::new();
-        for row in rows {
-            let (seq, columns) = row.map_err(failed)?;
+        let rows = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(failed)?;
+        // Between trims the table holds up to TRIM_EVERY more than are kept.
+        let skip = self.keep.map_or(0, |keep| rows.len().saturating_sub(keep));
+        let mut published = Vec::with_capacity(rows.len() - skip);
+        for (seq, columns) in rows.into_iter().skip(skip) {
             let corrupt = |what: String| Error::Publish(format!("{topic}: published row {seq} is corrupt: {what}"));
             let (message_id, message, attributes, at) = columns.map_err(|e| corrupt(e.to_string()))?;
             published.push(Published {

@@ -87,3 +87,46 @@ async fn messages_to_several_topics_go_in_one_transaction_all_or_none() {
     let queued = bus.receive("work", 10).await.unwrap();
     assert_eq!(queued.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["{\"k\":\"wanted\"}"]);
 }
+
+/// `n` `wanted` messages to `order-events`, numbered from `from`.
+fn numbered(from: usize, n: usize) -> Vec<OutboundMessage> {
+    (from..from + n).map(|i| OutboundMessage { body: format!("{{\"n\":{i}}}"), ..message("wanted") }).collect()
+}
+
+fn numbers(published: Vec<Published>) -> Vec<serde_json::Value> {
+    published.into_iter().map(|p| p.message["n"].clone()).collect()
+}
+
+#[tokio::test]
+async fn a_bus_keeping_the_latest_messages_shows_those_and_deletes_the_rest_from_the_directory() {
+    let dir = TestDir::new("bus-keep");
+    let data = DataDir::open(dir.path()).unwrap();
+    let bus = data.bus_keeping(topology(true), start(), Arc::new(NoFaults), Some(3));
+    let rows = || -> i64 {
+        let conn = data.shared.conn();
+        conn.query_row("SELECT COUNT(*) FROM published WHERE topic = 'order-events'", [], |r| r.get(0)).unwrap()
+    };
+    for batch in 0..4 {
+        bus.publish_batch(&numbered(batch * 10, 10)).await.unwrap();
+    }
+    // Shown: the latest three; kept in the directory until the next trim: all of them.
+    assert_eq!(numbers(published(bus.as_ref(), "order-events").unwrap()), [37, 38, 39]);
+    assert_eq!(rows(), 40);
+    // Once TRIM_EVERY have been published, the older ones are deleted.
+    for batch in 4..TRIM_EVERY / 10 {
+        bus.publish_batch(&numbered(batch * 10, 10)).await.unwrap();
+    }
+    assert_eq!(rows(), 3);
+    bus.publish(&numbered(TRIM_EVERY, 1)[0]).await.unwrap();
+    assert_eq!(rows(), 4);
+    let latest = [TRIM_EVERY - 2, TRIM_EVERY - 1, TRIM_EVERY].map(|n| serde_json::json!(n));
+    assert_eq!(numbers(published(bus.as_ref(), "order-events").unwrap()), latest);
+    // The queue's copies are the queue's: every one is still there.
+    assert_eq!(bus.stats("work").await.unwrap().visible, TRIM_EVERY + 1);
+    drop(bus);
+    drop(data);
+    // Reopened, keeping every message: what was deleted stays deleted, the rest is there.
+    let data = DataDir::open(dir.path()).unwrap();
+    let bus = data.bus(topology(true), start(), Arc::new(NoFaults));
+    assert_eq!(published(bus.as_ref(), "order-events").unwrap().len(), 4);
+}

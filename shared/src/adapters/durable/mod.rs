@@ -159,7 +159,20 @@ impl DataDir {
     /// The topics and queues of `topology` on this directory, with the in-memory bus's
     /// semantics (`EmbeddedBus::with_faults`).
     pub fn bus(&self, topology: Topology, clock: Arc<dyn Clock>, faults: Arc<dyn Faults>) -> Arc<DurableBus> {
-        Arc::new(DurableBus::new(self.shared.clone(), topology, clock, faults))
+        self.bus_keeping(topology, clock, faults, None)
+    }
+
+    /// [`DataDir::bus`], keeping only the latest `keep` messages of each topic
+    /// (`EmbeddedBus::keeping_published`; `None`: all of them): older ones are deleted
+    /// from the directory every [`bus::TRIM_EVERY`] publishes.
+    pub fn bus_keeping(
+        &self,
+        topology: Topology,
+        clock: Arc<dyn Clock>,
+        faults: Arc<dyn Faults>,
+        keep: Option<usize>,
+    ) -> Arc<DurableBus> {
+        Arc::new(DurableBus::new(self.shared.clone(), topology, clock, faults, keep))
     }
 
     /// The manual clock's time as last saved (`None` if never saved).

@@ -77,7 +77,7 @@ struct QueueState {
 
 #[derive(Default)]
 struct State {
-    topics: BTreeMap<String, Vec<Recorded>>,
+    topics: BTreeMap<String, VecDeque<Recorded>>,
     queues: BTreeMap<String, QueueState>,
     next_id: u64,
 }
@@ -96,6 +96,8 @@ pub struct EmbeddedBus {
     clock: Arc<dyn Clock>,
     faults: Arc<dyn Faults>,
     state: Mutex<State>,
+    /// How many of each topic's latest messages are kept; `None`: all of them.
+    keep: Option<usize>,
 }
 
 /// What SNS delivers to a queue subscribed without raw message delivery (the fields in
@@ -128,7 +130,7 @@ impl EmbeddedBus {
     pub fn with_faults(topology: Topology, clock: Arc<dyn Clock>, faults: Arc<dyn Faults>) -> EmbeddedBus {
         let mut state = State::default();
         for topic in topology.topics {
-            state.topics.insert(topic.name.to_string(), Vec::new());
+            state.topics.insert(topic.name.to_string(), VecDeque::new());
         }
         for spec in topology.queues {
             state.queues.insert(
@@ -138,14 +140,23 @@ impl EmbeddedBus {
         }
         let failures = topology.stream.failure_queue.name.to_string();
         state.queues.insert(failures, QueueState { spec: None, messages: VecDeque::new(), dead: Vec::new() });
-        EmbeddedBus { topology, clock, faults, state: Mutex::new(state) }
+        EmbeddedBus { topology, clock, faults, state: Mutex::new(state), keep: None }
+    }
+
+    /// The bus keeping only the latest `keep` messages of each topic for
+    /// [`EmbeddedBus::published`] (`None`: every one, the default). What is dropped is
+    /// only the topic's record of it: its copies in the queues are theirs.
+    pub fn keeping_published(mut self, keep: Option<usize>) -> EmbeddedBus {
+        self.keep = keep;
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Everything published to `topic`, oldest first; `None` for an unknown topic.
+    /// Everything published to `topic` (the latest it keeps, [`EmbeddedBus::keeping_published`]),
+    /// oldest first; `None` for an unknown topic.
     pub fn published(&self, topic: &str) -> Option<Vec<Published>> {
         self.lock().topics.get(topic).map(|records| records.iter().map(Recorded::published).collect())
     }
@@ -246,7 +257,13 @@ impl Publisher for EmbeddedBus {
             attributes: message.attributes.clone(),
             published_at: now,
         };
-        state.topics.entry(message.topic.clone()).or_default().push(record);
+        let log = state.topics.entry(message.topic.clone()).or_default();
+        log.push_back(record);
+        if let Some(keep) = self.keep {
+            while log.len() > keep {
+                log.pop_front();
+            }
+        }
         for (queue, body, attributes) in deliveries {
             self.enqueue(&mut state, queue, body, attributes)?;
         }
