@@ -268,25 +268,27 @@ impl PublishedLog for DurableBus {
         }
         let failed = |e: rusqlite::Error| Error::Publish(format!("{topic}: {}", self.shared.failed(&e)));
         let conn = self.shared.conn();
+        // The latest `keep` (between trims the table holds up to TRIM_EVERY more; SQLite
+        // reads a negative limit as none), oldest first.
+        let limit = self.keep.map_or(-1, |keep| i64::try_from(keep).unwrap_or(i64::MAX));
         let mut stmt = conn
             .prepare_cached(
-                "SELECT seq, message_id, message, attributes, published_at FROM published
-                 WHERE topic = ?1 ORDER BY seq",
+                "SELECT seq, message_id, message, attributes, published_at FROM (
+                     SELECT * FROM published WHERE topic = ?1 ORDER BY seq DESC LIMIT ?2)
+                 ORDER BY seq",
             )
             .map_err(failed)?;
         let rows = stmt
-            .query_map(params![topic], |r| {
+            .query_map(params![topic, limit], |r| {
                 let columns = || -> rusqlite::Result<(String, String, String, i64)> {
                     Ok((r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                 };
                 Ok((r.get::<_, i64>(0)?, columns()))
             })
             .map_err(failed)?;
-        let rows = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(failed)?;
-        // Between trims the table holds up to TRIM_EVERY more than are kept.
-        let skip = self.keep.map_or(0, |keep| rows.len().saturating_sub(keep));
-        let mut published = Vec::with_capacity(rows.len() - skip);
-        for (seq, columns) in rows.into_iter().skip(skip) {
+        let mut published = Vec::new();
+        for row in rows {
+            let (seq, columns) = row.map_err(failed)?;
             let corrupt = |what: String| Error::Publish(format!("{topic}: published row {seq} is corrupt: {what}"));
             let (message_id, message, attributes, at) = columns.map_err(|e| corrupt(e.to_string()))?;
             published.push(Published {
