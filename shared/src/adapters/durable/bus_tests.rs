@@ -6,7 +6,7 @@ use super::*;
 use crate::adapters::durable::testdir::TestDir;
 use crate::adapters::durable::DataDir;
 use crate::adapters::embedded::bus_contract::{
-    bus_contract_tests, message, message_of_size, published, start, topology, ContractBus,
+    bus_contract_tests, message, message_of_size, numbered, numbers, published, start, topology, ContractBus,
 };
 use crate::adapters::embedded::{EmbeddedBus, ManualClock, NoFaults};
 use crate::ports::{Broker, MAX_MESSAGE_BYTES};
@@ -86,15 +86,6 @@ async fn messages_to_several_topics_go_in_one_transaction_all_or_none() {
     assert_eq!(ids("audit-requests"), ["a"]);
     let queued = bus.receive("work", 10).await.unwrap();
     assert_eq!(queued.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["{\"k\":\"wanted\"}"]);
-}
-
-/// `n` `wanted` messages to `order-events`, numbered from `from`.
-fn numbered(from: usize, n: usize) -> Vec<OutboundMessage> {
-    (from..from + n).map(|i| OutboundMessage { body: format!("{{\"n\":{i}}}"), ..message("wanted") }).collect()
-}
-
-fn numbers(published: Vec<Published>) -> Vec<serde_json::Value> {
-    published.into_iter().map(|p| p.message["n"].clone()).collect()
 }
 
 #[tokio::test]

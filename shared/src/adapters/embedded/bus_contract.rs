@@ -85,6 +85,16 @@ pub(crate) fn message(kind: &str) -> OutboundMessage {
     }
 }
 
+/// `n` `wanted` messages to `order-events`, their bodies numbered from `from`.
+pub(crate) fn numbered(from: usize, n: usize) -> Vec<OutboundMessage> {
+    (from..from + n).map(|i| OutboundMessage { body: format!("{{\"n\":{i}}}"), ..message("wanted") }).collect()
+}
+
+/// The numbers of [`numbered`] messages as published, in order.
+pub(crate) fn numbers(published: Vec<Published>) -> Vec<serde_json::Value> {
+    published.into_iter().map(|p| p.message["n"].clone()).collect()
+}
+
 /// A `wanted` message whose body and attributes come to exactly `size` bytes.
 pub(crate) fn message_of_size(size: usize) -> OutboundMessage {
     let mut m = message("wanted");

@@ -1,6 +1,6 @@
 //! The bus's contract ([`super::super::bus_contract`]) on the in-memory bus.
 
-use super::super::bus_contract::{bus_contract_tests, message, start, topology, ContractBus};
+use super::super::bus_contract::{bus_contract_tests, numbered, numbers, start, topology, ContractBus};
 use super::*;
 use crate::adapters::embedded::ManualClock;
 
@@ -17,11 +17,10 @@ bus_contract_tests!(fresh);
 #[tokio::test]
 async fn a_bus_keeping_the_latest_messages_of_each_topic_shows_only_those() {
     let bus = EmbeddedBus::new(topology(true), start()).keeping_published(Some(2));
-    for n in 0..5 {
-        bus.publish(&OutboundMessage { body: format!("{{\"n\":{n}}}"), ..message("wanted") }).await.unwrap();
+    for message in numbered(0, 5) {
+        bus.publish(&message).await.unwrap();
     }
-    let shown: Vec<_> = bus.published("order-events").unwrap().into_iter().map(|p| p.message["n"].clone()).collect();
-    assert_eq!(shown, [3, 4].map(|n| serde_json::json!(n)));
+    assert_eq!(numbers(bus.published("order-events").unwrap()), [3, 4].map(|n| serde_json::json!(n)));
     // The queue's copies are the queue's: every one is still there.
     assert_eq!(bus.stats("work").await.unwrap().visible, 5);
 }
