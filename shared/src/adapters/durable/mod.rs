@@ -7,6 +7,8 @@
 //! - [`store`]: [`DurableStore`], the table and its change feed; `table`: their SQL.
 //! - [`bus`]: [`DurableBus`], topics and queues; `queues`: receiving and inspecting them.
 //! - `codec`: how items, change images and times are kept in rows.
+//! - `wal_writes`: the VFS the database is opened with, SQLite's own with the WAL's
+//!   writes gathered into fewer calls.
 //!
 //! # What survives what
 //! Every call that changes anything is one SQLite transaction, committed before the call
@@ -39,6 +41,7 @@ pub mod open;
 mod queues;
 pub mod store;
 mod table;
+mod wal_writes;
 
 pub use bus::DurableBus;
 pub use store::DurableStore;

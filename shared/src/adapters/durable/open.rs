@@ -37,9 +37,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::{SyncMode, DATABASE_FILE, FORMAT, LOCK_FILE};
+use super::{wal_writes, SyncMode, DATABASE_FILE, FORMAT, LOCK_FILE};
 
 /// The page size of a database this code creates.
 const PAGE_SIZE: i64 = 2048;
@@ -83,7 +83,11 @@ pub(super) fn open(dir: &Path, sync: SyncMode) -> Result<(Connection, File, i64)
     let lock = lock(dir)?;
     let database = dir.join(DATABASE_FILE);
     let failed = |e: rusqlite::Error| describe(&database, e);
-    let mut conn = Connection::open(&database).map_err(failed)?;
+    // SQLite's own VFS, with a WAL's writes gathered into one call per run of adjacent
+    // bytes, written out by each commit (see `wal_writes`).
+    wal_writes::register()?;
+    let mut conn =
+        Connection::open_with_flags_and_vfs(&database, OpenFlags::default(), wal_writes::VFS_NAME).map_err(failed)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(failed)?;
     // One connection of one process uses the database (the directory's lock says so):
     // with exclusive locking SQLite takes its file locks once instead of per transaction,
