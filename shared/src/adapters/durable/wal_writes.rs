@@ -182,6 +182,11 @@ unsafe fn write_out(wal: &mut WalFile) -> c_int {
     let mut at = wal.at;
     for piece in wal.gathered.chunks(WRITE_AT_MOST) {
         let Ok(amount) = c_int::try_from(piece.len()) else { return ffi::SQLITE_IOERR_WRITE };
+        #[cfg(test)]
+        if tests::disk_is_full() {
+            rc = ffi::SQLITE_FULL;
+            break;
+        }
         // SAFETY: the underlying file is open until `wal_close`, and the bytes outlive the call.
         rc = unsafe {
             match methods(wal.inner).xWrite {

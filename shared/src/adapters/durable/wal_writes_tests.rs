@@ -2,6 +2,7 @@
 //! leave at that instant (the files copied as they are, opened by SQLite's own VFS,
 //! which recovers the WAL as a restart does) holds every committed row and nothing else.
 
+use std::cell::Cell;
 use std::path::Path;
 
 use rusqlite::{params, Connection, OpenFlags};
@@ -10,6 +11,29 @@ use super::{register, VFS_NAME};
 use crate::adapters::durable::testdir::TestDir;
 
 const FILES: [&str; 2] = ["t.db", "t.db-wal"];
+
+thread_local! {
+    /// How many more writes to the file underneath succeed on this thread before the
+    /// disk is full (`None`: it never is). SQLite writes on the thread that called it.
+    static WRITES_LEFT: Cell<Option<u32>> = const { Cell::new(None) };
+}
+
+/// Whether the next write to the file underneath fails as on a full disk.
+pub(super) fn disk_is_full() -> bool {
+    WRITES_LEFT.with(|left| match left.get() {
+        Some(0) => true,
+        Some(n) => {
+            left.set(Some(n - 1));
+            false
+        }
+        None => false,
+    })
+}
+
+/// The disk fills after `writes` more writes on this thread; `None` frees it.
+fn disk_fills_after(writes: Option<u32>) {
+    WRITES_LEFT.with(|left| left.set(writes));
+}
 
 /// A database on the gathering VFS, set up as the data directory's is.
 fn open(dir: &Path, synchronous: &str, settings: &str) -> Connection {
@@ -119,4 +143,38 @@ fn commits_after_checkpoints_restarted_the_wal_are_in_the_files_and_survive_a_re
     }
     let conn = open(dir.path(), "NORMAL", "");
     assert_eq!(rows(&conn), expected);
+}
+
+#[test]
+fn a_commit_the_disk_has_no_room_for_fails_whole_and_the_next_ones_succeed_once_there_is_room() {
+    let dir = TestDir::new("wal-writes-full");
+    let conn = open(dir.path(), "NORMAL", "");
+    let mut expected = Vec::new();
+    for n in 0..10 {
+        conn.execute("INSERT INTO t (n, body) VALUES (?1, ?2)", params![n, body(n, 0)]).unwrap();
+        expected.push((n, body(n, 0)));
+    }
+    // A commit is written in two calls (up to its commit frame's header, then that
+    // frame's page), and a transaction of more than 64 KiB in pieces of 64 KiB: the disk
+    // fills at the first call, at the commit frame's page, and partway through.
+    let large: String = "x".repeat(200_000);
+    for (writes, n, text) in [(0, 100, "small"), (1, 101, "small"), (1, 102, large.as_str()), (2, 103, large.as_str())]
+    {
+        disk_fills_after(Some(writes));
+        let failed = conn.execute("INSERT INTO t (n, body) VALUES (?1, ?2)", params![n, text]);
+        assert!(
+            matches!(&failed, Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DiskFull),
+            "{writes} writes left: {failed:?}"
+        );
+        disk_fills_after(None);
+        assert_eq!(rows(&conn), expected, "{writes} writes left, {text}");
+        assert_eq!(as_a_crash_leaves_them(dir.path()), expected, "{writes} writes left, {text}");
+    }
+    for n in 10..15 {
+        conn.execute("INSERT INTO t (n, body) VALUES (?1, ?2)", params![n, body(n, 0)]).unwrap();
+        expected.push((n, body(n, 0)));
+    }
+    assert_eq!(as_a_crash_leaves_them(dir.path()), expected);
+    drop(conn);
+    assert_eq!(rows(&open(dir.path(), "NORMAL", "")), expected);
 }
