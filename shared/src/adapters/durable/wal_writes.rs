@@ -181,7 +181,10 @@ unsafe fn write_out(wal: &mut WalFile) -> c_int {
     let mut rc = ffi::SQLITE_OK;
     let mut at = wal.at;
     for piece in wal.gathered.chunks(WRITE_AT_MOST) {
-        let Ok(amount) = c_int::try_from(piece.len()) else { return ffi::SQLITE_IOERR_WRITE };
+        let Ok(amount) = c_int::try_from(piece.len()) else {
+            rc = ffi::SQLITE_IOERR_WRITE;
+            break;
+        };
         #[cfg(test)]
         if tests::disk_is_full() {
             rc = ffi::SQLITE_FULL;
