@@ -29,15 +29,17 @@ impl Broker for DurableBus {
         while out.len() < max {
             let page = visible_page(&tx, queue, now, last, max - out.len()).map_err(failed)?;
             let full = page.len() == max - out.len();
-            for (seq, receive_count) in page {
+            for (seq, columns) in page {
                 last = seq;
+                let (message_id, body, attributes, receive_count) =
+                    columns.map_err(|e| self.row_error(queue, "messages", seq, e))?;
                 if spec.is_some_and(|s| receive_count >= i64::from(s.max_receive_count)) {
                     redrive(&tx, seq).map_err(failed)?;
                     continue;
                 }
                 let receipt = self.shared.fresh_id("rcpt");
-                let row =
-                    hide(&tx, seq, hide_until, &receipt).map_err(|e| self.row_error(queue, "messages", seq, e))?;
+                hide(&tx, seq, hide_until, &receipt).map_err(|e| self.row_error(queue, "messages", seq, e))?;
+                let row = (message_id, body, attributes, receive_count.saturating_add(1));
                 out.push(DurableBus::received(queue, "messages", seq, row, receipt)?);
             }
             if !full {
@@ -170,13 +172,22 @@ impl Broker for DurableBus {
 }
 
 /// Up to `max` visible messages of `queue` after `seq` `after`, in queue order, as
-/// (seq, receive count).
-fn visible_page(conn: &Connection, queue: &str, now: i64, after: i64, max: usize) -> rusqlite::Result<Vec<(i64, i64)>> {
+/// (seq, its columns as they are before this receive, or why they cannot be read).
+fn visible_page(
+    conn: &Connection,
+    queue: &str,
+    now: i64,
+    after: i64,
+    max: usize,
+) -> rusqlite::Result<Vec<(i64, rusqlite::Result<MessageRow>)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, receive_count FROM messages WHERE queue = ?1 AND seq > ?2 AND visible_at <= ?3
-         ORDER BY seq LIMIT ?4",
+        "SELECT seq, message_id, body, attributes, receive_count FROM messages
+         WHERE queue = ?1 AND seq > ?2 AND visible_at <= ?3 ORDER BY seq LIMIT ?4",
     )?;
-    let rows = stmt.query_map(params![queue, after, now, codec::limit(max)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = stmt.query_map(params![queue, after, now, codec::limit(max)], |r| {
+        let columns = (|| Ok((r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))();
+        Ok((r.get(0)?, columns))
+    })?;
     rows.collect()
 }
 
@@ -192,10 +203,18 @@ fn redrive(conn: &Connection, seq: i64) -> rusqlite::Result<()> {
 }
 
 /// Counts a receive of the message `seq`, hides it until `until` and gives it `receipt`.
-fn hide(conn: &Connection, seq: i64, until: i64, receipt: &str) -> rusqlite::Result<MessageRow> {
-    conn.prepare_cached(
-        "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?1, receipt = ?2
-         WHERE seq = ?3 RETURNING message_id, body, attributes, receive_count",
-    )?
-    .query_row(params![until, receipt, seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+/// The row was read with the page ([`visible_page`]): an `UPDATE ... RETURNING` is run
+/// by SQLite as a trigger, with a statement journal of the pages it changes (about a
+/// third of the receive's time in a profile of the durable chain).
+fn hide(conn: &Connection, seq: i64, until: i64, receipt: &str) -> rusqlite::Result<()> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?1, receipt = ?2 WHERE seq = ?3",
+        )?
+        .execute(params![until, receipt, seq])?;
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(rusqlite::Error::QueryReturnedNoRows)
+    }
 }
