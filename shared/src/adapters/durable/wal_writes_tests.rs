@@ -30,6 +30,16 @@ pub(super) fn disk_is_full() -> bool {
     })
 }
 
+thread_local! {
+    /// How many times this thread asked for a WAL's pages to be written to the disk.
+    static WRITEBACKS: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Counts a request to write a WAL's pages to the disk ([`super::start_writeback`]).
+pub(super) fn writeback_requested() {
+    WRITEBACKS.with(|n| n.set(n.get() + 1));
+}
+
 /// The disk fills after `writes` more writes on this thread; `None` frees it.
 fn disk_fills_after(writes: Option<u32>) {
     WRITES_LEFT.with(|left| left.set(writes));
@@ -173,6 +183,36 @@ fn a_commit_the_disk_has_no_room_for_fails_whole_and_the_next_ones_succeed_once_
     for n in 10..15 {
         conn.execute("INSERT INTO t (n, body) VALUES (?1, ?2)", params![n, body(n, 0)]).unwrap();
         expected.push((n, body(n, 0)));
+    }
+    assert_eq!(as_a_crash_leaves_them(dir.path()), expected);
+    drop(conn);
+    assert_eq!(rows(&open(dir.path(), "NORMAL", "")), expected);
+}
+
+#[test]
+fn the_wal_is_handed_to_the_disk_every_mebibyte_and_its_commits_are_unchanged() {
+    let dir = TestDir::new("wal-writes-writeback");
+    let conn = open(dir.path(), "NORMAL", "PRAGMA wal_autocheckpoint = 0");
+    let before = WRITEBACKS.with(Cell::get);
+    let mut expected = Vec::new();
+    // About 5 MiB of commits of a few pages each, and one larger transaction.
+    for n in 0..1_600 {
+        conn.execute("INSERT INTO t (n, body) VALUES (?1, ?2)", params![n, body(n, 1)]).unwrap();
+        expected.push((n, body(n, 1)));
+    }
+    let large: String = "y".repeat(1_500_000);
+    conn.execute("INSERT INTO t (n, body) VALUES (?1, ?2)", params![2_000, large]).unwrap();
+    expected.push((2_000, large));
+    let asked = WRITEBACKS.with(Cell::get) - before;
+    let wal = std::fs::metadata(dir.path().join("t.db-wal")).unwrap().len();
+    // Asked once per MiB written, on Linux (where `sync_file_range` is).
+    let every = u64::try_from(super::WRITEBACK_EVERY).unwrap();
+    if cfg!(target_os = "linux") {
+        assert!(wal > 5 * every, "{wal} bytes of WAL");
+        assert!(
+            u64::from(asked) >= wal / every - 1 && u64::from(asked) <= wal / every,
+            "{asked} requests for {wal} bytes"
+        );
     }
     assert_eq!(as_a_crash_leaves_them(dir.path()), expected);
     drop(conn);
