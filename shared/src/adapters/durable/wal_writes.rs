@@ -35,7 +35,7 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use rusqlite::ffi;
 
@@ -228,7 +228,9 @@ unsafe fn write_out(wal: &mut WalFile) -> c_int {
 
 /// A second handle on the WAL at `name`, for [`start_writeback`]; `None` where there is
 /// no such call, or the file cannot be opened again (the WAL is then written as `unix`
-/// writes it, and synced whole at checkpoints).
+/// writes it, and synced whole at checkpoints). Read-only, and it takes no lock. SQLite
+/// locks the database file, never its WAL, so closing this handle cannot drop one of the
+/// process's locks (closing any handle of a file drops the process's POSIX locks on it).
 unsafe fn writeback_handle(name: *const c_char) -> Option<Arc<std::fs::File>> {
     if !cfg!(target_os = "linux") || name.is_null() {
         return None;
@@ -256,7 +258,7 @@ fn start_writeback(file: Option<&Arc<std::fs::File>>) {
     let Some(file) = file else { return };
     #[cfg(test)]
     tests::writeback_requested();
-    static WRITER: OnceLock<Option<Mutex<Sender<Arc<std::fs::File>>>>> = OnceLock::new();
+    static WRITER: OnceLock<Option<Sender<Arc<std::fs::File>>>> = OnceLock::new();
     let writer = WRITER.get_or_init(|| {
         let (send, receive) = std::sync::mpsc::channel::<Arc<std::fs::File>>();
         let spawned = std::thread::Builder::new().name("wal-writeback".into()).spawn(move || {
@@ -264,9 +266,9 @@ fn start_writeback(file: Option<&Arc<std::fs::File>>) {
                 sync_file_range(&file);
             }
         });
-        spawned.ok().map(|_| Mutex::new(send))
+        spawned.ok().map(|_| send)
     });
-    let sent = writer.as_ref().and_then(|send| send.lock().ok()?.send(file.clone()).ok());
+    let sent = writer.as_ref().and_then(|send| send.send(file.clone()).ok());
     if sent.is_none() {
         sync_file_range(file);
     }
