@@ -151,7 +151,7 @@ async fn a_corrupt_row_is_an_error_naming_it_not_a_panic() {
     conn.execute_batch(
         "UPDATE items SET outbox = x'00ff' WHERE pk = 'a';
          UPDATE items SET version = 'seven' WHERE pk = 'b';
-         UPDATE index_entries SET idx = 'gsi9' WHERE pk = 'c';
+         UPDATE items SET index_keys = '{\"gsi9\":[\"due\",\"c\"]}' WHERE pk = 'c';
          UPDATE changes SET new = 'not json' WHERE sequence = 2;
          UPDATE messages SET attributes = 'nope';",
     )

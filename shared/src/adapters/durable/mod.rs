@@ -47,7 +47,7 @@ pub use bus::DurableBus;
 pub use store::DurableStore;
 
 /// The layout of the database this code writes and reads (`meta` row `format`).
-pub const FORMAT: i64 = 1;
+pub const FORMAT: i64 = 2;
 
 /// The database's file name in the data directory.
 pub const DATABASE_FILE: &str = "orderflow.db";

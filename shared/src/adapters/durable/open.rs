@@ -11,18 +11,23 @@
 //! cannot name the holder, and `locking_mode = EXCLUSIVE` would also shut out someone
 //! reading the database with the `sqlite3` shell while the runtime runs.
 //!
-//! # Schema (format 1)
-//! - `meta (key, value)`: `application` = `orderflow-local`, `format` = 1, `next_id`
+//! # Schema (format 2)
+//! - `meta (key, value)`: `application` = `orderflow-local`, `format` = 2, `next_id`
 //!   (counts the opens; message, publish and receipt ids are `prefix-<open>-<n>`, so
 //!   they stay unique across restarts), `clock` (the saved manual clock, Unix
 //!   nanoseconds).
-//! - `items (pk, sk, version, body, expires_at, outbox)`: the table; `outbox` is
-//!   `Item::outbox_bytes`.
+//! - `items (pk, sk, version, body, expires_at, outbox, index_keys)`: the table;
+//!   `outbox` is `Item::outbox_bytes`; `index_keys` the item's keys in each index it is
+//!   in, as JSON (`{"gsi1": [pk, sk]}`, `NULL` for none), read with the item.
 //! - `index_entries (idx, ipk, isk, pk, sk)`: one row per item per index it is in,
-//!   ordered as the index is queried.
+//!   ordered as the index is queried (the same keys as `items.index_keys`).
 //! - `changes (sequence, pk, sk, old, old_outbox, new, new_outbox)`: the change feed;
-//!   `old`/`new` are the images as JSON (see `codec`), `AUTOINCREMENT` so a sequence
-//!   number is never reused, even after the feed is trimmed.
+//!   `old`/`new` are the images (a JSON line, then the body: see `codec`; format 1's
+//!   were one JSON object), `AUTOINCREMENT` so a sequence number is never reused, even
+//!   after the feed is trimmed.
+//!
+//! A directory of format 1 is upgraded as it is opened, in the transaction that opens
+//! it ([`UPGRADE_FROM_1`]); one of a later format is refused, saying what to do.
 //! - `published (seq, topic, message_id, message, attributes, published_at)`: every
 //!   publish, per topic in order.
 //! - `messages (seq, queue, message_id, body, attributes, receive_count, visible_at,
@@ -51,7 +56,7 @@ const SCHEMA: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;
 CREATE TABLE items (
     pk TEXT NOT NULL, sk TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
-    expires_at INTEGER, outbox BLOB, PRIMARY KEY (pk, sk));
+    expires_at INTEGER, outbox BLOB, index_keys TEXT, PRIMARY KEY (pk, sk));
 CREATE TABLE index_entries (
     idx TEXT NOT NULL, ipk TEXT NOT NULL, isk TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL,
     PRIMARY KEY (idx, ipk, isk, pk, sk)) WITHOUT ROWID;
@@ -226,7 +231,9 @@ fn prepare(conn: &mut Connection, database: &Path) -> Result<i64, String> {
         )
         .map_err(failed)?;
     } else {
-        check_ours(&tx, database, &tables)?;
+        if check_ours(&tx, database, &tables)? == 1 {
+            tx.execute_batch(UPGRADE_FROM_1).map_err(failed)?;
+        }
         tx.execute("UPDATE messages SET visible_at = 0, receipt = NULL WHERE receipt IS NOT NULL", [])
             .map_err(failed)?;
     }
@@ -237,7 +244,22 @@ fn prepare(conn: &mut Connection, database: &Path) -> Result<i64, String> {
     Ok(opened)
 }
 
-fn check_ours(conn: &Connection, database: &Path, tables: &[String]) -> Result<(), String> {
+/// Format 1 to 2, in the transaction that opens the directory: each item's index keys
+/// are copied into its row (read with the item, one query where there were two). The
+/// change feed is left as it is: its format-1 images stay readable
+/// ([`super::codec::Row::from_image`]).
+const UPGRADE_FROM_1: &str = "
+ALTER TABLE items ADD COLUMN index_keys TEXT;
+UPDATE items SET index_keys = (
+    SELECT json_group_object(e.idx, json_array(e.ipk, e.isk)) FROM index_entries e
+    WHERE e.pk = items.pk AND e.sk = items.sk)
+WHERE EXISTS (SELECT 1 FROM index_entries e WHERE e.pk = items.pk AND e.sk = items.sk);
+UPDATE meta SET value = 2 WHERE key = 'format';
+";
+
+/// Checks that the database is ours and of a format this code reads: [`FORMAT`], or 1
+/// (upgraded as it is opened, [`UPGRADE_FROM_1`]). Returns its format.
+fn check_ours(conn: &Connection, database: &Path, tables: &[String]) -> Result<i64, String> {
     let not_ours = |why: String| {
         format!(
             "{} is an SQLite database that orderflow-local did not write ({why}); move it away or start with \
@@ -261,7 +283,7 @@ fn check_ours(conn: &Connection, database: &Path, tables: &[String]) -> Result<(
     let format = meta("format")?;
     let format = format.as_ref().map(ValueRef::from);
     match format {
-        Some(ValueRef::Integer(FORMAT)) => Ok(()),
+        Some(ValueRef::Integer(n @ (1 | FORMAT))) => Ok(n),
         Some(ValueRef::Integer(n)) => Err(format!(
             "{} was written by another version of orderflow-local (format {n}); move it away or start with \
              --data-dir on a new directory",

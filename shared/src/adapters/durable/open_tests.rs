@@ -102,3 +102,96 @@ fn a_path_that_cannot_be_a_directory_is_refused_naming_it() {
     };
     assert!(message.starts_with(&format!("cannot create the data directory {}", file.display())), "{message}");
 }
+
+/// The schema format 1 created, as it was.
+const FORMAT_1_SCHEMA: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;
+CREATE TABLE items (
+    pk TEXT NOT NULL, sk TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
+    expires_at INTEGER, outbox BLOB, PRIMARY KEY (pk, sk));
+CREATE TABLE index_entries (
+    idx TEXT NOT NULL, ipk TEXT NOT NULL, isk TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL,
+    PRIMARY KEY (idx, ipk, isk, pk, sk)) WITHOUT ROWID;
+CREATE INDEX index_entries_by_item ON index_entries (pk, sk);
+CREATE TABLE changes (
+    sequence INTEGER PRIMARY KEY AUTOINCREMENT, pk TEXT NOT NULL, sk TEXT NOT NULL,
+    old TEXT, old_outbox BLOB, new TEXT, new_outbox BLOB);
+CREATE TABLE published (
+    seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, message_id TEXT NOT NULL, message TEXT NOT NULL,
+    attributes TEXT NOT NULL, published_at INTEGER NOT NULL);
+CREATE INDEX published_by_topic ON published (topic, seq);
+CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY, queue TEXT NOT NULL, message_id TEXT NOT NULL, body TEXT NOT NULL,
+    attributes TEXT NOT NULL, receive_count INTEGER NOT NULL, visible_at INTEGER NOT NULL, receipt TEXT);
+CREATE INDEX messages_by_queue ON messages (queue, seq);
+CREATE INDEX messages_by_receipt ON messages (receipt) WHERE receipt IS NOT NULL;
+CREATE TABLE dead_letters (
+    seq INTEGER PRIMARY KEY, queue TEXT NOT NULL, message_id TEXT NOT NULL, body TEXT NOT NULL,
+    attributes TEXT NOT NULL, receive_count INTEGER NOT NULL);
+CREATE INDEX dead_letters_by_queue ON dead_letters (queue, seq);
+INSERT INTO meta (key, value) VALUES ('application', 'orderflow-local'), ('format', 1), ('next_id', 3);
+INSERT INTO items VALUES ('ORDER#o-1', 'ORDER', 2, '{\"note\":\"a \\\"b\\\"\"}', 1900000000, NULL);
+INSERT INTO items VALUES ('ORDER#o-2', 'ORDER', 1, '{}', NULL, NULL);
+INSERT INTO index_entries VALUES ('gsi1', 'CUSTOMER#c-1', '2026-12-01#o-1', 'ORDER#o-1', 'ORDER');
+INSERT INTO index_entries VALUES ('gsi2', 'DUE#03', '2026-12-02#o-1', 'ORDER#o-1', 'ORDER');
+INSERT INTO changes (sequence, pk, sk, old, new) VALUES (7, 'ORDER#o-1', 'ORDER',
+    '{\"version\":1,\"body\":\"{}\",\"index_keys\":{\"gsi1\":[\"CUSTOMER#c-1\",\"2026-12-01#o-1\"]},\"expires_at\":null}',
+    '{\"version\":2,\"body\":\"{\\\"note\\\":\\\"a \\\\\\\"b\\\\\\\"\\\"}\",\"index_keys\":{\"gsi1\":[\"CUSTOMER#c-1\",\"2026-12-01#o-1\"],\"gsi2\":[\"DUE#03\",\"2026-12-02#o-1\"]},\"expires_at\":1900000000}');
+";
+
+#[tokio::test]
+async fn a_directory_of_format_1_is_upgraded_as_it_is_opened_and_keeps_everything() {
+    use crate::adapters::embedded::{ChangeFeed, NoFaults};
+    use crate::ports::{Condition, Index, IndexQuery, Key, StateStore, Write};
+
+    let dir = TestDir::new("format-1");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    conn.execute_batch(FORMAT_1_SCHEMA).unwrap();
+    drop(conn);
+
+    let data = DataDir::open(dir.path()).unwrap();
+    let store = data.store(std::sync::Arc::new(NoFaults));
+    let body = r#"{"note":"a \"b\""}"#;
+    let key = Key::new("ORDER#o-1", "ORDER");
+    let item = store.get(&key).await.unwrap().unwrap();
+    assert_eq!((item.version, item.body.as_str(), item.expires_at), (2, body, Some(1_900_000_000)));
+    let index_keys = |item: &crate::ports::Item| {
+        item.index_keys.iter().map(|(i, k)| (i.name(), k.pk.clone(), k.sk.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        index_keys(&item),
+        [
+            ("gsi1", "CUSTOMER#c-1".to_string(), "2026-12-01#o-1".to_string()),
+            ("gsi2", "DUE#03".to_string(), "2026-12-02#o-1".to_string())
+        ]
+    );
+    assert!(store.get(&Key::new("ORDER#o-2", "ORDER")).await.unwrap().unwrap().index_keys.is_empty());
+
+    // The change recorded in format 1 reads as it was written.
+    let changes = store.read_changes(0, 10).unwrap();
+    let [change] = changes.as_slice() else { panic!("one change: {changes:?}") };
+    let (old, new) = (change.old.as_ref().unwrap(), change.new.as_ref().unwrap());
+    assert_eq!((change.sequence, old.version, old.body.as_str(), index_keys(old).len()), (7, 1, "{}", 1));
+    assert_eq!((new.version, new.body.as_str(), new.expires_at), (2, body, Some(1_900_000_000)));
+    assert_eq!(index_keys(new), index_keys(&item));
+
+    // Writes go on from there: the item leaves the due index, and its change follows the feed.
+    let mut next = item.clone();
+    next.index_keys.remove(&Index::Gsi2);
+    store.write(Write::Put { item: next, condition: Condition::VersionIs(2) }).await.unwrap();
+    let due =
+        IndexQuery { index: Index::Gsi2, pk: "DUE#03".into(), sk_from: None, sk_to: None, limit: 10, after: None };
+    assert!(store.query(due).await.unwrap().items.is_empty());
+    let changes = store.read_changes(7, 10).unwrap();
+    let [change] = changes.as_slice() else { panic!("one change: {changes:?}") };
+    assert_eq!(change.sequence, 8);
+    assert_eq!(change.old.as_ref().map(|i| (i.version, index_keys(i).len())), Some((2, 2)));
+    assert_eq!(change.new.as_ref().map(|i| (i.version, i.body.as_str(), index_keys(i).len())), Some((3, body, 1)));
+    drop(store);
+    drop(data);
+
+    let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    let format: i64 = conn.query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| r.get(0)).unwrap();
+    assert_eq!(format, FORMAT);
+}

@@ -3,7 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::codec::{self, index_named, Row};
+use super::codec::{self, Row};
 use super::Shared;
 use crate::error::StoreError;
 use crate::ports::{Condition, IndexQuery, Key, Write};
@@ -44,29 +44,25 @@ impl Db<'_> {
     /// The item at `key` as stored.
     pub fn load(&self, key: &Key) -> Result<Option<Row>, StoreError> {
         let what = format!("item {}/{}", key.pk, key.sk);
-        let sql = "SELECT version, body, expires_at, outbox FROM items WHERE pk = ?1 AND sk = ?2";
+        let sql = "SELECT version, body, expires_at, outbox, index_keys FROM items WHERE pk = ?1 AND sk = ?2";
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.error(e, &what))?;
         let columns = stmt
             .query_row(params![key.pk, key.sk], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?, r.get(3)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
             })
             .optional()
             .map_err(|e| self.error(e, &what))?;
-        let Some((version, body, expires_at, outbox)) = columns else { return Ok(None) };
+        let Some((version, body, expires_at, outbox, index_keys)) = columns else { return Ok(None) };
         let version = u64::try_from(version).map_err(|_| StoreError::Corrupt(format!("{what}: version {version}")))?;
-        let mut row = Row { key: key.clone(), version, body, index_keys: Default::default(), expires_at, outbox };
-        let sql = "SELECT idx, ipk, isk FROM index_entries WHERE pk = ?1 AND sk = ?2";
-        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.error(e, &what))?;
-        let entries = stmt
-            .query_map(params![key.pk, key.sk], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
-            })
-            .map_err(|e| self.error(e, &what))?;
-        for entry in entries {
-            let (idx, ipk, isk) = entry.map_err(|e| self.error(e, &what))?;
-            let index = index_named(&idx).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;
-            row.index_keys.insert(index, Key::new(ipk, isk));
-        }
+        let index_keys = codec::index_keys_from_column(index_keys.as_deref())
+            .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;
+        let row = Row { key: key.clone(), version, body, index_keys, expires_at, outbox };
         Ok(Some(row))
     }
 
@@ -113,11 +109,13 @@ impl Db<'_> {
                     }
                 }
                 let outbox = item.outbox_bytes();
+                let index_keys = codec::index_keys_column(&item.index_keys).map_err(StoreError::Backend)?;
                 self.execute(
-                    "INSERT INTO items (pk, sk, version, body, expires_at, outbox) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                    "INSERT INTO items (pk, sk, version, body, expires_at, outbox, index_keys)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT (pk, sk) DO UPDATE SET version = excluded.version, body = excluded.body,
-                     expires_at = excluded.expires_at, outbox = excluded.outbox",
-                    params![key.pk, key.sk, self.int(version)?, item.body, item.expires_at, outbox],
+                     expires_at = excluded.expires_at, outbox = excluded.outbox, index_keys = excluded.index_keys",
+                    params![key.pk, key.sk, self.int(version)?, item.body, item.expires_at, outbox, index_keys],
                     &what,
                 )?;
                 let added = item
