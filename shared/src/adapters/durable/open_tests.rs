@@ -195,3 +195,27 @@ async fn a_directory_of_format_1_is_upgraded_as_it_is_opened_and_keeps_everythin
     let format: i64 = conn.query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| r.get(0)).unwrap();
     assert_eq!(format, FORMAT);
 }
+
+#[tokio::test]
+async fn a_format_1_feed_trimmed_empty_goes_on_above_its_last_number() {
+    use crate::adapters::embedded::{ChangeFeed, NoFaults};
+    use crate::ports::{Condition, Item, Key, StateStore, Write};
+
+    let dir = TestDir::new("format-1-trimmed");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    conn.execute_batch(FORMAT_1_SCHEMA).unwrap();
+    conn.execute_batch("DELETE FROM changes").unwrap();
+    drop(conn);
+
+    let store = DataDir::open(dir.path()).unwrap().store(std::sync::Arc::new(NoFaults));
+    assert_eq!(store.last_sequence().unwrap(), 7);
+    let put = |pk: &str| Write::Put { item: Item::new(Key::new(pk, "A"), "{}".into()), condition: Condition::Always };
+    store.write(put("a")).await.unwrap();
+    assert_eq!(store.read_changes(0, 10).unwrap().iter().map(|c| c.sequence).collect::<Vec<_>>(), [8]);
+    store.trim_changes(8).unwrap();
+    drop(store);
+    let store = DataDir::open(dir.path()).unwrap().store(std::sync::Arc::new(NoFaults));
+    store.write(put("b")).await.unwrap();
+    assert_eq!(store.read_changes(0, 10).unwrap().iter().map(|c| c.sequence).collect::<Vec<_>>(), [9]);
+}
