@@ -32,7 +32,7 @@
 //!   publish, per topic in order.
 //! - `messages (seq, queue, message_id, body, attributes, receive_count, visible_at,
 //!   receipt)`: queued and in-flight messages, in queue order (`visible_at` in Unix
-//!   nanoseconds).
+//!   nanoseconds; a receipt is `<seq>/<id>`, found by its row).
 //! - `dead_letters (seq, queue, message_id, body, attributes, receive_count)`: what
 //!   each queue redrove, oldest first.
 
@@ -72,7 +72,6 @@ CREATE TABLE messages (
     seq INTEGER PRIMARY KEY, queue TEXT NOT NULL, message_id TEXT NOT NULL, body TEXT NOT NULL,
     attributes TEXT NOT NULL, receive_count INTEGER NOT NULL, visible_at INTEGER NOT NULL, receipt TEXT);
 CREATE INDEX messages_by_queue ON messages (queue, seq);
-CREATE INDEX messages_by_receipt ON messages (receipt) WHERE receipt IS NOT NULL;
 CREATE TABLE dead_letters (
     seq INTEGER PRIMARY KEY, queue TEXT NOT NULL, message_id TEXT NOT NULL, body TEXT NOT NULL,
     attributes TEXT NOT NULL, receive_count INTEGER NOT NULL);
@@ -245,15 +244,16 @@ fn prepare(conn: &mut Connection, database: &Path) -> Result<i64, String> {
 }
 
 /// Format 1 to 2, in the transaction that opens the directory: each item's index keys
-/// are copied into its row (read with the item, one query where there were two). The
-/// change feed is left as it is: its format-1 images stay readable
-/// ([`super::codec::Row::from_image`]).
+/// are copied into its row (read with the item, one query where there were two), and
+/// the index of receipts goes (a receipt names its row). The change feed is left as it
+/// is: its format-1 images stay readable ([`super::codec::Row::from_image`]).
 const UPGRADE_FROM_1: &str = "
 ALTER TABLE items ADD COLUMN index_keys TEXT;
 UPDATE items SET index_keys = (
     SELECT json_group_object(e.idx, json_array(e.ipk, e.isk)) FROM index_entries e
     WHERE e.pk = items.pk AND e.sk = items.sk)
 WHERE EXISTS (SELECT 1 FROM index_entries e WHERE e.pk = items.pk AND e.sk = items.sk);
+DROP INDEX messages_by_receipt;
 UPDATE meta SET value = 2 WHERE key = 'format';
 ";
 

@@ -37,7 +37,7 @@ impl Broker for DurableBus {
                     redrive(&tx, seq).map_err(failed)?;
                     continue;
                 }
-                let receipt = self.shared.fresh_id("rcpt");
+                let receipt = receipt_for(seq, &self.shared.fresh_id("rcpt"));
                 hide(&tx, seq, hide_until, &receipt).map_err(|e| self.row_error(queue, "messages", seq, e))?;
                 let row = (message_id, body, attributes, receive_count.saturating_add(1));
                 out.push(DurableBus::received(queue, "messages", seq, row, receipt)?);
@@ -53,8 +53,8 @@ impl Broker for DurableBus {
     async fn delete(&self, queue: &str, receipt: &str) -> Result<(), Error> {
         self.spec(queue)?;
         let conn = self.shared.conn();
-        conn.prepare_cached("DELETE FROM messages WHERE receipt = ?1 AND queue = ?2")
-            .and_then(|mut s| s.execute(params![receipt, queue]))
+        conn.prepare_cached("DELETE FROM messages WHERE seq = ?1 AND receipt = ?2 AND queue = ?3")
+            .and_then(|mut s| s.execute(params![seq_of(receipt), receipt, queue]))
             .map_err(|e| self.queue_error(queue, &e))?;
         Ok(())
     }
@@ -67,10 +67,11 @@ impl Broker for DurableBus {
         let mut conn = self.shared.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed)?;
         {
-            let mut delete =
-                tx.prepare_cached("DELETE FROM messages WHERE receipt = ?1 AND queue = ?2").map_err(failed)?;
+            let mut delete = tx
+                .prepare_cached("DELETE FROM messages WHERE seq = ?1 AND receipt = ?2 AND queue = ?3")
+                .map_err(failed)?;
             for receipt in receipts {
-                delete.execute(params![receipt, queue]).map_err(failed)?;
+                delete.execute(params![seq_of(receipt), receipt, queue]).map_err(failed)?;
             }
         }
         tx.commit().map_err(failed)
@@ -80,8 +81,8 @@ impl Broker for DurableBus {
         self.spec(queue)?;
         let visible_at = self.at(self.clock.now(), Duration::seconds(i64::from(seconds))).map_err(Error::Queue)?;
         let conn = self.shared.conn();
-        conn.prepare_cached("UPDATE messages SET visible_at = ?1 WHERE receipt = ?2 AND queue = ?3")
-            .and_then(|mut s| s.execute(params![visible_at, receipt, queue]))
+        conn.prepare_cached("UPDATE messages SET visible_at = ?1 WHERE seq = ?2 AND receipt = ?3 AND queue = ?4")
+            .and_then(|mut s| s.execute(params![visible_at, seq_of(receipt), receipt, queue]))
             .map_err(|e| self.queue_error(queue, &e))?;
         Ok(())
     }
@@ -169,6 +170,19 @@ impl Broker for DurableBus {
         }
         Ok(dead)
     }
+}
+
+/// The receipt of a receive of the message `seq`: the row's number, then an id no other
+/// receive is given (an SQS receipt handle is opaque to its holder). A delete or release
+/// finds the row by its number and checks the whole receipt, so it needs no index of
+/// receipts, and a receipt of an earlier receive of the message matches nothing.
+fn receipt_for(seq: i64, id: &str) -> String {
+    format!("{seq}/{id}")
+}
+
+/// The row number a receipt names; `None` (matching no row) for one not made here.
+fn seq_of(receipt: &str) -> Option<i64> {
+    receipt.split_once('/').and_then(|(seq, _)| seq.parse().ok())
 }
 
 /// Up to `max` visible messages of `queue` after `seq` `after`, in queue order, as

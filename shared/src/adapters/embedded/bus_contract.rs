@@ -163,6 +163,7 @@ macro_rules! bus_contract_tests {
             received_messages_hide_until_the_visibility_timeout,
             receive_takes_at_most_max_in_queue_order,
             deleted_messages_are_gone_and_released_ones_come_back,
+            only_the_latest_receipt_of_a_message_deletes_or_releases_it,
             a_message_received_max_receive_count_times_moves_to_the_dlq,
             redriven_messages_do_not_count_towards_max,
             injected_duplicates_deliver_the_same_message_twice,
@@ -270,6 +271,24 @@ pub(crate) async fn deleted_messages_are_gone_and_released_ones_come_back(fresh:
     bus.release("work", &got[1].receipt, 0).await.unwrap();
     let again = bus.receive("work", 10).await.unwrap();
     assert_eq!(again.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["b"]);
+}
+
+pub(crate) async fn only_the_latest_receipt_of_a_message_deletes_or_releases_it(fresh: Fresh) {
+    let Setup { _keep, bus, .. } = setup(fresh, true);
+    bus.send("work", "a", &BTreeMap::new()).await.unwrap();
+    let first = bus.receive("work", 10).await.unwrap().remove(0).receipt;
+    bus.release("work", &first, 0).await.unwrap();
+    let latest = bus.receive("work", 10).await.unwrap().remove(0).receipt;
+    assert_ne!(first, latest);
+    for stale in [first.as_str(), "", "x", "1/rcpt-0-1", "9/", "/9", "-1/x"] {
+        bus.delete("work", stale).await.unwrap();
+        bus.delete_batch("work", &[stale]).await.unwrap();
+        bus.release("work", stale, 0).await.unwrap();
+    }
+    let stats = bus.stats("work").await.unwrap();
+    assert_eq!((stats.visible, stats.in_flight), (0, 1), "still in flight under its latest receipt");
+    bus.delete("work", &latest).await.unwrap();
+    assert!(!bus.pending("work").await.unwrap());
 }
 
 pub(crate) async fn a_message_received_max_receive_count_times_moves_to_the_dlq(fresh: Fresh) {
