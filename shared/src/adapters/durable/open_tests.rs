@@ -139,16 +139,22 @@ INSERT INTO changes (sequence, pk, sk, old, new) VALUES (7, 'ORDER#o-1', 'ORDER'
     '{\"version\":2,\"body\":\"{\\\"note\\\":\\\"a \\\\\\\"b\\\\\\\"\\\"}\",\"index_keys\":{\"gsi1\":[\"CUSTOMER#c-1\",\"2026-12-01#o-1\"],\"gsi2\":[\"DUE#03\",\"2026-12-02#o-1\"]},\"expires_at\":1900000000}');
 ";
 
+/// A directory holding [`FORMAT_1_SCHEMA`]'s database, then `then` run on it.
+fn format_1_dir(name: &str, then: &str) -> TestDir {
+    let dir = TestDir::new(name);
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    conn.execute_batch(FORMAT_1_SCHEMA).unwrap();
+    conn.execute_batch(then).unwrap();
+    dir
+}
+
 #[tokio::test]
 async fn a_directory_of_format_1_is_upgraded_as_it_is_opened_and_keeps_everything() {
     use crate::adapters::embedded::{ChangeFeed, NoFaults};
     use crate::ports::{Condition, Index, IndexQuery, Key, StateStore, Write};
 
-    let dir = TestDir::new("format-1");
-    std::fs::create_dir_all(dir.path()).unwrap();
-    let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
-    conn.execute_batch(FORMAT_1_SCHEMA).unwrap();
-    drop(conn);
+    let dir = format_1_dir("format-1", "");
 
     let data = DataDir::open(dir.path()).unwrap();
     let store = data.store(std::sync::Arc::new(NoFaults));
@@ -201,12 +207,7 @@ async fn a_format_1_feed_trimmed_empty_goes_on_above_its_last_number() {
     use crate::adapters::embedded::{ChangeFeed, NoFaults};
     use crate::ports::{Condition, Item, Key, StateStore, Write};
 
-    let dir = TestDir::new("format-1-trimmed");
-    std::fs::create_dir_all(dir.path()).unwrap();
-    let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
-    conn.execute_batch(FORMAT_1_SCHEMA).unwrap();
-    conn.execute_batch("DELETE FROM changes").unwrap();
-    drop(conn);
+    let dir = format_1_dir("format-1-trimmed", "DELETE FROM changes");
 
     let store = DataDir::open(dir.path()).unwrap().store(std::sync::Arc::new(NoFaults));
     assert_eq!(store.last_sequence().unwrap(), 7);
