@@ -1,7 +1,8 @@
 //! How the durable backend keeps values in rows: an item as its stored form ([`Row`]:
 //! the outbox as the bytes the table holds, decoded only when read), an item image of
-//! the change feed (a JSON line, then the body: [`image`]) beside its outbox bytes, times as Unix
-//! nanoseconds, attribute maps as JSON objects.
+//! the change feed (a JSON line, then the body: [`image`]) beside its outbox bytes, an
+//! item's index keys as a JSON object, times as Unix nanoseconds, attribute maps as
+//! JSON objects.
 
 use std::collections::BTreeMap;
 

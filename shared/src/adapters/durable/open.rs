@@ -25,9 +25,6 @@
 //!   `old`/`new` are the images (a JSON line, then the body: see `codec`; format 1's
 //!   were one JSON object), `AUTOINCREMENT` so a sequence number is never reused, even
 //!   after the feed is trimmed.
-//!
-//! A directory of format 1 is upgraded as it is opened, in the transaction that opens
-//! it ([`UPGRADE_FROM_1`]); one of a later format is refused, saying what to do.
 //! - `published (seq, topic, message_id, message, attributes, published_at)`: every
 //!   publish, per topic in order.
 //! - `messages (seq, queue, message_id, body, attributes, receive_count, visible_at,
@@ -35,6 +32,9 @@
 //!   nanoseconds; a receipt is `<seq>/<id>`, found by its row).
 //! - `dead_letters (seq, queue, message_id, body, attributes, receive_count)`: what
 //!   each queue redrove, oldest first.
+//!
+//! A directory of format 1 is upgraded as it is opened, in the transaction that opens
+//! it ([`UPGRADE_FROM_1`]); one of a later format is refused, saying what to do.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
