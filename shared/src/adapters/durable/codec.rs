@@ -49,9 +49,7 @@ impl Row {
             Some((header, body)) => (serde_json::from_str::<Header>(header).map_err(unreadable)?, body.to_string()),
             None => {
                 let image: FormatOneImage = serde_json::from_str(image).map_err(unreadable)?;
-                let header =
-                    Header { version: image.version, index_keys: image.index_keys, expires_at: image.expires_at };
-                (header, image.body)
+                (image.header, image.body)
             }
         };
         let index_keys = index_keys_of(header.index_keys)?;
@@ -134,15 +132,13 @@ struct Header {
     expires_at: Option<i64>,
 }
 
-/// An image as format 1 wrote it: one JSON object, the body in it as a string.
+/// An image as format 1 wrote it: one JSON object, the header's fields and the body
+/// in it as a string.
 #[derive(Deserialize)]
 struct FormatOneImage {
-    version: u64,
+    #[serde(flatten)]
+    header: Header,
     body: String,
-    #[serde(default)]
-    index_keys: BTreeMap<String, (String, String)>,
-    #[serde(default)]
-    expires_at: Option<i64>,
 }
 
 /// The index an `idx` column names.
